@@ -1,0 +1,1 @@
+"""Evaluation of requests against policies: facts, compiled plans, Kleene logic, decisions."""

@@ -1,0 +1,277 @@
+"""The criterion vocabulary made executable: each condition compiles to one function.
+
+An evaluator takes the request's facts and, when a trace is wanted, a list to which it appends
+the facts that decided it; the same code path decides and explains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from priorauth.engine.facts import Fact, Facts
+from priorauth.engine.logic import Status, k_and, k_or
+from priorauth.policy.model import (
+    AgeCondition,
+    AttestationCondition,
+    BiomarkerCondition,
+    ConcurrentTherapyCondition,
+    Condition,
+    DiagnosisCondition,
+    DiseaseStatusCondition,
+    PriorTherapyCondition,
+    QuestionCondition,
+)
+from priorauth.policy.tables import Knowledge, norm, normalize_alteration
+
+Notes = list[Fact] | None
+Evaluator = Callable[[Facts, Notes], Status]
+
+
+def compile_condition(cond: Condition, kb: Knowledge, own_drug: str) -> Evaluator:
+    """``own_drug``: the policy's generic, which is never a *concurrent* therapy to itself."""
+    if isinstance(cond, AgeCondition):
+        return _age(cond)
+    if isinstance(cond, DiagnosisCondition):
+        return _diagnosis(cond, kb)
+    if isinstance(cond, BiomarkerCondition):
+        return _biomarker(cond, kb)
+    if isinstance(cond, PriorTherapyCondition):
+        return _prior_therapy(cond, kb)
+    if isinstance(cond, ConcurrentTherapyCondition):
+        return _concurrent(cond, kb, own_drug)
+    if isinstance(cond, AttestationCondition):
+        return _attestation(cond)
+    if isinstance(cond, DiseaseStatusCondition):
+        return _disease_status(cond)
+    if isinstance(cond, QuestionCondition):
+        return _question
+    raise TypeError(f"no evaluator for {type(cond).__name__}")
+
+
+def _age(c: AgeCondition) -> Evaluator:
+    minimum = c.min_years
+
+    def age(f: Facts, notes: Notes) -> Status:
+        years = f.age_years
+        if notes is not None:
+            notes.append(Fact("age_years", years, "member.birth_date, date_of_service"))
+        return years >= minimum
+
+    return age
+
+
+def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
+    disease = kb.diseases[c.disease]
+    families = disease.families
+    histologies = disease.histologies
+    extents = frozenset(c.extents) if c.extents else None
+
+    def diagnosis(f: Facts, notes: Notes) -> Status:
+        dxs = f.diagnoses
+        if dxs is None:
+            if notes is not None:
+                notes.append(Fact("diagnoses", "not given", "diagnoses"))
+            return None
+        found: list[Status] = []
+        for d in dxs:
+            if d.family not in families:
+                continue
+            hist: Status = True
+            if histologies is not None:
+                hist = None if d.histology is None else d.histology in histologies
+            ext: Status = True
+            if extents is not None:
+                ext = None if d.extent is None else d.extent in extents
+            found.append(k_and((hist, ext)))
+            if notes is not None:
+                src = f"diagnoses[{d.index}]"
+                notes.append(
+                    Fact("code", f"{d.code} ({kb.families.get(d.family, d.family)})", f"{src}.code")
+                )
+                if histologies is not None:
+                    notes.append(Fact("histology", d.histology or "not given", f"{src}.histology"))
+                if extents is not None:
+                    notes.append(
+                        Fact("extent", d.extent or "not given", d.extent_source or f"{src}.extent")
+                    )
+        if not found and notes is not None:
+            codes = ", ".join(d.code for d in dxs) or "none"
+            notes.append(Fact(f"no {disease.name} diagnosis among", codes, "diagnoses"))
+        return k_or(found)
+
+    return diagnosis
+
+
+def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
+    gene = kb.gene(c.gene)
+    alteration = normalize_alteration(c.alteration) if c.alteration else None
+    wanted = c.result
+    need_test = c.fda_approved_test
+    disease = c.disease
+    approved_tests = kb.companion_tests.get((gene, alteration or ""), {})
+
+    def one(m_alt: str | None, result: str, test: str | None, flag: bool | None) -> Status:
+        if alteration is not None and m_alt is None:
+            # "KRAS negative" without an alteration still rules the alteration out.
+            return False if (wanted == "positive" and result == "negative") else None
+        if alteration is not None and m_alt != alteration:
+            return False
+        if result != wanted:
+            return False
+        if not need_test:
+            return True
+        if flag is False:
+            return False
+        if test is not None and test in approved_tests:
+            return disease is None or disease in approved_tests[test]
+        return True if flag else None
+
+    def biomarker(f: Facts, notes: Notes) -> Status:
+        markers = f.biomarkers
+        if markers is None:
+            if notes is not None:
+                notes.append(Fact("biomarkers", "not given", "biomarkers"))
+            return None
+        found: list[Status] = []
+        for m in markers:
+            if m.gene != gene:
+                continue
+            st = one(m.alteration, m.result, m.test, m.fda_approved)
+            found.append(st)
+            if notes is not None:
+                src = f"biomarkers[{m.index}]"
+                notes.append(Fact("result", f"{m.gene} {m.alteration or '?'} {m.result}", src))
+                if need_test:
+                    listed = m.test in approved_tests if m.test else False
+                    how = (
+                        "FDA-approved for this indication"
+                        if listed and st is not False
+                        else "not FDA-approved for this indication"
+                        if listed
+                        else f"fda_approved={m.fda_approved}"
+                        if m.fda_approved is not None
+                        else "not recognised, approval not stated"
+                    )
+                    notes.append(Fact("test", f"{m.test or 'not named'} ({how})", f"{src}.test"))
+        if not found and notes is not None:
+            notes.append(Fact(f"no {gene} result among", len(markers), "biomarkers"))
+        return k_or(found)
+
+    return biomarker
+
+
+def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
+    minimum = c.min_systemic
+    classes = tuple(c.all_classes)
+
+    def prior_therapy(f: Facts, notes: Notes) -> Status:
+        rxs = f.prior_drugs
+        if rxs is None:
+            if notes is not None:
+                notes.append(Fact("prior_therapies", "not given", "prior_therapies"))
+            return None
+        unresolved = [r for r in rxs if r.generics is None]
+        if notes is not None:
+            for r in rxs:
+                value = ", ".join(r.generics) if r.generics else "not recognised"
+                notes.append(Fact(r.written, value, f"prior_therapies[{r.index}].drug"))
+        results: list[Status] = []
+        if minimum:
+            systemic = sum(
+                1 for r in rxs
+                if r.generics and any(kb.drugs[g].systemic_anticancer for g in r.generics)
+            )  # fmt: skip
+            if systemic >= minimum:
+                results.append(True)
+            else:
+                results.append(None if systemic + len(unresolved) >= minimum else False)
+        if classes:
+            covered = {cls for r in rxs for g in r.generics or () for cls in kb.drugs[g].classes}
+            missing = [cls for cls in classes if cls not in covered]
+            if notes is not None and missing:
+                notes.append(Fact("classes not covered", ", ".join(missing), "prior_therapies"))
+            results.append(True if not missing else (None if unresolved else False))
+        return k_and(results)
+
+    return prior_therapy
+
+
+def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> Evaluator:
+    single = c.single_agent
+    targets = frozenset(kb.drug_aliases[norm(d)] for d in c.with_any)
+
+    def concurrent_therapy(f: Facts, notes: Notes) -> Status:
+        rxs = f.concurrent_drugs
+        if rxs is None:
+            if notes is not None:
+                notes.append(Fact("concurrent_therapies", "not given", "concurrent_therapies"))
+            return None
+        others = [r for r in rxs if r.generics != (own_drug,)]
+        if notes is not None:
+            if not others:
+                notes.append(Fact("concurrent anticancer therapy", "none", "concurrent_therapies"))
+            for r in others:
+                value = ", ".join(r.generics) if r.generics else "not recognised"
+                notes.append(Fact(r.written, value, f"concurrent_therapies[{r.index}].drug"))
+        unresolved = any(r.generics is None for r in others)
+        if single:
+            combined = any(
+                g != own_drug and kb.drugs[g].systemic_anticancer
+                for r in others for g in r.generics or ()
+            )  # fmt: skip
+            return False if combined else (None if unresolved else True)
+        if any(g in targets for r in others for g in r.generics or ()):
+            return True
+        return None if unresolved else False
+
+    return concurrent_therapy
+
+
+def _attestation(c: AttestationCondition) -> Evaluator:
+    key = c.key
+
+    def attestation(f: Facts, notes: Notes) -> Status:
+        given = f.request.attestations
+        value = None if given is None else given.get(key)
+        if notes is not None:
+            notes.append(Fact(key, "not given" if value is None else value, f"attestations.{key}"))
+        return value
+
+    return attestation
+
+
+def _disease_status(c: DiseaseStatusCondition) -> Evaluator:
+    def disease_status(f: Facts, notes: Notes) -> Status:
+        ds = f.request.disease_status
+        parts: list[Status] = []
+        if c.no_progression:
+            p = None if ds is None or ds.progression is None else not ds.progression
+            parts.append(p)
+            if notes is not None:
+                shown = "not given" if ds is None or ds.progression is None else ds.progression
+                notes.append(Fact("progression", shown, "disease_status.progression"))
+        if c.no_unacceptable_toxicity:
+            t = (
+                None
+                if ds is None or ds.unacceptable_toxicity is None
+                else not ds.unacceptable_toxicity
+            )
+            parts.append(t)
+            if notes is not None:
+                v = ds.unacceptable_toxicity if ds is not None else None
+                notes.append(
+                    Fact(
+                        "unacceptable_toxicity",
+                        "not given" if v is None else v,
+                        "disease_status.unacceptable_toxicity",
+                    )
+                )
+        return k_and(parts)
+
+    return disease_status
+
+
+def _question(f: Facts, notes: Notes) -> Status:
+    if notes is not None:
+        notes.append(Fact("answer", "not given", "answers"))
+    return None

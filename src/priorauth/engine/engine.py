@@ -1,0 +1,128 @@
+"""The Engine: the built-in (or given) policies, compiled once, deciding requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from priorauth.determination import Determination, Question
+from priorauth.engine.decide import decide, question_for
+from priorauth.engine.facts import Facts
+from priorauth.engine.plan import Plan
+from priorauth.errors import NoPolicyError, PolicyError, RequestError
+from priorauth.policy.load import builtin_policies
+from priorauth.policy.model import Policy
+from priorauth.policy.tables import Knowledge, load_knowledge, norm
+from priorauth.request import Request, parse_request
+
+_WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
+KINDS = ("initial", "renewal")
+
+
+class Engine:
+    """Decides prior-authorization requests against versioned policies.
+
+    ``Engine()`` loads the built-in policies; ``Engine(policies=[...])`` decides against the given
+    ones only.
+    """
+
+    def __init__(
+        self, policies: Iterable[Policy] | None = None, knowledge: Knowledge | None = None
+    ) -> None:
+        self.kb = knowledge or load_knowledge()
+        self.policies: list[Policy] = sorted(
+            builtin_policies() if policies is None else policies,
+            key=lambda p: (p.number, p.effective_date),
+        )
+        self._by_name: dict[str, list[Policy]] = {}
+        self._plans: dict[tuple[str, str, str], Plan] = {}
+        for p in self.policies:
+            versions = self._by_name.setdefault(norm(p.drug.brand), [])
+            if any(v.effective_date == p.effective_date for v in versions):
+                raise PolicyError(
+                    p.title, "effective_date",
+                    f"two versions of policy {p.number} take effect on {p.effective_date}",
+                )  # fmt: skip
+            versions.append(p)
+            self._by_name[norm(p.drug.generic)] = versions
+            own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
+            for kind in KINDS:
+                root = getattr(p.requirements, kind)
+                self._plans[(p.number, p.effective_date.isoformat(), kind)] = Plan(
+                    root, self.kb, own
+                )
+
+    # --- choosing the policy ------------------------------------------------------------
+
+    def versions(self, name: str) -> list[Policy]:
+        """Every version of the policy for a drug (brand or generic name, or a policy number)."""
+        key = norm(name)
+        if key in self._by_name:
+            return self._by_name[key]
+        numbered = [p for p in self.policies if p.number == name.strip()]
+        if numbered:
+            return numbered
+        found = {id(v): v for w in _WORDS.findall(key) for v in self._by_name.get(w, [])}
+        by_number = {p.number for p in found.values()}
+        if len(by_number) == 1:
+            return sorted(found.values(), key=lambda p: p.effective_date)
+        covered = ", ".join(sorted({p.drug.brand for p in self.policies})) or "none"
+        raise NoPolicyError(
+            "medication.name", f"no policy covers {name!r} (policies for: {covered})"
+        )
+
+    def policy_for(self, request: Request) -> Policy:
+        """The version of the drug's policy in force on the date of service."""
+        versions = self.versions(request.medication.name)
+        dos = request.date_of_service
+        in_force = [p for p in versions if p.effective_date <= dos]
+        if not in_force:
+            first = versions[0]
+            raise NoPolicyError(
+                "date_of_service",
+                f"no version of policy {first.number} ({first.title}) is in force on {dos}; "
+                f"the earliest takes effect on {first.effective_date}",
+            )
+        return in_force[-1]
+
+    def plan(self, policy: Policy, kind: str) -> Plan:
+        return self._plans[(policy.number, policy.effective_date.isoformat(), kind)]
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def evaluate(self, request: Request | Mapping[str, Any] | str | bytes) -> Determination:
+        """Decide a request given as a model, a dict, or JSON text."""
+        return self.evaluate_model(parse_request(request))
+
+    def evaluate_json(self, raw: str | bytes) -> Determination:
+        return self.evaluate_model(parse_request(raw))
+
+    def evaluate_model(self, request: Request) -> Determination:
+        policy = self.policy_for(request)
+        self._check_against(policy, request)
+        plan = self.plan(policy, request.kind)
+        facts = Facts(request, self.kb)
+        return decide(policy, request.kind, plan, facts, plan.evaluate(facts))
+
+    def _check_against(self, policy: Policy, request: Request) -> None:
+        strengths = policy.drug.strengths_mg
+        strength = request.medication.strength_mg
+        if strengths and strength not in strengths:
+            listed = ", ".join(f"{s:g}" for s in strengths)
+            raise RequestError(
+                "medication.strength_mg",
+                f"{strength:g} mg is not a strength of {policy.drug.brand} ({listed} mg)",
+            )
+        if request.answers:
+            known = set().union(*(self.plan(policy, k).leaf_ids for k in KINDS))
+            for qid in request.answers:
+                if qid not in known:
+                    raise RequestError(
+                        f"answers.{qid}", f"not a question of policy {policy.number}"
+                    )
+
+    def questions(self, policy: Policy, kind: str = "initial") -> list[Question]:
+        """Every question the policy's requirements can ask, in document order."""
+        plan = self.plan(policy, kind)
+        return [question_for(n) for n in plan.nodes.values() if n.condition is not None]

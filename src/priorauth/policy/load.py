@@ -1,0 +1,92 @@
+"""Policy files (YAML) to Policy objects; a bad file is refused with the file, the path and the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from priorauth.errors import PolicyError
+from priorauth.policy.model import (
+    BiomarkerCondition,
+    ConcurrentTherapyCondition,
+    Criterion,
+    DiagnosisCondition,
+    Policy,
+    PriorTherapyCondition,
+)
+from priorauth.policy.tables import Knowledge, load_knowledge, norm
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def policy_from_data(data: Any, source: str, knowledge: Knowledge | None = None) -> Policy:
+    if not isinstance(data, dict):
+        raise PolicyError(source, "", "expected a mapping of policy fields at the top")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.endswith("Condition")))
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        raise PolicyError(source, _loc(loc), msg) from None
+    check_references(policy, source, knowledge or load_knowledge())
+    return policy
+
+
+def check_references(policy: Policy, source: str, kb: Knowledge) -> None:
+    """Every disease, drug class and drug a criterion names must be in the knowledge tables."""
+    for part in ("initial", "renewal"):
+        root: Criterion = getattr(policy.requirements, part)
+        for node in root.walk():
+            where = f"requirements.{part} criterion {node.id}"
+            c = node.condition
+            if isinstance(c, DiagnosisCondition) and c.disease not in kb.diseases:
+                raise PolicyError(source, where, f"unknown disease {c.disease!r}")
+            if isinstance(c, BiomarkerCondition) and c.disease and c.disease not in kb.diseases:
+                raise PolicyError(source, where, f"unknown disease {c.disease!r}")
+            if isinstance(c, PriorTherapyCondition):
+                for cls in c.all_classes:
+                    if not kb.is_class(cls):
+                        raise PolicyError(source, where, f"unknown drug class {cls!r}")
+            if isinstance(c, ConcurrentTherapyCondition):
+                for drug in c.with_any:
+                    if norm(drug) not in kb.drug_aliases:
+                        raise PolicyError(source, where, f"unknown drug {drug!r}")
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate one policy file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(p), "", f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(str(p), "", f"not valid YAML: {exc}") from None
+    return policy_from_data(data, str(p))
+
+
+def builtin_policy_files() -> Iterator[tuple[str, str]]:
+    folder = resources.files("priorauth.policy") / "builtin"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            yield entry.name, entry.read_text(encoding="utf-8")
+
+
+def builtin_policies() -> list[Policy]:
+    out = []
+    for name, text in builtin_policy_files():
+        out.append(policy_from_data(yaml.safe_load(text), f"builtin/{name}"))
+    return out

@@ -1,0 +1,220 @@
+"""The policy model: a published drug policy as data, one file per version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Extent = Literal["localized", "locally_advanced", "metastatic"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- the criterion vocabulary -------------------------------------------------------------
+
+
+class AgeCondition(_Model):
+    """The member is at least ``min_years`` old on the date of service."""
+
+    type: Literal["age"]
+    min_years: int = Field(ge=0)
+
+
+class DiagnosisCondition(_Model):
+    """A diagnosis of ``disease`` (a key of the diagnoses table) with one of ``extents``."""
+
+    type: Literal["diagnosis"]
+    disease: str
+    extents: list[Extent] | None = Field(
+        default=None, description="accepted extents; absent: any extent"
+    )
+
+
+class BiomarkerCondition(_Model):
+    """A ``result`` for ``gene`` ``alteration``, optionally by a test FDA-approved for ``disease``."""
+
+    type: Literal["biomarker"]
+    gene: str
+    alteration: str | None = None
+    result: Literal["positive", "negative"] = "positive"
+    fda_approved_test: bool = False
+    disease: str | None = Field(default=None, description="disease the test must be approved for")
+
+
+class PriorTherapyCondition(_Model):
+    """Prior treatment: any systemic therapy, every one of ``all_classes``, or ``none_of_classes``."""
+
+    type: Literal["prior_therapy"]
+    min_systemic: int = Field(default=0, ge=0)
+    all_classes: list[str] = []
+
+    @model_validator(mode="after")
+    def _says_something(self) -> PriorTherapyCondition:
+        if not self.min_systemic and not self.all_classes:
+            raise ValueError("needs min_systemic or all_classes")
+        return self
+
+
+class ConcurrentTherapyCondition(_Model):
+    """Used as a single agent, or in combination with one of ``with_any``."""
+
+    type: Literal["concurrent_therapy"]
+    single_agent: bool = False
+    with_any: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ConcurrentTherapyCondition:
+        if self.single_agent == bool(self.with_any):
+            raise ValueError("give exactly one of single_agent: true or with_any")
+        return self
+
+
+class AttestationCondition(_Model):
+    """The prescriber attests to ``key`` (e.g. liver_function_monitoring)."""
+
+    type: Literal["attestation"]
+    key: str
+
+
+class DiseaseStatusCondition(_Model):
+    """No disease progression and/or no unacceptable toxicity."""
+
+    type: Literal["disease_status"]
+    no_progression: bool = True
+    no_unacceptable_toxicity: bool = True
+
+
+class QuestionCondition(_Model):
+    """Anything else: a yes/no question that only a direct answer decides."""
+
+    type: Literal["question"]
+
+
+Condition = Annotated[
+    AgeCondition
+    | DiagnosisCondition
+    | BiomarkerCondition
+    | PriorTherapyCondition
+    | ConcurrentTherapyCondition
+    | AttestationCondition
+    | DiseaseStatusCondition
+    | QuestionCondition,
+    Field(discriminator="type"),
+]
+
+
+class Criterion(_Model):
+    """A node of the criteria tree: ALL of its children, ONE of them, or a single condition."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+    text: str = Field(min_length=1, description="the policy's own wording")
+    all: list[Criterion] | None = None
+    any: list[Criterion] | None = None
+    condition: Condition | None = None
+    question: str | None = Field(default=None, description="how to ask for this criterion")
+    indication: bool = Field(default=False, description="one of the policy's listed indications")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Criterion:
+        shapes = [self.all is not None, self.any is not None, self.condition is not None]
+        if sum(shapes) != 1:
+            raise ValueError("a criterion has exactly one of all, any or condition")
+        if (self.all is not None and not self.all) or (self.any is not None and not self.any):
+            raise ValueError("all/any needs at least one criterion")
+        return self
+
+    @property
+    def children(self) -> list[Criterion]:
+        return self.all or self.any or []
+
+    def walk(self) -> list[Criterion]:
+        """This node and every node below it, in document order."""
+        out = [self]
+        for child in self.children:
+            out.extend(child.walk())
+        return out
+
+
+# --- limits and the rest of the document ---------------------------------------------------
+
+
+class QuantityLimit(_Model):
+    amount: float = Field(gt=0)
+    unit: Literal["mg", "tablets", "capsules"]
+    per_days: int = Field(ge=1)
+    text: str
+
+
+class DurationLimit(_Model):
+    months: int = Field(ge=1)
+    text: str
+
+
+class Limits(_Model):
+    quantity: QuantityLimit | None
+    duration: DurationLimit
+    text: str | None = Field(default=None, description="wording when it refers elsewhere")
+
+
+class Drug(_Model):
+    brand: str
+    generic: str
+    strengths_mg: list[float] = []
+    form: str = "tablet"
+
+
+class HistoryEntry(_Model):
+    date: str = Field(pattern=r"^\d{4}-\d{2}$", description="year and month, as the policy gives")
+    action: str
+
+
+class Requirements(_Model):
+    initial: Criterion
+    renewal: Criterion
+
+
+class PolicyLimits(_Model):
+    initial: Limits
+    renewal: Limits
+
+
+class Policy(_Model):
+    number: str
+    title: str
+    section: str
+    subsection: str
+    drug: Drug
+    effective_date: dt.date
+    original_policy_date: dt.date
+    last_review_date: dt.date
+    committee_approval_date: dt.date | None = None
+    applies_to: list[Literal["pre_service", "post_service"]]
+    applicability_text: str
+    medically_necessary_text: str
+    investigational_text: str
+    requirements: Requirements
+    limits: PolicyLimits
+    pre_pa_allowance: str | None = Field(description="fills allowed before PA; None when none")
+    pre_pa_allowance_text: str
+    related_policies: list[str] = []
+    references: list[str] = []
+    history: list[HistoryEntry] = []
+    curation_notes: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.drug.brand
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Policy:
+        seen: set[str] = set()
+        for root in (self.requirements.initial, self.requirements.renewal):
+            for node in root.walk():
+                if node.id in seen:
+                    raise ValueError(f"criterion id {node.id!r} appears twice")
+                seen.add(node.id)
+        return self

@@ -1,0 +1,195 @@
+"""The curated knowledge tables (codes, histologies, drugs and regimens, companion tests)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from priorauth.errors import PolicyError
+
+_SPACES = re.compile(r"[\s_]+")
+_SPLIT = re.compile(r"\s*(?:\+|,|;|\band\b|\bwith\b|\bplus\b)\s*")
+
+
+def norm(text: str) -> str:
+    """Case, spacing and trademark signs do not change what a name means."""
+    return _SPACES.sub(" ", text.replace("®", "").replace("™", "")).strip().lower()
+
+
+def norm_key(text: str) -> str:
+    return norm(text).replace(" ", "_").replace("-", "_")
+
+
+def norm_code(code: str) -> str:
+    """ICD-10-CM codes with or without the dot: ``C34.90`` and ``c3490`` are the same code."""
+    return code.replace(".", "").strip().upper()
+
+
+@dataclass(frozen=True)
+class Disease:
+    key: str
+    name: str
+    families: frozenset[str]
+    histologies: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class Drug:
+    generic: str
+    classes: frozenset[str]
+    systemic_anticancer: bool
+
+
+@dataclass
+class Knowledge:
+    families: dict[str, str]
+    extent_codes: dict[str, str]
+    histology_aliases: dict[str, str]
+    diseases: dict[str, Disease]
+    drugs: dict[str, Drug]
+    drug_aliases: dict[str, str]
+    regimens: dict[str, tuple[str, ...]]
+    gene_aliases: dict[str, str]
+    # (gene, alteration) -> normalized test name or alias -> diseases it is approved for
+    companion_tests: dict[tuple[str, str], dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def histology(self, text: str) -> str:
+        key = norm_key(text)
+        return self.histology_aliases.get(key, key)
+
+    def gene(self, text: str) -> str:
+        return self.gene_aliases.get(norm(text), text.strip().upper())
+
+    def resolve_drugs(self, name: str) -> tuple[str, ...] | None:
+        """Generic drug names for what a prescriber wrote (a drug, brand, regimen or combination).
+
+        None when any part of it is not recognised, so that the caller can treat it as unknown.
+        """
+        key = norm(name)
+        if key in self.regimens:
+            return self.regimens[key]
+        if key in self.drug_aliases:
+            return (self.drug_aliases[key],)
+        parts = [p for p in _SPLIT.split(key) if p]
+        if len(parts) > 1:
+            out: list[str] = []
+            for part in parts:
+                got = self.resolve_drugs(part)
+                if got is None:
+                    return None
+                out.extend(got)
+            return tuple(out)
+        return None
+
+    def drug(self, generic: str) -> Drug:
+        return self.drugs[generic]
+
+    def is_class(self, name: str) -> bool:
+        return any(name in d.classes for d in self.drugs.values())
+
+
+def _read(name: str) -> dict[str, Any]:
+    path = resources.files("priorauth.policy") / "knowledge" / name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"knowledge/{name}", "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"knowledge/{name}", "", "expected a mapping at the top")
+    return data
+
+
+@cache
+def load_knowledge() -> Knowledge:
+    dx = _read("diagnoses.yaml")
+    rx = _read("drugs.yaml")
+    tx = _read("tests.yaml")
+
+    histology_aliases: dict[str, str] = {}
+    for key, aliases in dx["histologies"].items():
+        for alias in [key, *aliases]:
+            histology_aliases[norm_key(alias)] = key
+
+    diseases = {}
+    for key, d in dx["diseases"].items():
+        hist = d.get("histologies")
+        for h in hist or []:
+            if h not in dx["histologies"]:
+                raise PolicyError(
+                    "knowledge/diagnoses.yaml", f"diseases.{key}", f"unknown histology {h!r}"
+                )
+        diseases[key] = Disease(
+            key=key,
+            name=d["name"],
+            families=frozenset(d["families"]),
+            histologies=frozenset(hist) if hist else None,
+        )
+
+    drugs: dict[str, Drug] = {}
+    drug_aliases: dict[str, str] = {}
+    for generic, d in rx["drugs"].items():
+        drugs[generic] = Drug(
+            generic=generic,
+            classes=frozenset(d.get("classes", [])),
+            systemic_anticancer=d.get("systemic_anticancer", True),
+        )
+        for alias in [generic, *d.get("names", [])]:
+            drug_aliases[norm(alias)] = generic
+    regimens: dict[str, tuple[str, ...]] = {}
+    for name, members in rx["regimens"].items():
+        for m in members:
+            if m not in drugs:
+                raise PolicyError("knowledge/drugs.yaml", f"regimens.{name}", f"unknown drug {m!r}")
+        regimens[norm(name)] = tuple(members)
+
+    gene_aliases: dict[str, str] = {}
+    for gene, aliases in tx["genes"].items():
+        for alias in [gene, *aliases]:
+            gene_aliases[norm(alias)] = gene
+    companion: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+    for i, cd in enumerate(tx["companion_diagnostics"]):
+        tests = companion.setdefault((cd["gene"], normalize_alteration(cd["alteration"])), {})
+        for test in cd["tests"]:
+            for dis in test["diseases"]:
+                if dis not in diseases:
+                    where = f"companion_diagnostics[{i}]"
+                    raise PolicyError("knowledge/tests.yaml", where, f"unknown disease {dis!r}")
+            for alias in [test["name"], *test.get("aliases", [])]:
+                tests[norm(alias)] = frozenset(test["diseases"])
+
+    return Knowledge(
+        families={norm_code(k): v["name"] for k, v in dx["families"].items()},
+        extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
+        histology_aliases=histology_aliases,
+        diseases=diseases,
+        drugs=drugs,
+        drug_aliases=drug_aliases,
+        regimens=regimens,
+        gene_aliases=gene_aliases,
+        companion_tests=companion,
+    )
+
+
+_AMINO = {
+    "ala": "A", "arg": "R", "asn": "N", "asp": "D", "cys": "C", "gln": "Q", "glu": "E",
+    "gly": "G", "his": "H", "ile": "I", "leu": "L", "lys": "K", "met": "M", "phe": "F",
+    "pro": "P", "ser": "S", "thr": "T", "trp": "W", "tyr": "Y", "val": "V", "ter": "*",
+}  # fmt: skip
+_THREE = re.compile(r"(" + "|".join(_AMINO) + r")", re.IGNORECASE)
+_THREE_LETTER_CHANGE = re.compile(r"[A-Za-z]{3}\d+(?:[A-Za-z]{3}|\*)")
+
+
+def normalize_alteration(text: str) -> str:
+    """Protein-change spellings to one form: ``p.G12C``, ``g12c`` and ``p.Gly12Cys`` are ``G12C``."""
+    t = text.strip()
+    if t[:2].lower() == "p.":
+        t = t[2:]
+    t = t.strip("()")
+    if _THREE_LETTER_CHANGE.fullmatch(t):
+        t = _THREE.sub(lambda m: _AMINO[m.group(1).lower()], t)
+    return t.upper().replace(" ", "")

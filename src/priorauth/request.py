@@ -1,0 +1,126 @@
+"""The request contract: what a prescriber's office submits for a prior authorization.
+
+For every list, *absent* (None) means unknown and ``[]`` means none: the engine pends on the first
+and decides on the second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from priorauth.errors import RequestError
+
+_ICD10 = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(_Strict):
+    id: str = Field(min_length=1)
+    birth_date: dt.date
+
+
+class Prescriber(_Strict):
+    npi: str | None = Field(default=None, pattern=r"^\d{10}$")
+    name: str | None = None
+
+
+class Medication(_Strict):
+    name: str = Field(min_length=1)
+    strength_mg: float = Field(gt=0)
+    quantity: float = Field(gt=0)
+    days_supply: int = Field(gt=0)
+
+
+Extent = Literal["localized", "locally_advanced", "metastatic"]
+
+
+class Diagnosis(_Strict):
+    code: str = Field(description="ICD-10-CM code, with or without the dot")
+    histology: str | None = None
+    extent: Extent | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _icd10(cls, v: str) -> str:
+        if not _ICD10.fullmatch(v.strip()):
+            raise ValueError("not an ICD-10-CM code (expected e.g. C34.90 or C3490)")
+        return v.strip()
+
+
+class Biomarker(_Strict):
+    gene: str = Field(min_length=1)
+    alteration: str | None = None
+    result: Literal["positive", "negative"]
+    test: str | None = None
+    fda_approved: bool | None = None
+
+
+class Therapy(_Strict):
+    drug: str = Field(min_length=1)
+
+
+class DiseaseStatus(_Strict):
+    progression: bool | None = None
+    unacceptable_toxicity: bool | None = None
+
+
+class Request(_Strict):
+    kind: Literal["initial", "renewal"]
+    date_of_service: dt.date
+    urgency: Literal["standard", "expedited"] = "standard"
+    member: Member
+    prescriber: Prescriber | None = None
+    medication: Medication
+    diagnoses: list[Diagnosis] | None = None
+    biomarkers: list[Biomarker] | None = None
+    prior_therapies: list[Therapy] | None = None
+    concurrent_therapies: list[Therapy] | None = None
+    attestations: dict[str, bool] | None = None
+    disease_status: DiseaseStatus | None = None
+    answers: dict[str, bool] | None = None
+
+    @model_validator(mode="after")
+    def _born_before_service(self) -> Request:
+        if self.member.birth_date > self.date_of_service:
+            raise ValueError("member.birth_date: is after date_of_service")
+        return self
+
+    @property
+    def daily_dose_mg(self) -> float:
+        m = self.medication
+        return m.strength_mg * m.quantity / m.days_supply
+
+
+def _first_error(exc: ValidationError) -> RequestError:
+    err = exc.errors(include_url=False)[0]
+    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+    field = field.replace(".[", "[")
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "json_invalid":
+        field, msg = "request", f"not valid JSON ({err.get('ctx', {}).get('error', msg)})"
+    elif err["type"] == "model_type" and not field:
+        field, msg = "request", "must be a JSON object"
+    if not field and ": " in msg:
+        field, msg = msg.split(": ", 1)
+    return RequestError(field or "request", msg)
+
+
+def parse_request(data: Any) -> Request:
+    """Validate a dict, JSON text or bytes into a Request, or raise RequestError naming the field."""
+    if isinstance(data, Request):
+        return data
+    try:
+        if isinstance(data, str | bytes | bytearray):
+            return Request.model_validate_json(data)
+        return Request.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
