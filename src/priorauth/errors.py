@@ -21,7 +21,7 @@ class NoPolicyError(RequestError):
 
 
 class PolicyError(PriorAuthError):
-    """A policy or knowledge file that does not load: names the file, the path inside it and the problem."""
+    """A policy or knowledge file that does not load: names the file, the path and the problem."""
 
     def __init__(self, file: str, path: str, problem: str) -> None:
         self.file = file

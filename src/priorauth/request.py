@@ -115,7 +115,7 @@ def _first_error(exc: ValidationError) -> RequestError:
 
 
 def parse_request(data: Any) -> Request:
-    """Validate a dict, JSON text or bytes into a Request, or raise RequestError naming the field."""
+    """Validate a dict, JSON text or bytes into a Request, or raise RequestError naming a field."""
     if isinstance(data, Request):
         return data
     try:

@@ -4,6 +4,7 @@ questions that can still change the outcome."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from dateutil.relativedelta import relativedelta
 
@@ -91,7 +92,9 @@ def question_for(node: Criterion) -> Question:
     )
 
 
-def decide(policy: Policy, kind: str, plan: Plan, facts: Facts, st: Statuses) -> Determination:
+def decide(
+    policy: Policy, kind: Literal["initial", "renewal"], plan: Plan, facts: Facts, st: Statuses
+) -> Determination:
     request = facts.request
     limits: Limits = getattr(policy.limits, kind)
     requested = request.daily_dose_mg

@@ -78,6 +78,7 @@ class Facts:
         out = []
         for i, d in enumerate(dxs):
             code = norm_code(d.code)
+            extent: str | None
             if d.extent is not None:
                 extent, src = d.extent, f"diagnoses[{i}].extent"
             else:

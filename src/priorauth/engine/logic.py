@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 Status = bool | None
 
-STATUS_NAMES: dict[Status, str] = {True: "met", False: "not_met", None: "unknown"}
+STATUS_NAMES: dict[Status, Literal["met", "not_met", "unknown"]] = {
+    True: "met",
+    False: "not_met",
+    None: "unknown",
+}
 
 
 def k_and(values: Iterable[Status]) -> Status:

@@ -67,6 +67,7 @@ class Plan:
             notes.append(Fact("answer", facts.answers[node.id], f"answers.{node.id}"))
         elif node.condition is not None:
             self.evaluators[node.id](facts, notes)
+        kind: str
         if node.condition is not None:
             kind = node.condition.type
         else:

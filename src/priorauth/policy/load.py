@@ -1,4 +1,4 @@
-"""Policy files (YAML) to Policy objects; a bad file is refused with the file, the path and the problem."""
+"""Policy files (YAML) to Policy objects; a bad file is refused with its path and the problem."""
 
 from __future__ import annotations
 

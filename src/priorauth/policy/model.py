@@ -35,7 +35,7 @@ class DiagnosisCondition(_Model):
 
 
 class BiomarkerCondition(_Model):
-    """A ``result`` for ``gene`` ``alteration``, optionally by a test FDA-approved for ``disease``."""
+    """A ``result`` for ``gene`` ``alteration``, optionally by a test approved for ``disease``."""
 
     type: Literal["biomarker"]
     gene: str
@@ -46,7 +46,7 @@ class BiomarkerCondition(_Model):
 
 
 class PriorTherapyCondition(_Model):
-    """Prior treatment: any systemic therapy, every one of ``all_classes``, or ``none_of_classes``."""
+    """Prior treatment: at least ``min_systemic`` systemic therapies, or all of ``all_classes``."""
 
     type: Literal["prior_therapy"]
     min_systemic: int = Field(default=0, ge=0)

@@ -185,7 +185,7 @@ _THREE_LETTER_CHANGE = re.compile(r"[A-Za-z]{3}\d+(?:[A-Za-z]{3}|\*)")
 
 
 def normalize_alteration(text: str) -> str:
-    """Protein-change spellings to one form: ``p.G12C``, ``g12c`` and ``p.Gly12Cys`` are ``G12C``."""
+    """One spelling of a protein change: ``p.G12C``, ``g12c`` and ``p.Gly12Cys`` are ``G12C``."""
     t = text.strip()
     if t[:2].lower() == "p.":
         t = t[2:]
