@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/priorauth evaluate-examples examples
+	$(BIN)/priorauth evaluate examples/*-*.json
 
 test: $(STAMP)
 	$(BIN)/pytest

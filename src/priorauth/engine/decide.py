@@ -18,7 +18,7 @@ from priorauth.determination import (
     Reason,
 )
 from priorauth.engine.facts import Facts
-from priorauth.engine.logic import STATUS_NAMES, k_and
+from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
 
@@ -48,14 +48,33 @@ def _number(x: float) -> int | float:
     return int(x) if float(x).is_integer() else round(x, 3)
 
 
+def _diagnosis_leaves(node: Criterion) -> list[Criterion]:
+    return [n for n in node.walk() if isinstance(n.condition, DiagnosisCondition)]
+
+
+def diagnosis_status(indication: Criterion, st: Statuses) -> Status:
+    """Whether the patient's diagnosis is this indication's (its other criteria aside)."""
+    dx = _diagnosis_leaves(indication)
+    return k_and(st.get(n.id) for n in dx) if dx else st.get(indication.id)
+
+
 def deciding_nodes(node: Criterion, st: Statuses) -> list[Criterion]:
-    """The leaves that decided ``node``'s status: for a met ONE-of, the first met path only."""
+    """The leaves that decided ``node``'s status.
+
+    A met ONE-of is decided by its first met path. A failed ONE-of of indications is decided by
+    the indications the diagnosis matches; when it matches none, by the diagnoses alone.
+    """
     if node.condition is not None:
         return [node]
     s = st.get(node.id)
     kids = node.children
     if node.any is not None and s is True:
         kids = [next(c for c in kids if st.get(c.id) is True)]
+    elif node.any is not None and s is False and any(c.indication for c in kids):
+        matched = [c for c in kids if c.indication and diagnosis_status(c, st) is not False]
+        if not matched:
+            return [n for c in kids for n in _diagnosis_leaves(c) if st.get(n.id) is False]
+        kids = matched
     elif not (node.all is not None and s is True):
         kids = [c for c in kids if st.get(c.id) is s]
     return [leaf for c in kids for leaf in deciding_nodes(c, st)]
@@ -73,12 +92,7 @@ def open_questions(node: Criterion, st: Statuses) -> list[Criterion]:
 
 def denial_basis(plan: Plan, st: Statuses) -> DenialBasis:
     """Investigational when none of the listed indications matches the diagnosis."""
-    matches = []
-    for node in plan.nodes.values():
-        if not node.indication:
-            continue
-        dx = [n for n in node.walk() if isinstance(n.condition, DiagnosisCondition)]
-        matches.append(k_and(st.get(n.id) for n in dx) if dx else st.get(node.id))
+    matches = [diagnosis_status(n, st) for n in plan.nodes.values() if n.indication]
     if matches and all(m is False for m in matches):
         return "investigational"
     return "criteria_not_met"

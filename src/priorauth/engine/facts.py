@@ -29,7 +29,7 @@ class Fact:
 @dataclass(frozen=True, slots=True)
 class Dx:
     index: int
-    code: str
+    code: str  # as written
     family: str
     histology: str | None
     extent: str | None
@@ -84,7 +84,7 @@ class Facts:
             else:
                 extent, src = spread, spread_src
             hist = self.kb.histology(d.histology) if d.histology else None
-            out.append(Dx(i, code, code[:3], hist, extent, src))
+            out.append(Dx(i, d.code, code[:3], hist, extent, src))
         return out
 
     @cached_property

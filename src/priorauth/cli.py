@@ -1,0 +1,214 @@
+"""The ``priorauth`` command line: thin commands over the public API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from priorauth.determination import Determination
+from priorauth.engine.engine import Engine
+from priorauth.errors import PriorAuthError
+from priorauth.policy.load import load_policy
+from priorauth.policy.model import Policy
+from priorauth.render import determination_view, policy_view, summary_table
+from priorauth.request import Request
+
+app = typer.Typer(
+    help="Prior-authorization determinations from drug policies kept as data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Inspect the policies the engine decides against.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class BadInput(Exception):
+    """A problem with what the user gave: one line on stderr and exit status 2."""
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (PriorAuthError, BadInput) as exc:
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _engine(policy_file: Path | None) -> Engine:
+    if policy_file is None:
+        return Engine()
+    return Engine(policies=[load_policy(policy_file)])
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read ({exc})") from None
+
+
+def _dump(det: Determination, trace: bool) -> dict[str, Any]:
+    return det.model_dump(mode="json", exclude=None if trace else {"trace"})
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Decide against this policy file instead of the built-in ones."),
+]
+
+
+@app.command()
+def evaluate(
+    requests: Annotated[
+        list[str] | None,
+        typer.Argument(help="Request JSON files; '-' reads one from stdin.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the determination as JSON.")] = False,
+    batch: Annotated[
+        Path | None,
+        typer.Option(help="NDJSON file: one request a line in, one determination a line out."),
+    ] = None,
+    trace: Annotated[bool, typer.Option(help="Include the trace in JSON output.")] = True,
+    policy: PolicyOpt = None,
+) -> None:
+    """Decide prior-authorization requests and show why.
+
+    Exit status: 0 for any determination, 2 for input that cannot be decided (the message names
+    the field and the problem). With --batch, a bad line becomes {"line": N, "error": ...} in the
+    output and the batch goes on; the exit status is then 2.
+    """
+    with _one_line_errors():
+        engine = _engine(policy)
+        if batch is not None:
+            if requests:
+                raise BadInput("give either request files or --batch, not both")
+            raise typer.Exit(_run_batch(engine, batch, trace))
+        if not requests:
+            raise BadInput("give a request file, '-' for stdin, or --batch FILE.ndjson")
+        decided: list[tuple[str, Determination]] = []
+        for path in requests:
+            try:
+                det = engine.evaluate_json(_read(path))
+            except PriorAuthError as exc:
+                if len(requests) == 1:
+                    raise
+                raise BadInput(f"{path}: {exc}") from None
+            decided.append((path, det))
+        if as_json:
+            dumps = [_dump(d, trace) for _, d in decided]
+            print(json.dumps(dumps[0] if len(dumps) == 1 else dumps, indent=2))
+            return
+        for path, det in decided:
+            out.print(determination_view(det, "stdin" if path == "-" else path))
+        if len(decided) > 1:
+            out.print(summary_table(decided))
+
+
+def _run_batch(engine: Engine, path: Path, trace: bool) -> int:
+    bad = 0
+    write = sys.stdout.write
+    for n, line in enumerate(_read(str(path)).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row: dict[str, Any] = _dump(engine.evaluate_json(line), trace)
+        except PriorAuthError as exc:
+            bad += 1
+            row = {"line": n, "error": str(exc)}
+            err.print(f"line {n}: {exc}", markup=False, soft_wrap=True)
+        write(json.dumps(row) + "\n")
+    return 2 if bad else 0
+
+
+def _find_policy(engine: Engine, name: str) -> Policy:
+    if name.endswith((".yaml", ".yml")) or Path(name).is_file():
+        return load_policy(name)
+    versions = engine.versions(name)
+    return versions[-1]
+
+
+@policy_app.command("list")
+def policy_list() -> None:
+    """List the built-in policies and their versions."""
+    from rich.table import Table
+
+    with _one_line_errors():
+        table = Table(title="Policies", title_justify="left")
+        for col in ("number", "drug", "generic", "effective", "indications"):
+            table.add_column(col)
+        for p in Engine().policies:
+            indications = [n.text for n in p.requirements.initial.walk() if n.indication]
+            table.add_row(
+                p.number, p.drug.brand, p.drug.generic, str(p.effective_date), "; ".join(indications)
+            )
+        out.print(table)
+
+
+@policy_app.command("show")
+def policy_show(
+    name: Annotated[str, typer.Argument(help="Drug name, policy number, or a policy YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the policy as JSON.")] = False,
+) -> None:
+    """Show a policy: metadata, limits and its criteria trees (the latest version)."""
+    with _one_line_errors():
+        p = _find_policy(Engine(), name)
+        if as_json:
+            print(p.model_dump_json(indent=2))
+        else:
+            out.print(policy_view(p))
+
+
+@app.command()
+def questions(
+    name: Annotated[str, typer.Argument(help="Drug name, policy number, or a policy YAML file.")],
+    renewal: Annotated[bool, typer.Option("--renewal", help="Renewal requirements.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List every question a policy can ask, with the criterion wording it stands for."""
+    with _one_line_errors():
+        p = _find_policy(Engine(), name)
+        engine = Engine(policies=[p])
+        qs = engine.questions(p, "renewal" if renewal else "initial")
+        if as_json:
+            print(json.dumps([q.model_dump() for q in qs], indent=2))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{p.number} {p.title}: {'renewal' if renewal else 'initial'} questions")
+        table.add_column("id", style="cyan", no_wrap=True)
+        table.add_column("question")
+        table.add_column("policy wording", style="dim")
+        for q in qs:
+            table.add_row(q.id, q.text, q.criterion_text)
+        out.print(table)
+
+
+@app.command()
+def schema(
+    which: Annotated[str, typer.Argument(help="request or determination")],
+) -> None:
+    """Print the JSON Schema of the request or the determination contract."""
+    with _one_line_errors():
+        if which == "request":
+            doc = Request.model_json_schema()
+        elif which == "determination":
+            doc = Determination.model_json_schema(mode="serialization")
+        else:
+            raise BadInput(f"schema: expected 'request' or 'determination', got {which!r}")
+        print(json.dumps(doc, indent=2))
