@@ -48,7 +48,9 @@ def test_evaluate_reads_stdin() -> None:
 
 
 def test_json_without_trace() -> None:
-    code, out, _ = run("evaluate", str(EXAMPLES / "crc-initial-approve.json"), "--json", "--no-trace")
+    code, out, _ = run(
+        "evaluate", str(EXAMPLES / "crc-initial-approve.json"), "--json", "--no-trace"
+    )
     assert code == 0
     assert "trace" not in json.loads(out)
 
@@ -59,17 +61,37 @@ def test_json_without_trace() -> None:
         ({"member": {"id": "M1", "birth_date": "1960-02-30"}}, "member.birth_date"),
         ({"colour": "blue"}, "colour: unknown field"),
         ({"kind": "refill"}, "kind:"),
-        ({"medication": {"name": "Lumakras", "strength_mg": 100, "quantity": 1, "days_supply": 1}},
-         "medication.strength_mg: 100 mg is not a strength of Lumakras"),
-        ({"medication": {"name": "aspirin", "strength_mg": 81, "quantity": 30, "days_supply": 30}},
-         "medication.name: no policy covers 'aspirin'"),
+        (
+            {
+                "medication": {
+                    "name": "Lumakras",
+                    "strength_mg": 100,
+                    "quantity": 1,
+                    "days_supply": 1,
+                }
+            },
+            "medication.strength_mg: 100 mg is not a strength of Lumakras",
+        ),
+        (
+            {
+                "medication": {
+                    "name": "aspirin",
+                    "strength_mg": 81,
+                    "quantity": 30,
+                    "days_supply": 30,
+                }
+            },
+            "medication.name: no policy covers 'aspirin'",
+        ),
         ({"date_of_service": "2026-03-31"}, "date_of_service: no version of policy 5.21.177"),
         ({"diagnoses": [{"code": "lung"}]}, "diagnoses[0].code: not an ICD-10-CM code"),
         ({"answers": {"initial.nonsense": True}}, "answers.initial.nonsense: not a question"),
         ({"member": {"id": "M1", "birth_date": "2030-01-01"}}, "member.birth_date: is after"),
     ],
 )
-def test_bad_request_is_one_line_naming_the_field(tmp_path: Path, patch: dict, message: str) -> None:
+def test_bad_request_is_one_line_naming_the_field(
+    tmp_path: Path, patch: dict, message: str
+) -> None:
     req = example("nsclc-initial-approve.json") | patch
     f = tmp_path / "req.json"
     f.write_text(json.dumps(req))

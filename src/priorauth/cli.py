@@ -26,7 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-policy_app = typer.Typer(help="Inspect the policies the engine decides against.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Inspect the policies the engine decides against.", no_args_is_help=True
+)
 app.add_typer(policy_app, name="policy")
 
 out = Console(highlight=False)
@@ -79,7 +81,9 @@ def evaluate(
         list[str] | None,
         typer.Argument(help="Request JSON files; '-' reads one from stdin.", show_default=False),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the determination as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the determination as JSON.")
+    ] = False,
     batch: Annotated[
         Path | None,
         typer.Option(help="NDJSON file: one request a line in, one determination a line out."),
@@ -155,7 +159,11 @@ def policy_list() -> None:
         for p in Engine().policies:
             indications = [n.text for n in p.requirements.initial.walk() if n.indication]
             table.add_row(
-                p.number, p.drug.brand, p.drug.generic, str(p.effective_date), "; ".join(indications)
+                p.number,
+                p.drug.brand,
+                p.drug.generic,
+                str(p.effective_date),
+                "; ".join(indications),
             )
         out.print(table)
 
@@ -190,7 +198,9 @@ def questions(
             return
         from rich.table import Table
 
-        table = Table(title=f"{p.number} {p.title}: {'renewal' if renewal else 'initial'} questions")
+        table = Table(
+            title=f"{p.number} {p.title}: {'renewal' if renewal else 'initial'} questions"
+        )
         table.add_column("id", style="cyan", no_wrap=True)
         table.add_column("question")
         table.add_column("policy wording", style="dim")

@@ -122,7 +122,9 @@ def policy_view(policy: Policy) -> RenderableType:
     head.add_column()
     d = policy.drug
     strengths = ", ".join(f"{s:g} mg" for s in d.strengths_mg)
-    head.add_row("Policy", f"{policy.number} {policy.title} ({policy.section}, {policy.subsection})")
+    head.add_row(
+        "Policy", f"{policy.number} {policy.title} ({policy.section}, {policy.subsection})"
+    )
     head.add_row("Drug", f"{d.brand} ({d.generic}) {d.form}, {strengths}")
     head.add_row("Effective", str(policy.effective_date))
     head.add_row("Last review", str(policy.last_review_date))
