@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from priorauth.determination import Determination
+from priorauth.determination import Determination, determination_schema
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError
 from priorauth.policy.load import load_policy
@@ -194,7 +195,7 @@ def questions(
         engine = Engine(policies=[p])
         qs = engine.questions(p, "renewal" if renewal else "initial")
         if as_json:
-            print(json.dumps([q.model_dump() for q in qs], indent=2))
+            print(json.dumps([dataclasses.asdict(q) for q in qs], indent=2))
             return
         from rich.table import Table
 
@@ -218,7 +219,7 @@ def schema(
         if which == "request":
             doc = Request.model_json_schema()
         elif which == "determination":
-            doc = Determination.model_json_schema(mode="serialization")
+            doc = determination_schema()
         else:
             raise BadInput(f"schema: expected 'request' or 'determination', got {which!r}")
         print(json.dumps(doc, indent=2))

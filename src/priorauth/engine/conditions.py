@@ -84,7 +84,7 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
                 ext = None if d.extent is None else d.extent in extents
             found.append(k_and((hist, ext)))
             if notes is not None:
-                src = f"diagnoses[{d.index}]"
+                src = f"diagnoses[{d.pos}]"
                 notes.append(
                     Fact("code", f"{d.code} ({kb.families.get(d.family, d.family)})", f"{src}.code")
                 )
@@ -139,7 +139,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
             st = one(m.alteration, m.result, m.test, m.fda_approved)
             found.append(st)
             if notes is not None:
-                src = f"biomarkers[{m.index}]"
+                src = f"biomarkers[{m.pos}]"
                 notes.append(Fact("result", f"{m.gene} {m.alteration or '?'} {m.result}", src))
                 if need_test:
                     listed = m.test in approved_tests if m.test else False
@@ -165,33 +165,27 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     classes = tuple(c.all_classes)
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
-        rxs = f.prior_drugs
-        if rxs is None:
+        summary = f.prior_summary
+        if summary is None:
             if notes is not None:
                 notes.append(Fact("prior_therapies", "not given", "prior_therapies"))
             return None
-        unresolved = [r for r in rxs if r.generics is None]
+        systemic, covered, unresolved = summary
         if notes is not None:
-            for r in rxs:
+            for r in f.prior_drugs or ():
                 value = ", ".join(r.generics) if r.generics else "not recognised"
-                notes.append(Fact(r.written, value, f"prior_therapies[{r.index}].drug"))
-        results: list[Status] = []
-        if minimum:
-            systemic = sum(
-                1 for r in rxs
-                if r.generics and any(kb.drugs[g].systemic_anticancer for g in r.generics)
-            )  # fmt: skip
-            if systemic >= minimum:
-                results.append(True)
-            else:
-                results.append(None if systemic + len(unresolved) >= minimum else False)
+                notes.append(Fact(r.written, value, f"prior_therapies[{r.pos}].drug"))
+        count: Status = True
+        if minimum and systemic < minimum:
+            count = None if systemic + unresolved >= minimum else False
+        every: Status = True
         if classes:
-            covered = {cls for r in rxs for g in r.generics or () for cls in kb.drugs[g].classes}
             missing = [cls for cls in classes if cls not in covered]
             if notes is not None and missing:
                 notes.append(Fact("classes not covered", ", ".join(missing), "prior_therapies"))
-            results.append(True if not missing else (None if unresolved else False))
-        return k_and(results)
+            if missing:
+                every = None if unresolved else False
+        return k_and((count, every))
 
     return prior_therapy
 
@@ -199,29 +193,34 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
 def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> Evaluator:
     single = c.single_agent
     targets = frozenset(kb.drug_aliases[norm(d)] for d in c.with_any)
+    own = (own_drug,)
 
     def concurrent_therapy(f: Facts, notes: Notes) -> Status:
-        rxs = f.concurrent_drugs
-        if rxs is None:
+        infos = f.concurrent_infos
+        if infos is None:
             if notes is not None:
                 notes.append(Fact("concurrent_therapies", "not given", "concurrent_therapies"))
             return None
-        others = [r for r in rxs if r.generics != (own_drug,)]
         if notes is not None:
+            others = [r for r in f.concurrent_drugs or () if r.generics != own]
             if not others:
                 notes.append(Fact("concurrent anticancer therapy", "none", "concurrent_therapies"))
             for r in others:
                 value = ", ".join(r.generics) if r.generics else "not recognised"
-                notes.append(Fact(r.written, value, f"concurrent_therapies[{r.index}].drug"))
-        unresolved = any(r.generics is None for r in others)
+                notes.append(Fact(r.written, value, f"concurrent_therapies[{r.pos}].drug"))
+        unresolved = False
+        for d in infos:
+            if d is None:
+                unresolved = True
+            elif d.generics == own:
+                continue  # the requested drug itself
+            elif single:
+                if d.systemic_anticancer and any(g != own_drug for g in d.generics):
+                    return False
+            elif not targets.isdisjoint(d.generics):
+                return True
         if single:
-            combined = any(
-                g != own_drug and kb.drugs[g].systemic_anticancer
-                for r in others for g in r.generics or ()
-            )  # fmt: skip
-            return False if combined else (None if unresolved else True)
-        if any(g in targets for r in others for g in r.generics or ()):
-            return True
+            return None if unresolved else True
         return None if unresolved else False
 
     return concurrent_therapy

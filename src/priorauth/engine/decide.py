@@ -3,10 +3,9 @@ questions that can still change the outcome."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Literal
-
-from dateutil.relativedelta import relativedelta
 
 from priorauth.determination import (
     Authorization,
@@ -16,11 +15,15 @@ from priorauth.determination import (
     PolicyRef,
     Question,
     Reason,
+    TraceNode,
 )
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
+
+Kind = Literal["initial", "renewal"]
+_ONE_DAY = dt.timedelta(days=1)
 
 
 def authorization_end(start: dt.date, months: int) -> dt.date:
@@ -30,10 +33,11 @@ def authorization_end(start: dt.date, months: int) -> dt.date:
     (a period from January 31, or from February 29), the anniversary is the first of the next
     month, so no day of the last month is lost.
     """
-    anniversary = start + relativedelta(months=months)
-    if anniversary.day != start.day:
-        anniversary += relativedelta(days=1)
-    return anniversary - dt.timedelta(days=1)
+    y, m = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m + 1
+    if start.day <= 28 or start.day <= calendar.monthrange(year, month)[1]:
+        return dt.date(year, month, start.day) - _ONE_DAY
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def max_daily_dose_mg(limits: Limits, strength_mg: float) -> float | None:
@@ -52,13 +56,13 @@ def _diagnosis_leaves(node: Criterion) -> list[Criterion]:
     return [n for n in node.walk() if isinstance(n.condition, DiagnosisCondition)]
 
 
-def diagnosis_status(indication: Criterion, st: Statuses) -> Status:
+def diagnosis_status(indication: Criterion, st: dict[str, Status]) -> Status:
     """Whether the patient's diagnosis is this indication's (its other criteria aside)."""
     dx = _diagnosis_leaves(indication)
-    return k_and(st.get(n.id) for n in dx) if dx else st.get(indication.id)
+    return k_and(st[n.id] for n in dx) if dx else st[indication.id]
 
 
-def deciding_nodes(node: Criterion, st: Statuses) -> list[Criterion]:
+def deciding_nodes(node: Criterion, st: dict[str, Status]) -> list[Criterion]:
     """The leaves that decided ``node``'s status.
 
     A met ONE-of is decided by its first met path. A failed ONE-of of indications is decided by
@@ -66,104 +70,143 @@ def deciding_nodes(node: Criterion, st: Statuses) -> list[Criterion]:
     """
     if node.condition is not None:
         return [node]
-    s = st.get(node.id)
+    s = st[node.id]
     kids = node.children
     if node.any is not None and s is True:
-        kids = [next(c for c in kids if st.get(c.id) is True)]
+        kids = [next(c for c in kids if st[c.id] is True)]
     elif node.any is not None and s is False and any(c.indication for c in kids):
         matched = [c for c in kids if c.indication and diagnosis_status(c, st) is not False]
         if not matched:
-            return [n for c in kids for n in _diagnosis_leaves(c) if st.get(n.id) is False]
+            return [n for c in kids for n in _diagnosis_leaves(c) if st[n.id] is False]
         kids = matched
     elif not (node.all is not None and s is True):
-        kids = [c for c in kids if st.get(c.id) is s]
+        kids = [c for c in kids if st[c.id] is s]
     return [leaf for c in kids for leaf in deciding_nodes(c, st)]
 
 
-def open_questions(node: Criterion, st: Statuses) -> list[Criterion]:
+def open_questions(node: Criterion, st: dict[str, Status]) -> list[Criterion]:
     """Unknown leaves under ancestors that are all still unknown: only their answers can change
     the outcome (a met or failed branch is settled whatever else is answered)."""
-    if st.get(node.id) is not None:
+    if st[node.id] is not None:
         return []
     if node.condition is not None:
         return [node]
     return [q for c in node.children for q in open_questions(c, st)]
 
 
-def denial_basis(plan: Plan, st: Statuses) -> DenialBasis:
-    """Investigational when none of the listed indications matches the diagnosis."""
-    matches = [diagnosis_status(n, st) for n in plan.nodes.values() if n.indication]
-    if matches and all(m is False for m in matches):
-        return "investigational"
-    return "criteria_not_met"
-
-
 def question_for(node: Criterion) -> Question:
-    return Question.model_construct(
+    return Question(
         id=node.id,
         text=node.question or f"Does this hold: {node.text}?",
         criterion_text=node.text,
     )
 
 
-def decide(
-    policy: Policy, kind: Literal["initial", "renewal"], plan: Plan, facts: Facts, st: Statuses
-) -> Determination:
-    request = facts.request
-    limits: Limits = getattr(policy.limits, kind)
-    requested = request.daily_dose_mg
-    overall = st[plan.root.id]
-    authorization = None
-    basis: DenialBasis | None = None
-    missing: list[Question] = []
-    leaves = deciding_nodes(plan.root, st)
-    reasons = [
-        Reason.model_construct(id=n.id, text=n.text, status=STATUS_NAMES[st.get(n.id)])
-        for n in leaves
-    ]
-    decision: Decision
-    if overall is True:
-        cap = max_daily_dose_mg(limits, request.medication.strength_mg)
-        decision = "approved"
-        if cap is not None:
-            within = requested <= cap + 1e-9
-            if not within:
-                decision = "partially_approved"
-            assert limits.quantity is not None
-            reasons.append(
-                Reason.model_construct(
-                    id=f"limits.{kind}.quantity",
-                    text=f"Quantity {limits.quantity.text}",
-                    status="met" if within else "not_met",
-                )
-            )
-        authorization = Authorization.model_construct(
-            start=request.date_of_service,
-            end=authorization_end(request.date_of_service, limits.duration.months),
-            max_daily_dose_mg=_number(cap if cap is not None else requested),
-            quantity_limit=limits.quantity.text if limits.quantity else None,
-            duration=limits.duration.text,
-        )
-    elif overall is False:
-        decision = "denied"
-        basis = denial_basis(plan, st)
-    else:
-        decision = "pended"
-        missing = [question_for(n) for n in open_questions(plan.root, st)]
+class _Explanation:
+    """Reasons, questions and trace of one evaluation, worked out when first asked for."""
 
-    det = Determination.model_construct(
-        decision=decision,
-        denial_basis=basis,
-        policy=PolicyRef.model_construct(
+    __slots__ = ("_statuses", "facts", "limit_reason", "plan")
+
+    def __init__(
+        self, plan: Plan, facts: Facts, statuses: Statuses | None, limit_reason: Reason | None
+    ) -> None:
+        self.plan = plan
+        self.facts = facts
+        self._statuses = statuses
+        self.limit_reason = limit_reason
+
+    @property
+    def statuses(self) -> Statuses:
+        if self._statuses is None:
+            self._statuses = self.plan.evaluate(self.facts)
+        return self._statuses
+
+    def reasons(self) -> list[Reason]:
+        st = self.plan.by_id(self.statuses)
+        out = [
+            Reason(id=n.id, text=n.text, status=STATUS_NAMES[st[n.id]])
+            for n in deciding_nodes(self.plan.root, st)
+        ]
+        if self.limit_reason is not None:
+            out.append(self.limit_reason)
+        return out
+
+    def missing(self) -> list[Question]:
+        if self.statuses[0] is not None:
+            return []
+        st = self.plan.by_id(self.statuses)
+        return [question_for(n) for n in open_questions(self.plan.root, st)]
+
+    def trace(self) -> TraceNode:
+        return self.plan.trace(self.facts, self.statuses)
+
+
+class Decider:
+    """Turns one plan's statuses into determinations; what depends on the policy only is
+    prepared once here."""
+
+    def __init__(self, policy: Policy, kind: Kind, plan: Plan) -> None:
+        self.plan = plan
+        self.kind = kind
+        self.limits: Limits = getattr(policy.limits, kind)
+        self.ref = PolicyRef(
             number=policy.number,
             title=policy.title,
             effective_date=policy.effective_date,
             requirements=kind,
-        ),
-        authorization=authorization,
-        requested_daily_dose_mg=_number(requested),
-        reasons=reasons,
-        missing=missing,
-    )
-    det._trace_builder = lambda: plan.trace(facts, st)
-    return det
+        )
+        q = self.limits.quantity
+        self.quantity_text = q.text if q else None
+        self.limit_id = f"limits.{kind}.quantity"
+
+    def denial_basis(self, statuses: Statuses) -> DenialBasis:
+        """Investigational when none of the listed indications matches the diagnosis."""
+        matches = [k_and(statuses[i] for i in idx) for idx in self.plan.indication_dx]
+        if matches and all(m is False for m in matches):
+            return "investigational"
+        return "criteria_not_met"
+
+    def decide(self, facts: Facts) -> Determination:
+        overall = self.plan.decide(facts)
+        statuses: Statuses | None = None
+        request = facts.request
+        med = request.medication
+        requested = med.strength_mg * med.quantity / med.days_supply
+        authorization = None
+        basis: DenialBasis | None = None
+        limit_reason = None
+        decision: Decision
+        if overall is True:
+            decision = "approved"
+            cap = max_daily_dose_mg(self.limits, med.strength_mg)
+            if cap is not None:
+                within = requested <= cap + 1e-9
+                if not within:
+                    decision = "partially_approved"
+                limit_reason = Reason(
+                    id=self.limit_id,
+                    text=f"Quantity {self.quantity_text}",
+                    status="met" if within else "not_met",
+                )
+            start = request.date_of_service
+            authorization = Authorization(
+                start=start,
+                end=authorization_end(start, self.limits.duration.months),
+                max_daily_dose_mg=_number(cap if cap is not None else requested),
+                quantity_limit=self.quantity_text,
+                duration=self.limits.duration.text,
+            )
+        elif overall is False:
+            decision = "denied"
+            statuses = self.plan.evaluate(facts)
+            basis = self.denial_basis(statuses)
+        else:
+            decision = "pended"
+        return Determination(
+            decision,
+            basis,
+            self.ref,
+            authorization,
+            _number(requested),
+            _Explanation(self.plan, facts, statuses, limit_reason),
+        )

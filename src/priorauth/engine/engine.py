@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from priorauth.determination import Determination, Question
-from priorauth.engine.decide import decide, question_for
+from priorauth.engine.decide import Decider, Kind, question_for
 from priorauth.engine.facts import Facts
 from priorauth.engine.plan import Plan
 from priorauth.errors import NoPolicyError, PolicyError, RequestError
@@ -17,7 +18,7 @@ from priorauth.policy.tables import Knowledge, load_knowledge, norm
 from priorauth.request import Request, parse_request
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
-KINDS = ("initial", "renewal")
+KINDS: tuple[Kind, ...] = ("initial", "renewal")
 
 
 class Engine:
@@ -36,7 +37,8 @@ class Engine:
             key=lambda p: (p.number, p.effective_date),
         )
         self._by_name: dict[str, list[Policy]] = {}
-        self._plans: dict[tuple[str, str, str], Plan] = {}
+        self._versions_by_written: dict[str, list[Policy]] = {}
+        self._deciders: dict[tuple[str, dt.date, str], Decider] = {}
         for p in self.policies:
             versions = self._by_name.setdefault(norm(p.drug.brand), [])
             if any(v.effective_date == p.effective_date for v in versions):
@@ -48,15 +50,23 @@ class Engine:
             self._by_name[norm(p.drug.generic)] = versions
             own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
             for kind in KINDS:
-                root = getattr(p.requirements, kind)
-                self._plans[(p.number, p.effective_date.isoformat(), kind)] = Plan(
-                    root, self.kb, own
-                )
+                plan = Plan(getattr(p.requirements, kind), self.kb, own)
+                key = (p.number, p.effective_date, kind)
+                self._deciders[key] = Decider(p, kind, plan)
 
     # --- choosing the policy ------------------------------------------------------------
 
     def versions(self, name: str) -> list[Policy]:
         """Every version of the policy for a drug (brand or generic name, or a policy number)."""
+        cached = self._versions_by_written.get(name)
+        if cached is not None:
+            return cached
+        found = self._versions(name)
+        if len(self._versions_by_written) < 4096:
+            self._versions_by_written[name] = found
+        return found
+
+    def _versions(self, name: str) -> list[Policy]:
         key = norm(name)
         if key in self._by_name:
             return self._by_name[key]
@@ -86,8 +96,11 @@ class Engine:
             )
         return in_force[-1]
 
+    def decider(self, policy: Policy, kind: str) -> Decider:
+        return self._deciders[(policy.number, policy.effective_date, kind)]
+
     def plan(self, policy: Policy, kind: str) -> Plan:
-        return self._plans[(policy.number, policy.effective_date.isoformat(), kind)]
+        return self.decider(policy, kind).plan
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -101,9 +114,7 @@ class Engine:
     def evaluate_model(self, request: Request) -> Determination:
         policy = self.policy_for(request)
         self._check_against(policy, request)
-        plan = self.plan(policy, request.kind)
-        facts = Facts(request, self.kb)
-        return decide(policy, request.kind, plan, facts, plan.evaluate(facts))
+        return self.decider(policy, request.kind).decide(Facts(request, self.kb))
 
     def _check_against(self, policy: Policy, request: Request) -> None:
         strengths = policy.drug.strengths_mg

@@ -5,12 +5,13 @@ Everything is computed lazily: a plan only pays for the facts its conditions use
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from dateutil.relativedelta import relativedelta
-
-from priorauth.policy.tables import Knowledge, norm, norm_code, normalize_alteration
+from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code, normalize_alteration
 from priorauth.request import Request, Therapy
 
 
@@ -26,9 +27,8 @@ class Fact:
         return {"fact": self.name, "value": self.value, "source": self.source}
 
 
-@dataclass(frozen=True, slots=True)
-class Dx:
-    index: int
+class Dx(NamedTuple):
+    pos: int
     code: str  # as written
     family: str
     histology: str | None
@@ -36,9 +36,8 @@ class Dx:
     extent_source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
-    index: int
+class Marker(NamedTuple):
+    pos: int
     gene: str
     alteration: str | None
     result: str
@@ -46,11 +45,40 @@ class Marker:
     fda_approved: bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class Rx:
-    index: int
+class Rx(NamedTuple):
+    pos: int
     written: str
     generics: tuple[str, ...] | None  # None: not recognised
+
+
+T = TypeVar("T")
+_parse_code = lru_cache(maxsize=8192)(norm_code)
+
+
+class lazy(Generic[T]):
+    """Computed on first access, then a plain attribute (functools.cached_property without its
+    lock, which costs more than most facts)."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> lazy[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+    def __get__(self, obj: object | None, owner: type) -> T | lazy[T]:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+def age_in_years(birth: dt.date, on: dt.date) -> int:
+    """Completed calendar years: the birthday itself counts (someone born on February 29 has
+    their birthday on March 1 in other years), as relativedelta counts them."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 class Facts:
@@ -59,25 +87,27 @@ class Facts:
         self.kb = kb
         self.answers = request.answers or {}
 
-    @cached_property
+    @lazy
     def age_years(self) -> int:
         r = self.request
-        return relativedelta(r.date_of_service, r.member.birth_date).years
+        return age_in_years(r.member.birth_date, r.date_of_service)
 
-    @cached_property
+    @lazy
     def diagnoses(self) -> list[Dx] | None:
         dxs = self.request.diagnoses
         if dxs is None:
             return None
         spread: str | None = None
         spread_src = ""
-        for i, d in enumerate(dxs):
-            ext = self.kb.extent_codes.get(norm_code(d.code)[:3])
+        parsed = [_parse_code(d.code) for d in dxs]
+        extent_codes = self.kb.extent_codes
+        for i, code in enumerate(parsed):
+            ext = extent_codes.get(code[:3])
             if ext == "metastatic" or (ext and spread is None):
                 spread, spread_src = ext, f"diagnoses[{i}].code"
         out = []
         for i, d in enumerate(dxs):
-            code = norm_code(d.code)
+            code = parsed[i]
             extent: str | None
             if d.extent is not None:
                 extent, src = d.extent, f"diagnoses[{i}].extent"
@@ -87,7 +117,7 @@ class Facts:
             out.append(Dx(i, d.code, code[:3], hist, extent, src))
         return out
 
-    @cached_property
+    @lazy
     def biomarkers(self) -> list[Marker] | None:
         bms = self.request.biomarkers
         if bms is None:
@@ -105,11 +135,37 @@ class Facts:
             for i, b in enumerate(bms)
         ]
 
-    @cached_property
+    @lazy
     def prior_drugs(self) -> list[Rx] | None:
         return self._resolve(self.request.prior_therapies)
 
-    @cached_property
+    @lazy
+    def prior_summary(self) -> tuple[int, frozenset[str], int] | None:
+        """Systemic anticancer therapies counted, drug classes covered, entries not recognised."""
+        therapies = self.request.prior_therapies
+        if therapies is None:
+            return None
+        systemic = unresolved = 0
+        classes: frozenset[str] = frozenset()
+        info = self.kb.drug_info
+        for t in therapies:
+            d = info(t.drug)
+            if d is None:
+                unresolved += 1
+            else:
+                systemic += d.systemic_anticancer
+                classes |= d.classes
+        return systemic, classes, unresolved
+
+    @lazy
+    def concurrent_infos(self) -> list[DrugInfo | None] | None:
+        therapies = self.request.concurrent_therapies
+        if therapies is None:
+            return None
+        info = self.kb.drug_info
+        return [info(t.drug) for t in therapies]
+
+    @lazy
     def concurrent_drugs(self) -> list[Rx] | None:
         return self._resolve(self.request.concurrent_therapies)
 

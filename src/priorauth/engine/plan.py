@@ -1,4 +1,9 @@
-"""A policy's requirements compiled once into closures, and the trace rebuilt on demand."""
+"""A policy's requirements compiled once into straight-line Python, and explained on demand.
+
+Compilation turns the criteria tree into one generated function that computes every node's
+status in a single pass (no recursion, no per-node allocation); it runs as fast as a rule
+written by hand. The trace is rebuilt from the same evaluators only when someone asks for it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ from collections.abc import Callable
 from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
 from priorauth.engine.facts import Fact, Facts
-from priorauth.engine.logic import STATUS_NAMES, Status, k_and, k_or
-from priorauth.policy.model import Criterion
+from priorauth.engine.logic import STATUS_NAMES, Status
+from priorauth.policy.model import Criterion, DiagnosisCondition
 from priorauth.policy.tables import Knowledge
 
-Statuses = dict[str, Status]
-Step = Callable[[Facts, Statuses], Status]
+Statuses = tuple[Status, ...]
 
 
 class Plan:
@@ -20,47 +24,110 @@ class Plan:
 
     def __init__(self, root: Criterion, kb: Knowledge, own_drug: str) -> None:
         self.root = root
-        self.nodes: dict[str, Criterion] = {n.id: n for n in root.walk()}
-        self.leaf_ids = frozenset(i for i, n in self.nodes.items() if n.condition is not None)
+        self.order: list[Criterion] = root.walk()
+        self.index: dict[str, int] = {n.id: i for i, n in enumerate(self.order)}
+        self.nodes: dict[str, Criterion] = {n.id: n for n in self.order}
+        self.leaf_ids = frozenset(n.id for n in self.order if n.condition is not None)
         self.evaluators: dict[str, Evaluator] = {
             n.id: compile_condition(n.condition, kb, own_drug)
-            for n in self.nodes.values()
+            for n in self.order
             if n.condition is not None
         }
-        self._run = self._compile(root)
+        # For each listed indication, the nodes whose statuses say whether the diagnosis matches.
+        self.indication_dx: list[tuple[int, ...]] = []
+        for n in self.order:
+            if n.indication:
+                dx = [m for m in n.walk() if isinstance(m.condition, DiagnosisCondition)]
+                self.indication_dx.append(tuple(self.index[m.id] for m in dx or [n]))
+        self._plain = self._generate(answered=False)
+        self._answered = self._generate(answered=True)
+        self._quick_plain = self._generate_quick(answered=False)
+        self._quick_answered = self._generate_quick(answered=True)
 
-    def _compile(self, node: Criterion) -> Step:
-        nid = node.id
-        if node.condition is not None:
-            ev = self.evaluators[nid]
+    def _leaf_call(self, node: Criterion, answered: bool, env: dict[str, object]) -> str:
+        i = self.index[node.id]
+        env[f"e{i}"] = self.evaluators[node.id]
+        call = f"e{i}(f, None)"
+        if answered:
+            call = f"(a[{node.id!r}] if {node.id!r} in a else {call})"
+        return call
 
-            def leaf(f: Facts, out: Statuses) -> Status:
-                ans = f.answers
-                v = ans[nid] if nid in ans else ev(f, None)
-                out[nid] = v
-                return v
+    def _generate_quick(self, answered: bool) -> Callable[[Facts], Status]:
+        """The overall status only, stopping at the first child that settles each group (the
+        decision needs no more; explanations use the full pass)."""
+        env: dict[str, object] = {}
+        source: list[str] = []
 
-            return leaf
-        kids = tuple(self._compile(c) for c in node.children)
-        combine = k_and if node.all is not None else k_or
+        def emit(node: Criterion) -> str:
+            if node.condition is not None:
+                return self._leaf_call(node, answered, env)
+            i = self.index[node.id]
+            calls = [emit(c) for c in node.children]
+            settle, other = ("False", "True") if node.all is not None else ("True", "False")
+            body = [f"def g{i}(f):"]
+            if answered:
+                body.append("    a = f.answers")
+            body.append("    u = False")
+            for call in calls:
+                body += [
+                    f"    s = {call}",
+                    f"    if s is {settle}: return {settle}",
+                    "    if s is None: u = True",
+                ]
+            body.append(f"    return None if u else {other}")
+            source.append("\n".join(body))
+            return f"g{i}(f)"
 
-        def group(f: Facts, out: Statuses) -> Status:
-            # Every child is evaluated (no short cut) so that reasons and the trace see them all.
-            v = combine([k(f, out) for k in kids])
-            out[nid] = v
-            return v
+        top = emit(self.root)
+        if self.root.condition is not None:
+            source.append(
+                "def g(f):" + ("\n    a = f.answers" if answered else "") + f"\n    return {top}"
+            )
+        else:
+            source.append(f"g = g{self.index[self.root.id]}")
+        exec(compile("\n\n".join(source) + "\n", f"<quick plan {self.root.id}>", "exec"), env)
+        run: Callable[[Facts], Status] = env["g"]  # type: ignore[assignment]
+        return run
 
-        return group
+    def decide(self, facts: Facts) -> Status:
+        """The overall status, as fast as it can be had."""
+        return self._quick_answered(facts) if facts.answers else self._quick_plain(facts)
+
+    def _generate(self, answered: bool) -> Callable[[Facts], Statuses]:
+        lines: list[str] = []
+        env: dict[str, object] = {}
+
+        def emit(node: Criterion) -> None:
+            i = self.index[node.id]
+            if node.condition is not None:
+                lines.append(f"    s{i} = {self._leaf_call(node, answered, env)}")
+                return
+            for child in node.children:
+                emit(child)
+            kids = [f"s{self.index[c.id]}" for c in node.children]
+            decisive, other = ("False", "True") if node.all is not None else ("True", "False")
+            hit = " or ".join(f"{k} is {decisive}" for k in kids)
+            full = " and ".join(f"{k} is {other}" for k in kids)
+            lines.append(f"    s{i} = {decisive} if ({hit}) else ({other} if ({full}) else None)")
+
+        emit(self.root)
+        head = "def run(f):\n" + ("    a = f.answers\n" if answered else "")
+        ret = "    return (" + "".join(f"s{i}, " for i in range(len(self.order))) + ")\n"
+        exec(compile(head + "\n".join(lines) + "\n" + ret, f"<plan {self.root.id}>", "exec"), env)
+        run: Callable[[Facts], Statuses] = env["run"]  # type: ignore[assignment]
+        return run
 
     def evaluate(self, facts: Facts) -> Statuses:
-        out: Statuses = {}
-        self._run(facts, out)
-        return out
+        """Every node's status, in document order (``self.order``)."""
+        return self._answered(facts) if facts.answers else self._plain(facts)
+
+    def by_id(self, statuses: Statuses) -> dict[str, Status]:
+        return {n.id: s for n, s in zip(self.order, statuses, strict=True)}
 
     def trace(self, facts: Facts, statuses: Statuses) -> TraceNode:
-        return self._trace(self.root, facts, statuses)
+        return self._trace(self.root, facts, self.by_id(statuses))
 
-    def _trace(self, node: Criterion, facts: Facts, statuses: Statuses) -> TraceNode:
+    def _trace(self, node: Criterion, facts: Facts, st: dict[str, Status]) -> TraceNode:
         notes: list[Fact] = []
         answered = node.condition is not None and node.id in facts.answers
         if answered:
@@ -72,12 +139,12 @@ class Plan:
             kind = node.condition.type
         else:
             kind = "all" if node.all is not None else "any"
-        return TraceNode.model_construct(
+        return TraceNode(
             id=node.id,
             text=node.text,
             kind=kind,
-            status=STATUS_NAMES[statuses.get(node.id)],
+            status=STATUS_NAMES[st[node.id]],
             answered=answered,
             facts=[n.as_dict() for n in notes],
-            children=[self._trace(c, facts, statuses) for c in node.children],
+            children=[self._trace(c, facts, st) for c in node.children],
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -16,6 +16,7 @@ _SPACES = re.compile(r"[\s_]+")
 _SPLIT = re.compile(r"\s*(?:\+|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 
 
+@lru_cache(maxsize=16384)
 def norm(text: str) -> str:
     """Case, spacing and trademark signs do not change what a name means."""
     return _SPACES.sub(" ", text.replace("®", "").replace("™", "")).strip().lower()
@@ -38,6 +39,14 @@ class Disease:
     histologies: frozenset[str] | None
 
 
+class DrugInfo(NamedTuple):
+    """What one written drug, brand or regimen amounts to."""
+
+    generics: tuple[str, ...]
+    systemic_anticancer: bool
+    classes: frozenset[str]
+
+
 @dataclass(frozen=True)
 class Drug:
     generic: str
@@ -58,18 +67,49 @@ class Knowledge:
     # (gene, alteration) -> normalized test name or alias -> diseases it is approved for
     companion_tests: dict[tuple[str, str], dict[str, frozenset[str]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The same few names recur across requests: normalise each spelling once.
+        self.histology = lru_cache(maxsize=4096)(self._histology)  # type: ignore[method-assign]
+        self.gene = lru_cache(maxsize=4096)(self._gene)  # type: ignore[method-assign]
+        self.resolve_drugs = lru_cache(maxsize=16384)(self._resolve_drugs)  # type: ignore[method-assign]
+        self.drug_info = lru_cache(maxsize=16384)(self._drug_info)  # type: ignore[method-assign]
+
+    def drug_info(self, name: str) -> DrugInfo | None:
+        """None when the name (or a part of it) is not recognised."""
+        return self._drug_info(name)
+
+    def _drug_info(self, name: str) -> DrugInfo | None:
+        generics = self.resolve_drugs(name)
+        if generics is None:
+            return None
+        drugs = [self.drugs[g] for g in generics]
+        return DrugInfo(
+            generics,
+            any(d.systemic_anticancer for d in drugs),
+            frozenset().union(*(d.classes for d in drugs)),
+        )
+
     def histology(self, text: str) -> str:
-        key = norm_key(text)
-        return self.histology_aliases.get(key, key)
+        return self._histology(text)
 
     def gene(self, text: str) -> str:
-        return self.gene_aliases.get(norm(text), text.strip().upper())
+        return self._gene(text)
 
     def resolve_drugs(self, name: str) -> tuple[str, ...] | None:
         """Generic drug names for what a prescriber wrote (a drug, brand, regimen or combination).
 
         None when any part of it is not recognised, so that the caller can treat it as unknown.
         """
+        return self._resolve_drugs(name)
+
+    def _histology(self, text: str) -> str:
+        key = norm_key(text)
+        return self.histology_aliases.get(key, key)
+
+    def _gene(self, text: str) -> str:
+        return self.gene_aliases.get(norm(text), text.strip().upper())
+
+    def _resolve_drugs(self, name: str) -> tuple[str, ...] | None:
         key = norm(name)
         if key in self.regimens:
             return self.regimens[key]
@@ -184,6 +224,7 @@ _THREE = re.compile(r"(" + "|".join(_AMINO) + r")", re.IGNORECASE)
 _THREE_LETTER_CHANGE = re.compile(r"[A-Za-z]{3}\d+(?:[A-Za-z]{3}|\*)")
 
 
+@lru_cache(maxsize=4096)
 def normalize_alteration(text: str) -> str:
     """One spelling of a protein change: ``p.G12C``, ``g12c`` and ``p.Gly12Cys`` are ``G12C``."""
     t = text.strip()
