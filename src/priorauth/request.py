@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +19,12 @@ _ICD10 = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Booleans and numbers must be JSON booleans and numbers: "yes" or "240" is a mistake to report,
+# not to guess at.
+Flag = Annotated[bool, Field(strict=True)]
+Number = Annotated[float, Field(strict=True, gt=0)]
 
 
 class Member(_Strict):
@@ -33,9 +39,9 @@ class Prescriber(_Strict):
 
 class Medication(_Strict):
     name: str = Field(min_length=1)
-    strength_mg: float = Field(gt=0)
-    quantity: float = Field(gt=0)
-    days_supply: int = Field(gt=0)
+    strength_mg: Number
+    quantity: Number
+    days_supply: Annotated[int, Field(strict=True, gt=0)]
 
 
 Extent = Literal["localized", "locally_advanced", "metastatic"]
@@ -59,7 +65,7 @@ class Biomarker(_Strict):
     alteration: str | None = None
     result: Literal["positive", "negative"]
     test: str | None = None
-    fda_approved: bool | None = None
+    fda_approved: Flag | None = None
 
 
 class Therapy(_Strict):
@@ -67,8 +73,8 @@ class Therapy(_Strict):
 
 
 class DiseaseStatus(_Strict):
-    progression: bool | None = None
-    unacceptable_toxicity: bool | None = None
+    progression: Flag | None = None
+    unacceptable_toxicity: Flag | None = None
 
 
 class Request(_Strict):
@@ -82,9 +88,9 @@ class Request(_Strict):
     biomarkers: list[Biomarker] | None = None
     prior_therapies: list[Therapy] | None = None
     concurrent_therapies: list[Therapy] | None = None
-    attestations: dict[str, bool] | None = None
+    attestations: dict[str, Flag] | None = None
     disease_status: DiseaseStatus | None = None
-    answers: dict[str, bool] | None = None
+    answers: dict[str, Flag] | None = None
 
     @model_validator(mode="after")
     def _born_before_service(self) -> Request:

@@ -110,10 +110,15 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
     disease = c.disease
     approved_tests = kb.companion_tests.get((gene, alteration or ""), {})
 
-    def one(m_alt: str | None, result: str, test: str | None, flag: bool | None) -> Status:
+    def one(
+        m_alt: str | None, given: bool, result: str, test: str | None, flag: bool | None
+    ) -> Status:
         if alteration is not None and m_alt is None:
-            # "KRAS negative" without an alteration still rules the alteration out.
-            return False if (wanted == "positive" and result == "negative") else None
+            # "KRAS negative" with no alteration named rules every KRAS alteration out; an
+            # alteration the tables cannot read might be the one required.
+            if not given and wanted == "positive" and result == "negative":
+                return False
+            return None
         if alteration is not None and m_alt != alteration:
             return False
         if result != wanted:
@@ -136,11 +141,12 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
         for m in markers:
             if m.gene != gene:
                 continue
-            st = one(m.alteration, m.result, m.test, m.fda_approved)
+            st = one(m.alteration, m.alteration_given, m.result, m.test, m.fda_approved)
             found.append(st)
             if notes is not None:
                 src = f"biomarkers[{m.pos}]"
-                notes.append(Fact("result", f"{m.gene} {m.alteration or '?'} {m.result}", src))
+                shown = m.alteration or ("not readable" if m.alteration_given else "not named")
+                notes.append(Fact("result", f"{m.gene} {shown} {m.result}", src))
                 if need_test:
                     listed = m.test in approved_tests if m.test else False
                     how = (

@@ -125,13 +125,20 @@ class Engine:
                 "medication.strength_mg",
                 f"{strength:g} mg is not a strength of {policy.drug.brand} ({listed} mg)",
             )
-        if request.answers:
-            known = set().union(*(self.plan(policy, k).leaf_ids for k in KINDS))
-            for qid in request.answers:
-                if qid not in known:
-                    raise RequestError(
-                        f"answers.{qid}", f"not a question of policy {policy.number}"
-                    )
+        plan = self.plan(policy, request.kind)
+        for qid in request.answers or ():
+            if qid not in plan.leaf_ids:
+                raise RequestError(
+                    f"answers.{qid}",
+                    f"not a question of the {request.kind} requirements of policy {policy.number}",
+                )
+        for key in request.attestations or ():
+            if key not in plan.attestation_keys:
+                asked = ", ".join(sorted(plan.attestation_keys)) or "none"
+                raise RequestError(
+                    f"attestations.{key}",
+                    f"not an attestation policy {policy.number} asks for (it asks for: {asked})",
+                )
 
     def questions(self, policy: Policy, kind: str = "initial") -> list[Question]:
         """Every question the policy's requirements can ask, in document order."""

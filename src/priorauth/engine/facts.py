@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code, normalize_alteration
+from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code
 from priorauth.request import Request, Therapy
 
 
@@ -39,7 +39,8 @@ class Dx(NamedTuple):
 class Marker(NamedTuple):
     pos: int
     gene: str
-    alteration: str | None
+    alteration: str | None  # canonical; None when not given or not readable
+    alteration_given: bool
     result: str
     test: str | None
     fda_approved: bool | None
@@ -123,17 +124,21 @@ class Facts:
         if bms is None:
             return None
         kb = self.kb
-        return [
-            Marker(
-                i,
-                kb.gene(b.gene),
-                normalize_alteration(b.alteration) if b.alteration else None,
-                b.result,
-                norm(b.test) if b.test else None,
-                b.fda_approved,
+        out = []
+        for i, b in enumerate(bms):
+            gene = kb.gene(b.gene)
+            out.append(
+                Marker(
+                    i,
+                    gene,
+                    kb.alteration(gene, b.alteration) if b.alteration else None,
+                    b.alteration is not None,
+                    b.result,
+                    norm(b.test) if b.test else None,
+                    b.fda_approved,
+                )
             )
-            for i, b in enumerate(bms)
-        ]
+        return out
 
     @lazy
     def prior_drugs(self) -> list[Rx] | None:

@@ -13,7 +13,7 @@ from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
 from priorauth.engine.facts import Fact, Facts
 from priorauth.engine.logic import STATUS_NAMES, Status
-from priorauth.policy.model import Criterion, DiagnosisCondition
+from priorauth.policy.model import AttestationCondition, Criterion, DiagnosisCondition
 from priorauth.policy.tables import Knowledge
 
 Statuses = tuple[Status, ...]
@@ -28,6 +28,9 @@ class Plan:
         self.index: dict[str, int] = {n.id: i for i, n in enumerate(self.order)}
         self.nodes: dict[str, Criterion] = {n.id: n for n in self.order}
         self.leaf_ids = frozenset(n.id for n in self.order if n.condition is not None)
+        self.attestation_keys = frozenset(
+            n.condition.key for n in self.order if isinstance(n.condition, AttestationCondition)
+        )
         self.evaluators: dict[str, Evaluator] = {
             n.id: compile_condition(n.condition, kb, own_drug)
             for n in self.order

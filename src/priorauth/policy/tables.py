@@ -66,6 +66,8 @@ class Knowledge:
     gene_aliases: dict[str, str]
     # (gene, alteration) -> normalized test name or alias -> diseases it is approved for
     companion_tests: dict[tuple[str, str], dict[str, frozenset[str]]] = field(default_factory=dict)
+    # (gene, spelling as normalize_alteration leaves it) -> canonical alteration
+    alteration_aliases: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: normalise each spelling once.
@@ -101,6 +103,13 @@ class Knowledge:
         None when any part of it is not recognised, so that the caller can treat it as unknown.
         """
         return self._resolve_drugs(name)
+
+    def alteration(self, gene: str, text: str) -> str | None:
+        """The canonical alteration, or None when the text is not one the tables can read."""
+        canonical = normalize_alteration(text)
+        if is_protein_change(canonical):
+            return canonical
+        return self.alteration_aliases.get((gene, canonical))
 
     def _histology(self, text: str) -> str:
         key = norm_key(text)
@@ -202,7 +211,13 @@ def load_knowledge() -> Knowledge:
             for alias in [test["name"], *test.get("aliases", [])]:
                 tests[norm(alias)] = frozenset(test["diseases"])
 
+    alteration_aliases: dict[tuple[str, str], str] = {}
+    for gene, spellings in (tx.get("alteration_aliases") or {}).items():
+        for spelling, canonical in spellings.items():
+            alteration_aliases[(gene, normalize_alteration(spelling))] = canonical
+
     return Knowledge(
+        alteration_aliases=alteration_aliases,
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,
@@ -222,15 +237,34 @@ _AMINO = {
 }  # fmt: skip
 _THREE = re.compile(r"(" + "|".join(_AMINO) + r")", re.IGNORECASE)
 _THREE_LETTER_CHANGE = re.compile(r"[A-Za-z]{3}\d+(?:[A-Za-z]{3}|\*)")
+_PROTEIN_CHANGE = re.compile(r"[A-Z]\d+(?:[A-Z*]|DEL|INS[A-Z]*|DUP|FS\*?\d*)")
+
+
+def _protein_token(token: str) -> str | None:
+    t = token.strip().strip(",;")
+    if t[:2].lower() == "p.":
+        t = t[2:]
+    t = t.strip("()[]")
+    if _THREE_LETTER_CHANGE.fullmatch(t):
+        t = _THREE.sub(lambda m: _AMINO[m.group(1).lower()], t)
+    t = t.upper()
+    return t if _PROTEIN_CHANGE.fullmatch(t) else None
 
 
 @lru_cache(maxsize=4096)
 def normalize_alteration(text: str) -> str:
-    """One spelling of a protein change: ``p.G12C``, ``g12c`` and ``p.Gly12Cys`` are ``G12C``."""
-    t = text.strip()
-    if t[:2].lower() == "p.":
-        t = t[2:]
-    t = t.strip("()")
-    if _THREE_LETTER_CHANGE.fullmatch(t):
-        t = _THREE.sub(lambda m: _AMINO[m.group(1).lower()], t)
-    return t.upper().replace(" ", "")
+    """One spelling of a protein change: ``p.G12C``, ``g12c``, ``p.Gly12Cys``, ``KRAS G12C`` and
+    ``G12C (c.34G>T)`` are ``G12C``. Text with no protein change in it comes back upper-cased
+    with spaces removed, for the alias tables."""
+    whole = _protein_token(text.replace(" ", "")) if len(text) < 16 else None
+    if whole:
+        return whole
+    for token in text.split():
+        found = _protein_token(token)
+        if found:
+            return found
+    return text.upper().replace(" ", "")
+
+
+def is_protein_change(canonical: str) -> bool:
+    return _PROTEIN_CHANGE.fullmatch(canonical) is not None
