@@ -125,11 +125,11 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
             return False
         if not need_test:
             return True
-        if flag is False:
-            return False
         if test is not None and test in approved_tests:
+            # A test the table knows decides, whatever the request's flag says: the table
+            # knows which indications each companion diagnostic is approved for.
             return disease is None or disease in approved_tests[test]
-        return True if flag else None
+        return flag
 
     def biomarker(f: Facts, notes: Notes) -> Status:
         markers = f.biomarkers

@@ -5,6 +5,7 @@ Everything is computed lazily: a plan only pays for the facts its conditions use
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,9 +78,12 @@ class lazy(Generic[T]):
 
 
 def age_in_years(birth: dt.date, on: dt.date) -> int:
-    """Completed calendar years: the birthday itself counts (someone born on February 29 has
-    their birthday on March 1 in other years), as relativedelta counts them."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    """Completed calendar years, as relativedelta counts them: the birthday itself counts, and
+    someone born on February 29 has their birthday on February 28 in other years."""
+    day = birth.day
+    if birth.month == 2 and day == 29 and not calendar.isleap(on.year):
+        day = 28
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, day))
 
 
 class Facts:
