@@ -53,7 +53,9 @@ def engine_answer(det: Any) -> dict[str, Any]:
     return {
         "decision": _text(det.decision),
         "denial_basis": _text(det.denial_basis),
-        "authorization": None if auth is None else {
+        "authorization": None
+        if auth is None
+        else {
             "start": _text(auth.start),
             "end": _text(auth.end),
             "max_daily_dose_mg": _text(auth.max_daily_dose_mg),
@@ -81,10 +83,16 @@ def loop(fn: Callable[[Any], Any], items: Sequence[Any]) -> Callable[[], None]:
 
 def machine() -> dict[str, Any]:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-            check=False,
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
     return {
@@ -98,8 +106,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def agreement(wl: workload.Workload, engine_answers: list[dict[str, Any]],
-              hand_answers: list[dict[str, Any]]) -> dict[str, Any]:
+def agreement(
+    wl: workload.Workload, engine_answers: list[dict[str, Any]], hand_answers: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Compare decision + denial basis (the verdict), then the authorization, then the pend
     questions (as sets of criterion ids)."""
     verdict_off: list[int] = []
@@ -112,24 +121,39 @@ def agreement(wl: workload.Workload, engine_answers: list[dict[str, Any]],
             auth_off.append(i)
         elif sorted(e["missing"]) != sorted(h["missing"]):
             missing_off.append(i)
-    return {"verdict_disagree": verdict_off, "authorization_disagree": auth_off,
-            "missing_disagree": missing_off}
+    return {
+        "verdict_disagree": verdict_off,
+        "authorization_disagree": auth_off,
+        "missing_disagree": missing_off,
+    }
 
 
-def show_disagreements(title: str, idx: list[int], wl: workload.Workload,
-                       engine_answers: list[dict[str, Any]],
-                       hand_answers: list[dict[str, Any]], limit: int = 10) -> list[dict]:
+def show_disagreements(
+    title: str,
+    idx: list[int],
+    wl: workload.Workload,
+    engine_answers: list[dict[str, Any]],
+    hand_answers: list[dict[str, Any]],
+    limit: int = 10,
+) -> list[dict]:
     shown = []
     by_label = Counter(wl.labels[i] for i in idx)
-    console.print(f"[bold]{title}[/bold]: {len(idx)} "
-                  + ", ".join(f"{k}={v}" for k, v in by_label.most_common()))
+    console.print(
+        f"[bold]{title}[/bold]: {len(idx)} "
+        + ", ".join(f"{k}={v}" for k, v in by_label.most_common())
+    )
     # one example per scenario first, so ten examples cover as many causes as possible
     seen: set[str] = set()
     firsts = [i for i in idx if not (wl.labels[i] in seen or seen.add(wl.labels[i]))]
     order = firsts + [i for i in idx if i not in set(firsts)]
     for i in order[:limit]:
-        item = {"index": i, "scenario": wl.labels[i], "request": wl.requests[i],
-                "engine": engine_answers[i], "handwritten": hand_answers[i]}
+        item = {
+            "index": i,
+            "scenario": wl.labels[i],
+            "request": wl.requests[i],
+            "engine": engine_answers[i],
+            "handwritten": hand_answers[i],
+        }
         shown.append(item)
         console.print(f"  #{i} [cyan]{wl.labels[i]}[/cyan]")
         console.print(f"    request:     {wl.raw[i].decode()}", soft_wrap=True)
@@ -187,18 +211,29 @@ def main(argv: list[str] | None = None) -> int:
         ("engine + JSON parse/validate", loop(evaluate_json, ok_raw), len(ok_raw)),
         ("engine + trace", loop(with_trace, ok_models), len(ok_models)),
         ("hand-written rule over dicts", loop(handwritten.decide, ok_dicts), len(ok_dicts)),
-        ("pydantic model_validate_json alone", loop(Request.model_validate_json, ok_raw),
-         len(ok_raw)),
+        (
+            "pydantic model_validate_json alone",
+            loop(Request.model_validate_json, ok_raw),
+            len(ok_raw),
+        ),
     ]
     results = []
     for name, fn, count in cases:
         seconds = best_of(args.repeat, fn)
-        results.append({"case": name, "requests": count, "seconds": seconds,
-                        "per_second": count / seconds if count else None,
-                        "microseconds_each": 1e6 * seconds / count if count else None})
+        results.append(
+            {
+                "case": name,
+                "requests": count,
+                "seconds": seconds,
+                "per_second": count / seconds if count else None,
+                "microseconds_each": 1e6 * seconds / count if count else None,
+            }
+        )
 
-    table = Table(title=f"priorauth bench: {args.n} Lumakras requests, seed {args.seed}, "
-                        f"best of {args.repeat}")
+    table = Table(
+        title=f"priorauth bench: {args.n} Lumakras requests, seed {args.seed}, "
+        f"best of {args.repeat}"
+    )
     table.add_column("case")
     table.add_column("requests", justify="right")
     table.add_column("seconds", justify="right")
@@ -208,67 +243,101 @@ def main(argv: list[str] | None = None) -> int:
         if not r["requests"]:
             table.add_row(r["case"], "0", "-", "-", "-")
             continue
-        table.add_row(r["case"], f"{r['requests']:,}", f"{r['seconds']:.4f}",
-                      f"{r['per_second']:,.0f}", f"{r['microseconds_each']:.1f}")
+        table.add_row(
+            r["case"],
+            f"{r['requests']:,}",
+            f"{r['seconds']:.4f}",
+            f"{r['per_second']:,.0f}",
+            f"{r['microseconds_each']:.1f}",
+        )
     console.print(table)
     info = machine()
-    console.print(f"Python {info['python']} ({info['implementation']}) on {info['platform']}, "
-                  f"{info['cpu_count']} CPUs, single process")
+    console.print(
+        f"Python {info['python']} ({info['implementation']}) on {info['platform']}, "
+        f"{info['cpu_count']} CPUs, single process"
+    )
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {note}")
 
-    engine_answers = [engine_answer(d) if d is not None else
-                      {"decision": "error", "denial_basis": None, "authorization": None,
-                       "missing": []} for d in dets]
+    engine_answers = [
+        engine_answer(d)
+        if d is not None
+        else {"decision": "error", "denial_basis": None, "authorization": None, "missing": []}
+        for d in dets
+    ]
     hand_answers = [handwritten.decide(d) for d in wl.requests]
 
     mix = Counter(a["decision"] for a in engine_answers)
     basis = Counter(a["denial_basis"] for a in engine_answers if a["decision"] == "denied")
     renewals = sum(d["kind"] == "renewal" for d in wl.requests)
-    console.print("\n[bold]Decision mix (engine)[/bold]: "
-                  + ", ".join(f"{k} {v} ({100 * v / args.n:.1f}%)" for k, v in mix.most_common())
-                  + f"; denial basis: {dict(basis)}; renewals {renewals}"
-                  f" ({100 * renewals / args.n:.1f}%)")
+    console.print(
+        "\n[bold]Decision mix (engine)[/bold]: "
+        + ", ".join(f"{k} {v} ({100 * v / args.n:.1f}%)" for k, v in mix.most_common())
+        + f"; denial basis: {dict(basis)}; renewals {renewals}"
+        f" ({100 * renewals / args.n:.1f}%)"
+    )
     intended = Counter(workload.EXPECTED[label] for label in wl.labels)
-    console.print("Decision mix (scenarios as built): "
-                  + ", ".join(f"{k} {v}" for k, v in intended.most_common()))
+    console.print(
+        "Decision mix (scenarios as built): "
+        + ", ".join(f"{k} {v}" for k, v in intended.most_common())
+    )
     for i, msg in errors[:10]:
         console.print(f"[red]engine error[/red] #{i} {wl.labels[i]}: {msg}")
 
     agree = agreement(wl, engine_answers, hand_answers)
     verdict_off, auth_off = agree["verdict_disagree"], agree["authorization_disagree"]
     missing_off = agree["missing_disagree"]
-    console.print(f"\n[bold]Agreement engine vs hand-written[/bold] (decision + denial basis): "
-                  f"{args.n - len(verdict_off)}/{args.n}; of those, authorization "
-                  f"(start, end, max daily dose) differs on {len(auth_off)}, "
-                  f"pend questions (criterion ids) differ on {len(missing_off)}")
+    console.print(
+        f"\n[bold]Agreement engine vs hand-written[/bold] (decision + denial basis): "
+        f"{args.n - len(verdict_off)}/{args.n}; of those, authorization "
+        f"(start, end, max daily dose) differs on {len(auth_off)}, "
+        f"pend questions (criterion ids) differ on {len(missing_off)}"
+    )
     shown = []
     if verdict_off:
-        shown += show_disagreements("Verdict disagreements", verdict_off, wl,
-                                    engine_answers, hand_answers)
+        shown += show_disagreements(
+            "Verdict disagreements", verdict_off, wl, engine_answers, hand_answers
+        )
     if auth_off:
-        shown += show_disagreements("Authorization disagreements", auth_off, wl,
-                                    engine_answers, hand_answers, limit=5)
+        shown += show_disagreements(
+            "Authorization disagreements", auth_off, wl, engine_answers, hand_answers, limit=5
+        )
     if missing_off:
-        shown += show_disagreements("Pend-question disagreements", missing_off, wl,
-                                    engine_answers, hand_answers, limit=5)
+        shown += show_disagreements(
+            "Pend-question disagreements", missing_off, wl, engine_answers, hand_answers, limit=5
+        )
 
-    args.out.write_text(json.dumps({
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "workload": {"n": args.n, "seed": args.seed, "repeat": args.repeat,
-                     "renewals": renewals, "decision_mix": dict(mix),
-                     "denial_basis": dict(basis)},
-        "machine": info,
-        "cases": results,
-        "notes": notes,
-        "engine_errors": [{"index": i, "scenario": wl.labels[i], "error": m}
-                          for i, m in errors[:50]],
-        "agreement": {"requests": args.n, "verdict_agree": args.n - len(verdict_off),
-                      "verdict_disagree": len(verdict_off),
-                      "authorization_disagree": len(auth_off),
-                      "missing_disagree": len(missing_off),
-                      "examples": shown},
-    }, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "workload": {
+                    "n": args.n,
+                    "seed": args.seed,
+                    "repeat": args.repeat,
+                    "renewals": renewals,
+                    "decision_mix": dict(mix),
+                    "denial_basis": dict(basis),
+                },
+                "machine": info,
+                "cases": results,
+                "notes": notes,
+                "engine_errors": [
+                    {"index": i, "scenario": wl.labels[i], "error": m} for i, m in errors[:50]
+                ],
+                "agreement": {
+                    "requests": args.n,
+                    "verdict_agree": args.n - len(verdict_off),
+                    "verdict_disagree": len(verdict_off),
+                    "authorization_disagree": len(auth_off),
+                    "missing_disagree": len(missing_off),
+                    "examples": shown,
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     console.print(f"\nwrote {args.out}")
     return 0
 

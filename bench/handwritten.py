@@ -27,15 +27,34 @@ APPROVED_TESTS = {
 }
 FP, OX, IRI = "fluoropyrimidine", "oxaliplatin", "irinotecan"
 DRUG_CLASSES: dict[str, set[str]] = {
-    "fluorouracil": {FP}, "5-fu": {FP}, "capecitabine": {FP}, "leucovorin": set(),
-    "oxaliplatin": {OX}, "irinotecan": {IRI},
-    "folfox": {FP, OX}, "capox": {FP, OX}, "xelox": {FP, OX},
-    "folfiri": {FP, IRI}, "capiri": {FP, IRI}, "xeliri": {FP, IRI},
+    "fluorouracil": {FP},
+    "5-fu": {FP},
+    "capecitabine": {FP},
+    "leucovorin": set(),
+    "oxaliplatin": {OX},
+    "irinotecan": {IRI},
+    "folfox": {FP, OX},
+    "capox": {FP, OX},
+    "xelox": {FP, OX},
+    "folfiri": {FP, IRI},
+    "capiri": {FP, IRI},
+    "xeliri": {FP, IRI},
     "folfoxiri": {FP, OX, IRI},
-    "carboplatin": set(), "cisplatin": set(), "pemetrexed": set(), "docetaxel": set(),
-    "gemcitabine": set(), "paclitaxel": set(), "pembrolizumab": set(), "nivolumab": set(),
-    "atezolizumab": set(), "durvalumab": set(), "bevacizumab": set(), "cetuximab": set(),
-    "panitumumab": set(), "vectibix": set(), "trifluridine/tipiracil": set(),
+    "carboplatin": set(),
+    "cisplatin": set(),
+    "pemetrexed": set(),
+    "docetaxel": set(),
+    "gemcitabine": set(),
+    "paclitaxel": set(),
+    "pembrolizumab": set(),
+    "nivolumab": set(),
+    "atezolizumab": set(),
+    "durvalumab": set(),
+    "bevacizumab": set(),
+    "cetuximab": set(),
+    "panitumumab": set(),
+    "vectibix": set(),
+    "trifluridine/tipiracil": set(),
 }
 NOT_SYSTEMIC = {"leucovorin"}  # known, but not anticancer therapy by itself
 PANITUMUMAB = {"panitumumab", "vectibix"}
@@ -95,8 +114,13 @@ def nsclc(req: dict[str, Any]) -> T:
 def mcrc(req: dict[str, Any]) -> T:
     if "diagnoses" not in req:
         return None
-    return OR(*(_extent(req, dx, {"metastatic"}) for dx in req["diagnoses"]
-                if dx.get("code", "").upper().startswith(CRC_PREFIXES)))
+    return OR(
+        *(
+            _extent(req, dx, {"metastatic"})
+            for dx in req["diagnoses"]
+            if dx.get("code", "").upper().startswith(CRC_PREFIXES)
+        )
+    )
 
 
 def kras_g12c(req: dict[str, Any], indication: str) -> T:
@@ -144,8 +168,9 @@ def prior_crc_chemo(req: dict[str, Any]) -> T:
         return None
     covered = set().union(*(c for c in classes if c is not None))
     unknown_drug = any(c is None for c in classes)
-    return AND(*(True if k in covered else (None if unknown_drug else False)
-                 for k in (FP, OX, IRI)))
+    return AND(
+        *(True if k in covered else (None if unknown_drug else False) for k in (FP, OX, IRI))
+    )
 
 
 def single_agent(req: dict[str, Any]) -> T:
@@ -179,11 +204,15 @@ def decide(req: dict[str, Any]) -> dict[str, Any]:
     dx_nsclc, dx_crc = nsclc(req), mcrc(req)
     branches: dict[str, dict[str, T]]
     if req["kind"] == "renewal":
-        branches = {"renewal.nsclc": {"renewal.nsclc": dx_nsclc},
-                    "renewal.mcrc": {"renewal.mcrc": dx_crc}}
-        rest = {"renewal.age": adult(req),
-                "renewal.no_progression": no_progression_or_toxicity(req),
-                "renewal.liver_monitoring": liver_monitoring(req)}
+        branches = {
+            "renewal.nsclc": {"renewal.nsclc": dx_nsclc},
+            "renewal.mcrc": {"renewal.mcrc": dx_crc},
+        }
+        rest = {
+            "renewal.age": adult(req),
+            "renewal.no_progression": no_progression_or_toxicity(req),
+            "renewal.liver_monitoring": liver_monitoring(req),
+        }
     else:
         branches = {
             "initial.nsclc": {
@@ -204,15 +233,24 @@ def decide(req: dict[str, Any]) -> dict[str, Any]:
     outcome = AND(OR(*branch_ok.values()), *rest.values())
 
     if outcome is False:
-        basis = ("investigational" if OR(dx_nsclc, dx_crc) is False else "criteria_not_met")
+        basis = "investigational" if OR(dx_nsclc, dx_crc) is False else "criteria_not_met"
         return {"decision": "denied", "denial_basis": basis, "authorization": None, "missing": []}
     if outcome is None:
         # only questions on branches that are still open can change the outcome
-        missing = [k for name, b in branches.items() if branch_ok[name] is None
-                   for k, v in b.items() if v is None]
+        missing = [
+            k
+            for name, b in branches.items()
+            if branch_ok[name] is None
+            for k, v in b.items()
+            if v is None
+        ]
         missing += [k for k, v in rest.items() if v is None]
-        return {"decision": "pended", "denial_basis": None, "authorization": None,
-                "missing": missing}
+        return {
+            "decision": "pended",
+            "denial_basis": None,
+            "authorization": None,
+            "missing": missing,
+        }
 
     med = req["medication"]
     daily = med["strength_mg"] * med["quantity"] / med["days_supply"]
@@ -221,7 +259,10 @@ def decide(req: dict[str, Any]) -> dict[str, Any]:
     return {
         "decision": "partially_approved" if daily > MAX_DAILY_MG else "approved",
         "denial_basis": None,
-        "authorization": {"start": start.isoformat(), "end": end.isoformat(),
-                          "max_daily_dose_mg": MAX_DAILY_MG},
+        "authorization": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "max_daily_dose_mg": MAX_DAILY_MG,
+        },
         "missing": [],
     }

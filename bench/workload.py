@@ -22,20 +22,51 @@ FIRST_SERVICE_DAY = date(2026, 4, 1)
 LAST_SERVICE_DAY = date(2027, 12, 31)
 
 NSCLC_CODES = [
-    "C34.00", "C34.01", "C34.02", "C34.10", "C34.11", "C34.12", "C34.2", "C34.30",
-    "C34.31", "C34.32", "C34.80", "C34.81", "C34.82", "C34.90", "C34.91", "C34.92",
+    "C34.00",
+    "C34.01",
+    "C34.02",
+    "C34.10",
+    "C34.11",
+    "C34.12",
+    "C34.2",
+    "C34.30",
+    "C34.31",
+    "C34.32",
+    "C34.80",
+    "C34.81",
+    "C34.82",
+    "C34.90",
+    "C34.91",
+    "C34.92",
 ]
 NSCLC_HISTOLOGIES = ["adenocarcinoma", "squamous_cell", "large_cell", "non_small_cell"]
 NSCLC_EXTENTS = ["locally_advanced", "metastatic"]
 CRC_CODES = [
-    "C18.0", "C18.2", "C18.3", "C18.4", "C18.5", "C18.6", "C18.7", "C18.8", "C18.9",
-    "C19", "C20",
+    "C18.0",
+    "C18.2",
+    "C18.3",
+    "C18.4",
+    "C18.5",
+    "C18.6",
+    "C18.7",
+    "C18.8",
+    "C18.9",
+    "C19",
+    "C20",
 ]
 SECONDARY_CODES = ["C78.00", "C78.01", "C78.6", "C78.7", "C79.31", "C79.51"]
 
 NSCLC_PRIOR_DRUGS = [
-    "carboplatin", "cisplatin", "pemetrexed", "pembrolizumab", "docetaxel", "gemcitabine",
-    "paclitaxel", "nivolumab", "atezolizumab", "durvalumab",
+    "carboplatin",
+    "cisplatin",
+    "pemetrexed",
+    "pembrolizumab",
+    "docetaxel",
+    "gemcitabine",
+    "paclitaxel",
+    "nivolumab",
+    "atezolizumab",
+    "durvalumab",
 ]
 # Each option covers fluoropyrimidine, oxaliplatin and irinotecan.
 CRC_FULL_CHEMO = [
@@ -51,20 +82,25 @@ CRC_FULL_CHEMO = [
 ]
 # Each option misses at least one of the three classes.
 CRC_PARTIAL_CHEMO = [
-    ["FOLFOX"],               # no irinotecan
-    ["CAPOX"],                # no irinotecan
-    ["FOLFIRI"],              # no oxaliplatin
-    ["XELIRI"],               # no oxaliplatin
+    ["FOLFOX"],  # no irinotecan
+    ["CAPOX"],  # no irinotecan
+    ["FOLFIRI"],  # no oxaliplatin
+    ["XELIRI"],  # no oxaliplatin
     ["oxaliplatin", "irinotecan"],  # no fluoropyrimidine
-    ["capecitabine"],         # no oxaliplatin, no irinotecan
+    ["capecitabine"],  # no oxaliplatin, no irinotecan
 ]
 NSCLC_COMBINATION_DRUGS = ["pembrolizumab", "carboplatin", "panitumumab", "docetaxel"]
 CRC_NON_PANITUMUMAB = ["bevacizumab", "cetuximab", "trifluridine/tipiracil"]
 
 # (strength_mg, quantity, days_supply) at or under 960 mg/day ...
 WITHIN_LIMIT_DOSES = [
-    (120, 240, 30), (320, 90, 30), (240, 120, 30), (120, 224, 28),
-    (120, 180, 30), (240, 60, 30), (320, 84, 28),
+    (120, 240, 30),
+    (320, 90, 30),
+    (240, 120, 30),
+    (120, 224, 28),
+    (120, 180, 30),
+    (240, 60, 30),
+    (320, 84, 28),
 ]
 # ... and over it.
 OVER_LIMIT_DOSES = [(320, 120, 30), (120, 300, 30), (240, 150, 30), (320, 112, 28)]
@@ -128,8 +164,15 @@ def _kras(rng: random.Random, *, test: str | None = None, result: str = "positiv
 
 def _noise_markers(rng: random.Random) -> list[dict]:
     if rng.random() < 0.25:
-        return [{"gene": "EGFR", "alteration": "exon 19 deletion", "result": "negative",
-                 "test": "cobas EGFR Mutation Test v2", "fda_approved": True}]
+        return [
+            {
+                "gene": "EGFR",
+                "alteration": "exon 19 deletion",
+                "result": "negative",
+                "test": "cobas EGFR Mutation Test v2",
+                "fda_approved": True,
+            }
+        ]
     return []
 
 
@@ -153,11 +196,13 @@ def _base(rng: random.Random, i: int, kind: str, dose: tuple[int, int, int]) -> 
 
 
 def _nsclc_dx(rng: random.Random) -> list[dict]:
-    return [{
-        "code": rng.choice(NSCLC_CODES),
-        "histology": rng.choice(NSCLC_HISTOLOGIES),
-        "extent": rng.choice(NSCLC_EXTENTS),
-    }]
+    return [
+        {
+            "code": rng.choice(NSCLC_CODES),
+            "histology": rng.choice(NSCLC_HISTOLOGIES),
+            "extent": rng.choice(NSCLC_EXTENTS),
+        }
+    ]
 
 
 def _crc_dx(rng: random.Random) -> list[dict]:
@@ -319,8 +364,9 @@ def s_pend_biomarkers_absent(rng: random.Random, i: int) -> Request:
 
 def s_pend_unknown_test(rng: random.Random, i: int) -> Request:
     req = _nsclc_initial(rng, i, _within(rng))
-    req["biomarkers"] = [{"gene": "KRAS", "alteration": "G12C", "result": "positive",
-                          "test": "in-house NGS panel"}]
+    req["biomarkers"] = [
+        {"gene": "KRAS", "alteration": "G12C", "result": "positive", "test": "in-house NGS panel"}
+    ]
     return req
 
 

@@ -1,0 +1,52 @@
+"""The README and docs stay true to the code: their commands run, their options exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from priorauth.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _console_commands(text: str) -> list[str]:
+    blocks = re.findall(r"```console\n(.*?)```", text, flags=re.S)
+    return [
+        line.split("#")[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith((".venv/bin/priorauth ", "priorauth "))
+    ]
+
+
+README_COMMANDS = _console_commands((ROOT / "README.md").read_text())
+
+
+@pytest.mark.parametrize("command", README_COMMANDS)
+def test_readme_commands_run(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    args = shlex.split(command)[1:]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_readme_shows_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "make run" in text and "make test" in text
+
+
+@pytest.mark.parametrize(
+    "command", [["evaluate"], ["policy", "show"], ["questions"], ["schema"], ["policy", "list"]]
+)
+def test_every_option_is_documented(command: list[str]) -> None:
+    help_text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+    documented = (ROOT / "docs/cli.md").read_text()
+    options = set(re.findall(r"(--[a-z][a-z-]+)", help_text)) - {"--help"}
+    for option in options:
+        assert option in documented, f"{' '.join(command)} {option} is not in docs/cli.md"
