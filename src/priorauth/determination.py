@@ -20,7 +20,7 @@ DenialBasis = Literal["investigational", "criteria_not_met"]
 StatusName = Literal["met", "not_met", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PolicyRef:
     number: str
     title: str
@@ -29,7 +29,7 @@ class PolicyRef:
     requirements: Literal["initial", "renewal"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Authorization:
     start: dt.date
     end: dt.date
@@ -40,7 +40,7 @@ class Authorization:
     duration: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reason:
     id: str
     text: str
@@ -48,7 +48,7 @@ class Reason:
     status: StatusName
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Question:
     id: str
     """Answer it in the request's ``answers`` under this id (true: the criterion holds)."""
@@ -57,7 +57,7 @@ class Question:
     """The policy's wording of the criterion."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceNode:
     id: str
     text: str

@@ -15,6 +15,7 @@ from priorauth.determination import (
     PolicyRef,
     Question,
     Reason,
+    StatusName,
     TraceNode,
 )
 from priorauth.engine.facts import Facts
@@ -105,15 +106,17 @@ def question_for(node: Criterion) -> Question:
 class _Explanation:
     """Reasons, questions and trace of one evaluation, worked out when first asked for."""
 
-    __slots__ = ("_statuses", "facts", "limit_reason", "plan")
+    __slots__ = ("_statuses", "decider", "facts", "within_limit")
 
-    def __init__(
-        self, plan: Plan, facts: Facts, statuses: Statuses | None, limit_reason: Reason | None
-    ) -> None:
-        self.plan = plan
+    def __init__(self, decider: Decider, facts: Facts, within_limit: bool | None) -> None:
+        self.decider = decider
         self.facts = facts
-        self._statuses = statuses
-        self.limit_reason = limit_reason
+        self._statuses: Statuses | None = None
+        self.within_limit = within_limit
+
+    @property
+    def plan(self) -> Plan:
+        return self.decider.plan
 
     @property
     def statuses(self) -> Statuses:
@@ -127,8 +130,10 @@ class _Explanation:
             Reason(id=n.id, text=n.text, status=STATUS_NAMES[st[n.id]])
             for n in deciding_nodes(self.plan.root, st)
         ]
-        if self.limit_reason is not None:
-            out.append(self.limit_reason)
+        if self.within_limit is not None:
+            d = self.decider
+            status: StatusName = "met" if self.within_limit else "not_met"
+            out.append(Reason(id=d.limit_id, text=f"Quantity {d.quantity_text}", status=status))
         return out
 
     def missing(self) -> list[Question]:
@@ -159,22 +164,20 @@ class Decider:
         self.quantity_text = q.text if q else None
         self.limit_id = f"limits.{kind}.quantity"
 
-    def denial_basis(self, statuses: Statuses) -> DenialBasis:
+    def denial_basis(self, facts: Facts) -> DenialBasis:
         """Investigational when none of the listed indications matches the diagnosis."""
-        matches = [k_and(statuses[i] for i in idx) for idx in self.plan.indication_dx]
-        if matches and all(m is False for m in matches):
+        if self.plan.diagnosis_matches_none(facts):
             return "investigational"
         return "criteria_not_met"
 
     def decide(self, facts: Facts) -> Determination:
         overall = self.plan.decide(facts)
-        statuses: Statuses | None = None
         request = facts.request
         med = request.medication
         requested = med.strength_mg * med.quantity / med.days_supply
         authorization = None
         basis: DenialBasis | None = None
-        limit_reason = None
+        within: bool | None = None
         decision: Decision
         if overall is True:
             decision = "approved"
@@ -183,11 +186,6 @@ class Decider:
                 within = requested <= cap + 1e-9
                 if not within:
                     decision = "partially_approved"
-                limit_reason = Reason(
-                    id=self.limit_id,
-                    text=f"Quantity {self.quantity_text}",
-                    status="met" if within else "not_met",
-                )
             start = request.date_of_service
             authorization = Authorization(
                 start=start,
@@ -198,8 +196,7 @@ class Decider:
             )
         elif overall is False:
             decision = "denied"
-            statuses = self.plan.evaluate(facts)
-            basis = self.denial_basis(statuses)
+            basis = self.denial_basis(facts)
         else:
             decision = "pended"
         return Determination(
@@ -208,5 +205,5 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
-            _Explanation(self.plan, facts, statuses, limit_reason),
+            _Explanation(self, facts, within),
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
 from priorauth.engine.facts import Fact, Facts
-from priorauth.engine.logic import STATUS_NAMES, Status
+from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.policy.model import AttestationCondition, Criterion, DiagnosisCondition
 from priorauth.policy.tables import Knowledge
 
@@ -36,12 +36,12 @@ class Plan:
             for n in self.order
             if n.condition is not None
         }
-        # For each listed indication, the nodes whose statuses say whether the diagnosis matches.
-        self.indication_dx: list[tuple[int, ...]] = []
+        # For each listed indication, the leaves that say whether the diagnosis matches.
+        self.indication_dx: list[list[str]] = []
         for n in self.order:
             if n.indication:
                 dx = [m for m in n.walk() if isinstance(m.condition, DiagnosisCondition)]
-                self.indication_dx.append(tuple(self.index[m.id] for m in dx or [n]))
+                self.indication_dx.append([m.id for m in dx or [n] if m.condition is not None])
         self._plain = self._generate(answered=False)
         self._answered = self._generate(answered=True)
         self._quick_plain = self._generate_quick(answered=False)
@@ -91,6 +91,21 @@ class Plan:
         exec(compile("\n\n".join(source) + "\n", f"<quick plan {self.root.id}>", "exec"), env)
         run: Callable[[Facts], Status] = env["g"]  # type: ignore[assignment]
         return run
+
+    def diagnosis_matches_none(self, facts: Facts) -> bool:
+        """True when the policy lists indications and the diagnosis is none of them."""
+        if not self.indication_dx:
+            return False
+        answers = facts.answers
+        for leaf_ids in self.indication_dx:
+            if not leaf_ids:
+                return False
+            statuses = [
+                answers[i] if i in answers else self.evaluators[i](facts, None) for i in leaf_ids
+            ]
+            if k_and(statuses) is not False:
+                return False
+        return True
 
     def decide(self, facts: Facts) -> Status:
         """The overall status, as fast as it can be had."""
