@@ -126,14 +126,14 @@ def _write(tmp_path: Path, data: Any) -> Path:
                 "condition"
             ].update(all_classes=["fluoropyrimidine", "unobtainium"]),
             "criterion initial.mcrc.prior_chemotherapy",
-            "unknown drug class 'unobtainium'",
+            "unknown drug or drug class 'unobtainium'",
         ),
         (
             lambda d: d["requirements"]["initial"]["all"][1]["any"][1]["all"][3][
                 "condition"
             ].update(with_any=["notadrug"]),
             "criterion initial.mcrc.with_panitumumab",
-            "unknown drug 'notadrug'",
+            "unknown drug or drug class 'notadrug'",
         ),
     ],
 )

@@ -104,31 +104,44 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
 
 def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
     gene = kb.gene(c.gene)
-    alteration = normalize_alteration(c.alteration) if c.alteration else None
+    wanted_alts = frozenset(
+        kb.alteration(gene, a) or normalize_alteration(a) for a in c.alterations
+    )
     wanted = c.result
     need_test = c.fda_approved_test
     disease = c.disease
-    approved_tests = kb.companion_tests.get((gene, alteration or ""), {})
+    # Companion tests by the alteration found; a gene-level criterion takes any of the gene's.
+    tests_by_alt = {alt: t for (g, alt), t in kb.companion_tests.items() if g == gene}
+    any_alt_tests: dict[str, frozenset[str]] = {}
+    for t in tests_by_alt.values():
+        for name, diseases in t.items():
+            any_alt_tests[name] = any_alt_tests.get(name, frozenset()) | diseases
+
+    def approved_tests(m_alt: str | None) -> dict[str, frozenset[str]]:
+        if m_alt is not None and m_alt in tests_by_alt:
+            return tests_by_alt[m_alt]
+        return any_alt_tests
 
     def one(
         m_alt: str | None, given: bool, result: str, test: str | None, flag: bool | None
     ) -> Status:
-        if alteration is not None and m_alt is None:
+        if wanted_alts and m_alt is None:
             # "KRAS negative" with no alteration named rules every KRAS alteration out; an
             # alteration the tables cannot read might be the one required.
             if not given and wanted == "positive" and result == "negative":
                 return False
             return None
-        if alteration is not None and m_alt != alteration:
+        if wanted_alts and m_alt not in wanted_alts:
             return False
         if result != wanted:
             return False
         if not need_test:
             return True
-        if test is not None and test in approved_tests:
+        tests = approved_tests(m_alt)
+        if test is not None and test in tests:
             # A test the table knows decides, whatever the request's flag says: the table
             # knows which indications each companion diagnostic is approved for.
-            return disease is None or disease in approved_tests[test]
+            return disease is None or disease in tests[test]
         return flag
 
     def biomarker(f: Facts, notes: Notes) -> Status:
@@ -148,7 +161,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
                 shown = m.alteration or ("not readable" if m.alteration_given else "not named")
                 notes.append(Fact("result", f"{m.gene} {shown} {m.result}", src))
                 if need_test:
-                    listed = m.test in approved_tests if m.test else False
+                    listed = m.test in approved_tests(m.alteration) if m.test else False
                     how = (
                         "FDA-approved for this indication"
                         if listed and st is not False
@@ -166,9 +179,27 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
     return biomarker
 
 
+Term = tuple[bool, str]  # (is a drug, generic name or class)
+
+
+def _terms(names: list[str], kb: Knowledge) -> tuple[Term, ...]:
+    """Drug names resolve to their generic; anything else is a drug class."""
+    out = []
+    for name in names:
+        generic = kb.drug_aliases.get(norm(name))
+        out.append((True, generic) if generic else (False, name))
+    return tuple(out)
+
+
+def _covers(term: Term, classes: frozenset[str], generics: frozenset[str]) -> bool:
+    is_drug, name = term
+    return name in generics if is_drug else name in classes
+
+
 def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     minimum = c.min_systemic
-    classes = tuple(c.all_classes)
+    every_of = _terms(c.all_classes, kb)
+    one_of = _terms(c.any_classes, kb)
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
         summary = f.prior_summary
@@ -176,7 +207,7 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
             if notes is not None:
                 notes.append(Fact("prior_therapies", "not given", "prior_therapies"))
             return None
-        systemic, covered, unresolved = summary
+        systemic, classes, generics, unresolved = summary
         if notes is not None:
             for r in f.prior_drugs or ():
                 value = ", ".join(r.generics) if r.generics else "not recognised"
@@ -185,20 +216,28 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
         if minimum and systemic < minimum:
             count = None if systemic + unresolved >= minimum else False
         every: Status = True
-        if classes:
-            missing = [cls for cls in classes if cls not in covered]
+        if every_of:
+            missing = [t[1] for t in every_of if not _covers(t, classes, generics)]
             if notes is not None and missing:
                 notes.append(Fact("classes not covered", ", ".join(missing), "prior_therapies"))
             if missing:
                 every = None if unresolved else False
-        return k_and((count, every))
+        some: Status = True
+        if one_of and not any(_covers(t, classes, generics) for t in one_of):
+            some = None if unresolved else False
+            if notes is not None:
+                shown = ", ".join(t[1] for t in one_of)
+                notes.append(Fact("none of", shown, "prior_therapies"))
+        return k_and((count, every, some))
 
     return prior_therapy
 
 
 def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> Evaluator:
     single = c.single_agent
-    targets = frozenset(kb.drug_aliases[norm(d)] for d in c.with_any)
+    with_any = _terms(c.with_any, kb)
+    with_all = _terms(c.with_all, kb)
+    none_of = _terms(c.none_of, kb)
     own = (own_drug,)
 
     def concurrent_therapy(f: Facts, notes: Notes) -> Status:
@@ -215,19 +254,31 @@ def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> 
                 value = ", ".join(r.generics) if r.generics else "not recognised"
                 notes.append(Fact(r.written, value, f"concurrent_therapies[{r.pos}].drug"))
         unresolved = False
+        classes: frozenset[str] = frozenset()
+        generics: frozenset[str] = frozenset()
         for d in infos:
             if d is None:
                 unresolved = True
-            elif d.generics == own:
+                continue
+            if d.generics == own:
                 continue  # the requested drug itself
-            elif single:
-                if d.systemic_anticancer and any(g != own_drug for g in d.generics):
-                    return False
-            elif not targets.isdisjoint(d.generics):
-                return True
+            if single and d.systemic_anticancer and any(g != own_drug for g in d.generics):
+                return False
+            classes |= d.classes
+            generics |= frozenset(g for g in d.generics if g != own_drug)
         if single:
             return None if unresolved else True
-        return None if unresolved else False
+        if with_any:
+            if any(_covers(t, classes, generics) for t in with_any):
+                return True
+            return None if unresolved else False
+        if with_all:
+            if all(_covers(t, classes, generics) for t in with_all):
+                return True
+            return None if unresolved else False
+        if any(_covers(t, classes, generics) for t in none_of):
+            return False
+        return None if unresolved else True
 
     return concurrent_therapy
 

@@ -22,6 +22,7 @@ from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
+from priorauth.policy.questions import question_text
 
 Kind = Literal["initial", "renewal"]
 _ONE_DAY = dt.timedelta(days=1)
@@ -42,7 +43,7 @@ def authorization_end(start: dt.date, months: int) -> dt.date:
 
 
 def max_daily_dose_mg(limits: Limits, strength_mg: float) -> float | None:
-    q = limits.quantity
+    q = limits.quantity_for(strength_mg)
     if q is None:
         return None
     per_day = q.amount / q.per_days
@@ -98,7 +99,7 @@ def open_questions(node: Criterion, st: dict[str, Status]) -> list[Criterion]:
 def question_for(node: Criterion) -> Question:
     return Question(
         id=node.id,
-        text=node.question or f"Does this hold: {node.text}?",
+        text=question_text(node),
         criterion_text=node.text,
     )
 
@@ -106,13 +107,16 @@ def question_for(node: Criterion) -> Question:
 class _Explanation:
     """Reasons, questions and trace of one evaluation, worked out when first asked for."""
 
-    __slots__ = ("_statuses", "decider", "facts", "within_limit")
+    __slots__ = ("_statuses", "decider", "facts", "limit_text", "within_limit")
 
-    def __init__(self, decider: Decider, facts: Facts, within_limit: bool | None) -> None:
+    def __init__(
+        self, decider: Decider, facts: Facts, within_limit: bool | None, limit_text: str | None
+    ) -> None:
         self.decider = decider
         self.facts = facts
         self._statuses: Statuses | None = None
         self.within_limit = within_limit
+        self.limit_text = limit_text
 
     @property
     def plan(self) -> Plan:
@@ -133,7 +137,7 @@ class _Explanation:
         if self.within_limit is not None:
             d = self.decider
             status: StatusName = "met" if self.within_limit else "not_met"
-            out.append(Reason(id=d.limit_id, text=f"Quantity {d.quantity_text}", status=status))
+            out.append(Reason(id=d.limit_id, text=f"Quantity {self.limit_text}", status=status))
         return out
 
     def missing(self) -> list[Question]:
@@ -160,8 +164,6 @@ class Decider:
             effective_date=policy.effective_date,
             requirements=kind,
         )
-        q = self.limits.quantity
-        self.quantity_text = q.text if q else None
         self.limit_id = f"limits.{kind}.quantity"
 
     def denial_basis(self, facts: Facts) -> DenialBasis:
@@ -178,9 +180,12 @@ class Decider:
         authorization = None
         basis: DenialBasis | None = None
         within: bool | None = None
+        limit_text: str | None = None
         decision: Decision
         if overall is True:
             decision = "approved"
+            q = self.limits.quantity_for(med.strength_mg)
+            limit_text = q.text if q else None
             cap = max_daily_dose_mg(self.limits, med.strength_mg)
             if cap is not None:
                 within = requested <= cap + 1e-9
@@ -191,7 +196,7 @@ class Decider:
                 start=start,
                 end=authorization_end(start, self.limits.duration.months),
                 max_daily_dose_mg=_number(cap if cap is not None else requested),
-                quantity_limit=self.quantity_text,
+                quantity_limit=limit_text,
                 duration=self.limits.duration.text,
             )
         elif overall is False:
@@ -205,5 +210,5 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
-            _Explanation(self, facts, within),
+            _Explanation(self, facts, within, limit_text),
         )

@@ -149,13 +149,15 @@ class Facts:
         return self._resolve(self.request.prior_therapies)
 
     @lazy
-    def prior_summary(self) -> tuple[int, frozenset[str], int] | None:
-        """Systemic anticancer therapies counted, drug classes covered, entries not recognised."""
+    def prior_summary(self) -> tuple[int, frozenset[str], frozenset[str], int] | None:
+        """Systemic anticancer therapies counted, drug classes and drugs covered, entries not
+        recognised."""
         therapies = self.request.prior_therapies
         if therapies is None:
             return None
         systemic = unresolved = 0
         classes: frozenset[str] = frozenset()
+        generics: frozenset[str] = frozenset()
         info = self.kb.drug_info
         for t in therapies:
             d = info(t.drug)
@@ -164,7 +166,8 @@ class Facts:
             else:
                 systemic += d.systemic_anticancer
                 classes |= d.classes
-        return systemic, classes, unresolved
+                generics |= frozenset(d.generics)
+        return systemic, classes, generics, unresolved
 
     @lazy
     def concurrent_infos(self) -> list[DrugInfo | None] | None:

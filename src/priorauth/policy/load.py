@@ -54,14 +54,14 @@ def check_references(policy: Policy, source: str, kb: Knowledge) -> None:
                 raise PolicyError(source, where, f"unknown disease {c.disease!r}")
             if isinstance(c, BiomarkerCondition) and c.disease and c.disease not in kb.diseases:
                 raise PolicyError(source, where, f"unknown disease {c.disease!r}")
+            terms: list[str] = []
             if isinstance(c, PriorTherapyCondition):
-                for cls in c.all_classes:
-                    if not kb.is_class(cls):
-                        raise PolicyError(source, where, f"unknown drug class {cls!r}")
+                terms = [*c.all_classes, *c.any_classes]
             if isinstance(c, ConcurrentTherapyCondition):
-                for drug in c.with_any:
-                    if norm(drug) not in kb.drug_aliases:
-                        raise PolicyError(source, where, f"unknown drug {drug!r}")
+                terms = [*c.with_any, *c.with_all, *c.none_of]
+            for term in terms:
+                if norm(term) not in kb.drug_aliases and not kb.is_class(term):
+                    raise PolicyError(source, where, f"unknown drug or drug class {term!r}")
 
 
 def load_policy(path: str | Path) -> Policy:

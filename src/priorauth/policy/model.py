@@ -35,41 +35,48 @@ class DiagnosisCondition(_Model):
 
 
 class BiomarkerCondition(_Model):
-    """A ``result`` for ``gene`` ``alteration``, optionally by a test approved for ``disease``."""
+    """A ``result`` for ``gene`` (one of ``alterations``, or any alteration when none are named),
+    optionally by a test FDA-approved for ``disease``."""
 
     type: Literal["biomarker"]
     gene: str
-    alteration: str | None = None
+    alterations: list[str] = []
     result: Literal["positive", "negative"] = "positive"
     fda_approved_test: bool = False
     disease: str | None = Field(default=None, description="disease the test must be approved for")
 
 
 class PriorTherapyCondition(_Model):
-    """Prior treatment: at least ``min_systemic`` systemic therapies, or all of ``all_classes``."""
+    """Prior treatment: at least ``min_systemic`` systemic therapies; every one of
+    ``all_classes``; at least one of ``any_classes`` (classes or drug names)."""
 
     type: Literal["prior_therapy"]
     min_systemic: int = Field(default=0, ge=0)
     all_classes: list[str] = []
+    any_classes: list[str] = []
 
     @model_validator(mode="after")
     def _says_something(self) -> PriorTherapyCondition:
-        if not self.min_systemic and not self.all_classes:
-            raise ValueError("needs min_systemic or all_classes")
+        if not (self.min_systemic or self.all_classes or self.any_classes):
+            raise ValueError("needs min_systemic, all_classes or any_classes")
         return self
 
 
 class ConcurrentTherapyCondition(_Model):
-    """Used as a single agent, or in combination with one of ``with_any``."""
+    """What the drug is used with: as a single agent; with one of ``with_any``; with every one
+    of ``with_all``; or with none of ``none_of``. Entries are drug names or drug classes."""
 
     type: Literal["concurrent_therapy"]
     single_agent: bool = False
     with_any: list[str] = []
+    with_all: list[str] = []
+    none_of: list[str] = []
 
     @model_validator(mode="after")
     def _one_mode(self) -> ConcurrentTherapyCondition:
-        if self.single_agent == bool(self.with_any):
-            raise ValueError("give exactly one of single_agent: true or with_any")
+        modes = [self.single_agent, bool(self.with_any), bool(self.with_all), bool(self.none_of)]
+        if sum(modes) != 1:
+            raise ValueError("give exactly one of single_agent: true, with_any, with_all, none_of")
         return self
 
 
@@ -147,6 +154,7 @@ class QuantityLimit(_Model):
     unit: Literal["mg", "tablets", "capsules"]
     per_days: int = Field(ge=1)
     text: str
+    strength_mg: float | None = Field(default=None, description="for a limit per strength")
 
 
 class DurationLimit(_Model):
@@ -155,9 +163,16 @@ class DurationLimit(_Model):
 
 
 class Limits(_Model):
-    quantity: QuantityLimit | None
+    quantity: QuantityLimit | None = None
+    quantity_by_strength: list[QuantityLimit] = []
     duration: DurationLimit
     text: str | None = Field(default=None, description="wording when it refers elsewhere")
+
+    def quantity_for(self, strength_mg: float) -> QuantityLimit | None:
+        for q in self.quantity_by_strength:
+            if q.strength_mg == strength_mg:
+                return q
+        return self.quantity
 
 
 class Drug(_Model):

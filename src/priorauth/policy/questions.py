@@ -1,0 +1,34 @@
+"""The question a pend asks for a criterion: the policy's wording, asked, with what to send.
+
+Generated from the condition type so that a hand-curated and an imported policy ask the same
+thing in the same words; a policy file may still give its own ``question``.
+"""
+
+from __future__ import annotations
+
+from priorauth.policy.model import Criterion
+
+_HINTS = {
+    "age": "",
+    "diagnosis": " Give the ICD-10-CM code, the histology and the extent.",
+    "biomarker": " Give the gene, the alteration, the result and the test used.",
+    "prior_therapy": " List the prior therapies.",
+    "concurrent_therapy": " List every therapy to be used at the same time.",
+    "attestation": "",
+    "disease_status": " Give the disease status.",
+    "question": "",
+}
+
+
+def question_text(node: Criterion) -> str:
+    if node.question:
+        return node.question
+    text = node.text.rstrip(". ")
+    kind = node.condition.type if node.condition is not None else "question"
+    if kind == "age":
+        return f"Is the patient {text[0].lower()}{text[1:]}?"
+    if kind == "diagnosis":
+        return f"Does the patient have {text[0].lower()}{text[1:]}?{_HINTS[kind]}"
+    if kind == "attestation":
+        return f"Does the prescriber attest: {text}?"
+    return f"Does this hold: {text}?{_HINTS[kind]}"
