@@ -51,6 +51,7 @@ class Diagnosis(_Strict):
     code: str = Field(description="ICD-10-CM code, with or without the dot")
     histology: str | None = None
     extent: Extent | None = None
+    resectable: Flag | None = None
 
     @field_validator("code")
     @classmethod

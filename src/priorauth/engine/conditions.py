@@ -65,6 +65,7 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
     families = disease.families
     histologies = disease.histologies
     extents = frozenset(c.extents) if c.extents else None
+    resectable = c.resectable
 
     def diagnosis(f: Facts, notes: Notes) -> Status:
         dxs = f.diagnoses
@@ -82,7 +83,10 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
             ext: Status = True
             if extents is not None:
                 ext = None if d.extent is None else d.extent in extents
-            found.append(k_and((hist, ext)))
+            res: Status = True
+            if resectable is not None:
+                res = None if d.resectable is None else d.resectable == resectable
+            found.append(k_and((hist, ext, res)))
             if notes is not None:
                 src = f"diagnoses[{d.pos}]"
                 notes.append(
@@ -94,6 +98,9 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
                     notes.append(
                         Fact("extent", d.extent or "not given", d.extent_source or f"{src}.extent")
                     )
+                if resectable is not None:
+                    shown = "not given" if d.resectable is None else d.resectable
+                    notes.append(Fact("resectable", shown, f"{src}.resectable"))
         if not found and notes is not None:
             codes = ", ".join(d.code for d in dxs) or "none"
             notes.append(Fact(f"no {disease.name} diagnosis among", codes, "diagnoses"))
@@ -198,8 +205,11 @@ def _covers(term: Term, classes: frozenset[str], generics: frozenset[str]) -> bo
 
 def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     minimum = c.min_systemic
+    maximum = c.max_systemic
     every_of = _terms(c.all_classes, kb)
     one_of = _terms(c.any_classes, kb)
+    progression = c.progression
+    watch = _terms(c.not_progressed_on, kb)
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
         summary = f.prior_summary
@@ -222,15 +232,37 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
                 notes.append(Fact("classes not covered", ", ".join(missing), "prior_therapies"))
             if missing:
                 every = None if unresolved else False
+        if maximum is not None and systemic + unresolved > maximum:
+            count = k_and((count, False if systemic > maximum else None))
         some: Status = True
         if one_of and not any(_covers(t, classes, generics) for t in one_of):
             some = None if unresolved else False
             if notes is not None:
                 shown = ", ".join(t[1] for t in one_of)
                 notes.append(Fact("none of", shown, "prior_therapies"))
-        return k_and((count, every, some))
+        progressed = _progressed(f, notes) if progression is not None or watch else None
+        course: Status = True
+        if progression is not None:
+            course = None if progressed is None else progressed == progression
+        spared: Status = True
+        if watch:
+            given = any(_covers(t, classes, generics) for t in watch)
+            if given:
+                spared = None if progressed is None else not progressed
+            elif unresolved:
+                spared = None
+        return k_and((count, every, some, course, spared))
 
     return prior_therapy
+
+
+def _progressed(f: Facts, notes: Notes) -> Status:
+    ds = f.request.disease_status
+    value = None if ds is None else ds.progression
+    if notes is not None:
+        shown = "not given" if value is None else value
+        notes.append(Fact("progression", shown, "disease_status.progression"))
+    return value
 
 
 def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> Evaluator:

@@ -35,6 +35,7 @@ class Dx(NamedTuple):
     histology: str | None
     extent: str | None
     extent_source: str
+    resectable: bool | None
 
 
 class Marker(NamedTuple):
@@ -119,7 +120,7 @@ class Facts:
             else:
                 extent, src = spread, spread_src
             hist = self.kb.histology(d.histology) if d.histology else None
-            out.append(Dx(i, d.code, code[:3], hist, extent, src))
+            out.append(Dx(i, d.code, code[:3], hist, extent, src, d.resectable))
         return out
 
     @lazy

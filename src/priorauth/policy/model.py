@@ -32,6 +32,7 @@ class DiagnosisCondition(_Model):
     extents: list[Extent] | None = Field(
         default=None, description="accepted extents; absent: any extent"
     )
+    resectable: bool | None = Field(default=None, description="false: unresectable disease")
 
 
 class BiomarkerCondition(_Model):
@@ -52,13 +53,28 @@ class PriorTherapyCondition(_Model):
 
     type: Literal["prior_therapy"]
     min_systemic: int = Field(default=0, ge=0)
+    max_systemic: int | None = Field(default=None, ge=0, description="0: first-line")
     all_classes: list[str] = []
     any_classes: list[str] = []
+    progression: bool | None = Field(
+        default=None, description="true: the disease progressed on it; false: it did not"
+    )
+    not_progressed_on: list[str] = Field(
+        default=[], description="met unless one of these was given and the disease progressed"
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> PriorTherapyCondition:
-        if not (self.min_systemic or self.all_classes or self.any_classes):
-            raise ValueError("needs min_systemic, all_classes or any_classes")
+        if not (
+            self.min_systemic
+            or self.max_systemic is not None
+            or self.all_classes
+            or self.any_classes
+            or self.not_progressed_on
+        ):
+            raise ValueError(
+                "needs min_systemic, max_systemic, all_classes, any_classes or not_progressed_on"
+            )
         return self
 
 
