@@ -37,6 +37,7 @@ class Disease:
     name: str
     families: frozenset[str]
     histologies: frozenset[str] | None
+    names: tuple[str, ...] = ()
 
 
 class DrugInfo(NamedTuple):
@@ -68,6 +69,12 @@ class Knowledge:
     companion_tests: dict[tuple[str, str], dict[str, frozenset[str]]] = field(default_factory=dict)
     # (gene, spelling as normalize_alteration leaves it) -> canonical alteration
     alteration_aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+    # how documents name drug classes: normalized name -> class key
+    class_aliases: dict[str, str] = field(default_factory=dict)
+    # generic -> the strengths it is made in (mg)
+    strengths: dict[str, list[float]] = field(default_factory=dict)
+    # attestation topic -> the words that name it
+    attestation_topics: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: normalise each spelling once.
@@ -153,6 +160,15 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
+def _expand_family(spec: str) -> list[str]:
+    """``C34`` is one family; ``C81-C96`` every family from C81 to C96."""
+    if "-" not in spec:
+        return [norm_code(spec)]
+    first, last = (norm_code(s) for s in spec.split("-", 1))
+    letter = first[0]
+    return [f"{letter}{n:02d}" for n in range(int(first[1:3]), int(last[1:3]) + 1)]
+
+
 @cache
 def load_knowledge() -> Knowledge:
     dx = _read("diagnoses.yaml")
@@ -166,6 +182,7 @@ def load_knowledge() -> Knowledge:
 
     diseases = {}
     for key, d in dx["diseases"].items():
+        families = frozenset(code for f in d["families"] for code in _expand_family(f))
         hist = d.get("histologies")
         for h in hist or []:
             if h not in dx["histologies"]:
@@ -175,8 +192,9 @@ def load_knowledge() -> Knowledge:
         diseases[key] = Disease(
             key=key,
             name=d["name"],
-            families=frozenset(d["families"]),
+            families=families,
             histologies=frozenset(hist) if hist else None,
+            names=tuple(d.get("names", [])),
         )
 
     drugs: dict[str, Drug] = {}
@@ -216,8 +234,18 @@ def load_knowledge() -> Knowledge:
         for spelling, canonical in spellings.items():
             alteration_aliases[(gene, normalize_alteration(spelling))] = canonical
 
+    class_aliases: dict[str, str] = {}
+    for cls, names in (rx.get("class_names") or {}).items():
+        for name in [cls, *names]:
+            class_aliases[norm(name)] = cls
+    strengths = {g: list(d["strengths_mg"]) for g, d in rx["drugs"].items() if "strengths_mg" in d}
+    ax = _read("attestations.yaml")
+
     return Knowledge(
         alteration_aliases=alteration_aliases,
+        class_aliases=class_aliases,
+        strengths=strengths,
+        attestation_topics={k: list(v) for k, v in ax["topics"].items()},
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,
