@@ -57,7 +57,7 @@ def test_trace_carries_facts_with_their_source() -> None:
 
 def test_answer_shows_in_the_trace() -> None:
     req = json.loads((EXAMPLES / "nsclc-initial-pend.json").read_text())
-    req["answers"] = {"initial.nsclc.kras_g12c": True, "initial.liver_monitoring": True}
+    req["answers"] = {"initial.nsclc.kras_g12c": True, "initial.liver_function_monitoring": True}
     det = Engine().evaluate(req)
     assert det.decision == "approved"
     kras = det.trace.children[1].children[0].children[1]
@@ -72,7 +72,7 @@ def test_reasons_quote_the_policy_for_an_approval() -> None:
         "initial.mcrc.kras_g12c",
         "initial.mcrc.prior_chemotherapy",
         "initial.mcrc.with_panitumumab",
-        "initial.liver_monitoring",
+        "initial.liver_function_monitoring",
         "limits.initial.quantity",
     ]
     assert det.reasons[4].text == "Used in combination with Vectibix (panitumumab)"

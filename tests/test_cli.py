@@ -43,7 +43,7 @@ def test_evaluate_reads_stdin() -> None:
     assert code == 0
     assert [q["id"] for q in json.loads(out)["missing"]] == [
         "initial.nsclc.kras_g12c",
-        "initial.liver_monitoring",
+        "initial.liver_function_monitoring",
     ]
 
 
@@ -158,7 +158,7 @@ def test_questions_json_lists_ids_text_and_wording() -> None:
         "renewal.nsclc",
         "renewal.mcrc",
         "renewal.no_progression",
-        "renewal.liver_monitoring",
+        "renewal.liver_function_monitoring",
     ]
     assert qs[3]["criterion_text"] == "NO disease progression or unacceptable toxicity"
 

@@ -211,7 +211,7 @@ def test_example_pend_asks_only_kras_and_liver(engine: Any) -> None:
     d = engine.evaluate(request).model_dump(mode="json")
     assert {m["id"] for m in d["missing"]} == {
         "initial.nsclc.kras_g12c",
-        "initial.liver_monitoring",
+        "initial.liver_function_monitoring",
     }
 
 

@@ -29,3 +29,12 @@ class PolicyError(PriorAuthError):
         self.problem = problem
         where = f"{file}: {path}" if path else file
         super().__init__(f"{where}: {problem}")
+
+
+class DocumentError(PriorAuthError):
+    """A document that cannot be imported as a policy: names the file and the problem."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")

@@ -6,7 +6,7 @@ thing in the same words; a policy file may still give its own ``question``.
 
 from __future__ import annotations
 
-from priorauth.policy.model import Criterion
+from priorauth.policy.model import AttestationCondition, Criterion
 
 _HINTS = {
     "age": "",
@@ -29,6 +29,6 @@ def question_text(node: Criterion) -> str:
         return f"Is the patient {text[0].lower()}{text[1:]}?"
     if kind == "diagnosis":
         return f"Does the patient have {text[0].lower()}{text[1:]}?{_HINTS[kind]}"
-    if kind == "attestation":
-        return f"Does the prescriber attest: {text}?"
+    if isinstance(node.condition, AttestationCondition):
+        return f"Does this hold: {text}? Send it as attestations.{node.condition.key}."
     return f"Does this hold: {text}?{_HINTS[kind]}"

@@ -1,0 +1,565 @@
+"""A cleaned document to a Policy: metadata, criteria trees with stable ids, limits; and the
+record of where every line went."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from priorauth.errors import DocumentError, PolicyError
+from priorauth.importer.document import Document, Line
+from priorauth.importer.limits import ParsedLimits, parse_limits
+from priorauth.importer.mapping import Context, Mapped, disease_of, map_criterion
+from priorauth.importer.structure import (
+    Group,
+    Item,
+    Requirements,
+    Section,
+    parse_requirements,
+    split_sections,
+)
+from priorauth.policy.load import policy_from_data
+from priorauth.policy.model import DiagnosisCondition, Policy
+from priorauth.policy.tables import Knowledge, load_knowledge, norm
+
+TITLES = {
+    "initial": "Prior-Approval Requirements",
+    "renewal": "Prior-Approval Renewal Requirements",
+}
+_DATE = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{1,2},\s+\d{4}"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["january", "february", "march", "april", "may", "june", "july", "august",
+         "september", "october", "november", "december"],
+        start=1,
+    )
+}  # fmt: skip
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "with",
+    "for",
+    "in",
+    "on",
+    "to",
+    "and",
+    "or",
+    "after",
+    "as",
+    "by",
+    "is",
+    "has",
+}
+
+
+@dataclass
+class Placement:
+    """Where one criterion came from and what it became."""
+
+    id: str
+    text: str
+    page: int
+    line: int
+    mapping: str  # "typed" or "question"
+    condition_type: str
+    why: str
+
+
+@dataclass
+class Unplaced:
+    text: str
+    page: int
+    line: int
+    section: str
+
+
+@dataclass
+class ImportResult:
+    source: str
+    policy: Policy
+    criteria: list[Placement]
+    unplaced: list[Unplaced]
+    warnings: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def typed_share(self) -> tuple[int, int]:
+        typed = sum(1 for c in self.criteria if c.mapping == "typed")
+        return typed, len(self.criteria)
+
+    def report_markdown(self) -> str:
+        from priorauth.importer.report import render_markdown
+
+        return render_markdown(self)
+
+
+def parse_date(text: str) -> dt.date | None:
+    m = re.search(_DATE, text)
+    if not m:
+        return None
+    return dt.datetime.strptime(re.sub(r"\s+", " ", m.group(0)), "%B %d, %Y").date()
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def make(self, wanted: str) -> str:
+        out, n = wanted, 2
+        while out in self.used:
+            out = f"{wanted}_{n}"
+            n += 1
+        self.used.add(out)
+        return out
+
+
+def slug(text: str, words: int = 4) -> str:
+    text = re.sub(r"\([^)]*\)", " ", text.lower())
+    parts = [w for w in re.findall(r"[a-z0-9]+", text) if w not in _STOP]
+    return "_".join(parts[:words]) or "criterion"
+
+
+def leaf_name(cond: dict[str, Any] | None, text: str) -> str:
+    """A readable id for a typed leaf, from what it checks."""
+    if cond is None:
+        return slug(text)
+    kind = cond["type"]
+    low = text.lower()
+    if kind == "age":
+        return "age"
+    if kind == "diagnosis":
+        return "diagnosis"
+    if kind == "biomarker":
+        return "_".join([cond["gene"], *cond.get("alterations", [])]).lower()
+    if kind == "prior_therapy":
+        if cond.get("min_systemic"):
+            return "prior_systemic_therapy"
+        if cond.get("max_systemic") == 0:
+            return "first_line"
+        if cond.get("not_progressed_on"):
+            return "not_progressed_on_" + "_".join(cond["not_progressed_on"])
+        terms = cond.get("all_classes") or cond.get("any_classes") or []
+        if cond.get("progression") is True:
+            return "progressed_on_" + "_".join(terms)
+        if cond.get("progression") is False:
+            return "no_progression_after_" + "_".join(terms)
+        if "chemotherapy" in low and cond.get("all_classes"):
+            return "prior_chemotherapy"
+        return "prior_" + "_".join(terms)
+    if kind == "concurrent_therapy":
+        if cond.get("single_agent"):
+            return "single_agent"
+        if cond.get("with_any"):
+            return "with_" + "_or_".join(cond["with_any"])
+        if cond.get("with_all"):
+            return "with_" + "_and_".join(cond["with_all"])
+        return "not_with_" + "_".join(cond["none_of"])
+    if kind == "attestation":
+        return str(cond["key"])
+    if kind == "disease_status":
+        return "no_progression"
+    return slug(text)
+
+
+def _clean_id(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "criterion"
+
+
+@dataclass
+class _Builder:
+    doc: Document
+    kb: Knowledge
+    own: frozenset[str]
+    ids: _Ids = field(default_factory=_Ids)
+    placements: list[Placement] = field(default_factory=list)
+    policy_disease: str | None = None
+
+    def leaf(self, text: str, line: Line, prefix: str, ctx: Context, indication: bool = False,
+             name: str | None = None) -> dict[str, Any]:  # fmt: skip
+        mapped: Mapped = map_criterion(text, ctx)
+        wanted = name or leaf_name(mapped.condition, text)
+        if name is None and mapped.condition and mapped.condition["type"] == "diagnosis":
+            wanted = mapped.condition["disease"]  # a diagnosis every indication shares
+        nid = self.ids.make(f"{prefix}.{_clean_id(wanted)}")
+        cond = mapped.condition or {"type": "question"}
+        node: dict[str, Any] = {"id": nid, "text": _tidy(text), "condition": cond}
+        if indication:
+            node["indication"] = True
+        self.placements.append(
+            Placement(
+                id=nid,
+                text=_tidy(text),
+                page=line.page,
+                line=line.number,
+                mapping="typed" if mapped.condition else "question",
+                condition_type=cond["type"],
+                why=mapped.why,
+            )
+        )
+        return node
+
+    def criterion(self, text: str, line: Line, prefix: str, ctx: Context,
+                  indication: bool = False, name: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A line of the list: one leaf, or an OR inside it, or comma-joined parts."""
+        t = _tidy(text)
+        ors = re.split(r"\s+OR\s+", t)
+        if len(ors) > 1:
+            kids = [self.leaf(p, line, prefix, ctx) for p in ors]
+            nid = self.ids.make(
+                f"{prefix}.{_clean_id('_or_'.join(k['id'].rsplit('.', 1)[-1] for k in kids))}"
+            )
+            node: dict[str, Any] = {"id": nid, "text": t, "any": kids}
+            if indication:
+                node["indication"] = True
+            return node
+        return self.leaf(t, line, prefix, ctx, indication, name)
+
+    def item_parts(self, item: Item, prefix: str, ctx: Context) -> list[dict[str, Any]]:
+        """An indication's own line: one criterion, or its comma-separated parts when each
+        part reads as a typed condition and the whole does not."""
+        t = _tidy(item.text)
+        if map_criterion(t, ctx).condition is None and ", " in t:
+            parts = [p.strip() for p in t.split(", ")]
+            if all(map_criterion(p, ctx).condition for p in parts):
+                return [self.leaf(p, item.line, prefix, ctx) for p in parts]
+        name = (
+            "diagnosis"
+            if (map_criterion(t, ctx).condition or {}).get("type") == "diagnosis"
+            else None
+        )
+        return [self.leaf(t, item.line, prefix, ctx, name=name)]
+
+    def tree(self, kind: str, req: Requirements) -> dict[str, Any]:
+        root: dict[str, Any] = {"id": self.ids.make(kind), "text": TITLES[kind], "all": []}
+        base = Context(self.kb, self.own, self.policy_disease)
+        if req.age is not None:
+            root["all"].append(self.leaf(req.age.text, req.age.line, kind, base, name="age"))
+        common = self.policy_disease
+        seen_any = False
+        for group in req.groups:
+            gid = self._group_id(kind, group, seen_any)
+            node: dict[str, Any] = {"id": gid, "text": _tidy(group.text)}
+            kids: list[dict[str, Any]] = []
+            if group.combine == "any":
+                seen_any = True
+                for item in group.items:
+                    kids.append(self.indication(kind, item, Context(self.kb, self.own, common)))
+            else:
+                for item in group.items:
+                    ctx = Context(self.kb, self.own, common)
+                    kids.append(self.criterion(item.text, item.line, kind, ctx))
+                    for sub in item.children:
+                        kids.append(self.criterion(sub.text, sub.line, kind, ctx))
+                    found = disease_of(item.text, ctx)
+                    if found:
+                        common = found
+            node["any" if group.combine == "any" else "all"] = kids
+            if kids:
+                root["all"].append(node)
+        return root
+
+    def indication(self, kind: str, item: Item, ctx: Context) -> dict[str, Any]:
+        disease = disease_of(item.text, ctx) or ctx.disease
+        inner = Context(self.kb, self.own, disease)
+        abbr = re.search(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)\s*$", item.text.strip())
+        name = abbr.group(1).lower() if abbr else slug(item.text)
+        if not item.children:
+            if ", " in item.text and map_criterion(_tidy(item.text), inner).condition is None:
+                prefix = self.ids.make(f"{kind}.{_clean_id(name)}")
+                return {"id": prefix, "text": _tidy(item.text), "indication": True,
+                        "all": self.item_parts(item, prefix, inner)}  # fmt: skip
+            return self.criterion(item.text, item.line, kind, inner, indication=True, name=name)
+        prefix = self.ids.make(f"{kind}.{_clean_id(name)}")
+        kids = self.item_parts(item, prefix, inner)
+        for sub in item.children:
+            kids.append(self.criterion(sub.text, sub.line, prefix, inner))
+            for deeper in sub.children:
+                kids.append(self.criterion(deeper.text, deeper.line, prefix, inner))
+        return {"id": prefix, "text": _tidy(item.text), "indication": True, "all": kids}
+
+    def _group_id(self, kind: str, group: Group, seen_any: bool) -> str:
+        low = group.text.lower()
+        if group.combine == "any":
+            wanted = "indications" if not seen_any else "one_of"
+        elif "all indications" in low:
+            wanted = "all_indications"
+        elif low.startswith("patient must"):
+            wanted = "required"
+        else:
+            wanted = "all_of"
+        return self.ids.make(f"{kind}.{wanted}")
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
+
+
+def build(doc: Document, kb: Knowledge | None = None) -> ImportResult:
+    kb = kb or load_knowledge()
+    sections = split_sections(doc)
+    warnings: list[str] = []
+    notes: list[str] = []
+    unplaced: list[Unplaced] = []
+    src = doc.source
+
+    if "prior-approval requirements" not in sections:
+        raise DocumentError(
+            src, "not a policy document of this format: no 'Prior-Approval Requirements' section"
+        )
+
+    meta = _metadata(doc, sections, kb, warnings)
+    own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
+    builder = _Builder(doc, kb, own)
+
+    initial_req = parse_requirements(sections["prior-approval requirements"])
+    builder.policy_disease = _policy_disease(initial_req, kb, own)
+    for line in initial_req.unplaced:
+        unplaced.append(
+            Unplaced(line.text.strip(), line.page, line.number, "Prior-Approval Requirements")
+        )
+    if not initial_req.groups and initial_req.age is None:
+        raise DocumentError(src, "the 'Prior-Approval Requirements' section lists no criteria")
+    initial = builder.tree("initial", initial_req)
+
+    renewal_section = sections.get("prior-approval renewal requirements")
+    if renewal_section is None:
+        warnings.append(
+            "no 'Prior-Approval Renewal Requirements' section: renewals are held to the "
+            "initial requirements"
+        )
+        renewal = builder.tree("renewal", initial_req)
+    else:
+        renewal_req = parse_requirements(renewal_section)
+        for line in renewal_req.unplaced:
+            unplaced.append(
+                Unplaced(
+                    line.text.strip(), line.page, line.number, "Prior-Approval Renewal Requirements"
+                )
+            )
+        if renewal_req.same_as_above and not renewal_req.groups:
+            notes.append("Renewal requirements: 'Same as above': the initial requirements apply")
+            renewal = builder.tree("renewal", initial_req)
+        else:
+            renewal = builder.tree("renewal", renewal_req)
+
+    limits = _limits(sections, meta, kb, warnings, unplaced, src)
+    data: dict[str, Any] = {
+        **meta,
+        "requirements": {"initial": initial, "renewal": renewal},
+        "limits": limits,
+        "curation_notes": [f"Imported from {src}.", *notes],
+    }
+    try:
+        policy = policy_from_data(data, src, kb)
+    except PolicyError as exc:
+        raise DocumentError(
+            src, f"the imported policy does not validate: {exc.problem} ({exc.path})"
+        ) from None
+    warnings += _uncovered_indications(sections, policy, kb, own)
+    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
+
+
+def _policy_disease(req: Requirements, kb: Knowledge, own: frozenset[str]) -> str | None:
+    """The one disease every indication shares, when the document names only one."""
+    ctx = Context(kb, own, None)
+    found = {
+        d for g in req.groups for item in g.items if (d := disease_of(item.text, ctx)) is not None
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _metadata(doc: Document, sections: dict[str, Section], kb: Knowledge,
+              warnings: list[str]) -> dict[str, Any]:  # fmt: skip
+    h = doc.header
+    src = doc.source
+    full = "\n".join(line.text for line in doc.lines)
+    number = h.get("number") or (re.search(r"\b(\d+\.\d+\.\d+)\b", full) or [None, None])[1]
+    if not number:
+        raise DocumentError(src, "no policy number (such as 5.21.177) in the document")
+    title = h.get("subject") or ""
+    brand, generic = _drug_names(sections, title)
+    if not title:
+        title = brand
+    effective = parse_date(h.get("effective_date", ""))
+    committee = re.search(
+        rf"approved by the (.+?) on ({_DATE}) and is effective on ({_DATE})", full, re.S
+    )
+    if effective is None and committee:
+        effective = parse_date(committee.group(3))
+    if effective is None:
+        raise DocumentError(src, "no effective date in the document")
+    last = re.search(rf"Last Review Date:\s*({_DATE})", full)
+    original = parse_date(h.get("original_policy_date", ""))
+    policy_sec = sections.get("policy")
+    statements = [line.text.strip() for line in (policy_sec.content if policy_sec else [])]
+    applies = next((s for s in statements if "applies to" in s.lower()), "")
+    applies_to = [
+        k for k, w in (("pre_service", "pre-service"), ("post_service", "post-service"))
+        if w in applies.lower()
+    ]  # fmt: skip
+    if not applies_to:
+        warnings.append("no applicability statement (pre-service / post-service) found")
+    necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
+    investigational = next((s for s in statements if "investigational" in s.lower()), "")
+    related = sections.get("related policies") or sections.get("related policy")
+    related_names = [
+        n.strip()
+        for line in (related.content if related else [])
+        for n in line.text.split(",")
+        if n.strip()
+    ]
+    refs = sections.get("references")
+    references = [
+        re.sub(r"^\d+[.)]\s*", "", line.text.strip()) for line in (refs.content if refs else [])
+    ]
+    history = _history(sections.get("policy history"))
+    pre = sections.get("pre-pa allowance")
+    pre_text = " ".join(line.text.strip() for line in (pre.content if pre else [])) or "None"
+    if pre is None:
+        warnings.append("no 'Pre-PA Allowance' section: recorded as none")
+    strengths = sorted(
+        {float(s) for s in kb.strengths.get(kb.drug_aliases.get(norm(generic), ""), [])}
+    )
+    return {
+        "number": number,
+        "title": title,
+        "section": h.get("section", "Prescription Drugs"),
+        "subsection": h.get("subsection", ""),
+        "drug": {"brand": brand, "generic": generic, "strengths_mg": strengths, "form": "tablet"},
+        "effective_date": effective.isoformat(),
+        "original_policy_date": (original or effective).isoformat(),
+        "last_review_date": (parse_date(last.group(1)) if last else effective).isoformat(),  # type: ignore[union-attr]
+        "committee_approval_date": (
+            parse_date(committee.group(2)).isoformat() if committee else None  # type: ignore[union-attr]
+        ),
+        "applies_to": applies_to or ["pre_service"],
+        "applicability_text": applies.strip("*").strip(),
+        "medically_necessary_text": necessary,
+        "investigational_text": investigational,
+        "pre_pa_allowance": None if re.fullmatch(r"none\.?", pre_text.strip(), re.I) else pre_text,
+        "pre_pa_allowance_text": pre_text,
+        "related_policies": related_names,
+        "references": references,
+        "history": history,
+    }
+
+
+def _drug_names(sections: dict[str, Section], title: str) -> tuple[str, str]:
+    pattern = re.compile(r"^([A-Z][\w-]*(?:\s[A-Z][\w-]*)?)\s*\(([a-z][\w\s/-]*)\)")
+    for key in ("description", "front", "background", "summary"):
+        sec = sections.get(key)
+        if sec is None:
+            continue
+        for line in sec.content:
+            m = pattern.match(line.text.strip())
+            if m and (not title or m.group(1).lower() == title.lower()):
+                return m.group(1), m.group(2).strip()
+    return title, title.lower()
+
+
+def _history(section: Section | None) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    if section is None:
+        return out
+    for line in section.content:
+        text = line.text.strip().strip("|").strip()
+        cells = [c.strip() for c in re.split(r"\t+|\s*\|\s*|\s{2,}", text) if c.strip()]
+        if not cells:
+            continue
+        m = re.match(r"^([A-Za-z]+)\s+(\d{4})\b\s*(.*)$", cells[0])
+        if not m or m.group(1).lower() not in _MONTHS:
+            continue
+        action = " ".join([m.group(3), *cells[1:]]).strip()
+        out.append({"date": f"{m.group(2)}-{_MONTHS[m.group(1).lower()]:02d}", "action": action})
+    return out
+
+
+def _limits(sections: dict[str, Section], meta: dict[str, Any], kb: Knowledge,
+            warnings: list[str], unplaced: list[Unplaced], src: str) -> dict[str, Any]:  # fmt: skip
+    initial_sec = sections.get("prior-approval limits")
+    if initial_sec is None:
+        raise DocumentError(
+            src, "no 'Prior-Approval Limits' section: the quantity and duration are unknown"
+        )
+    initial = parse_limits(initial_sec.content)
+    _collect(initial, "Prior-Approval Limits", warnings, unplaced)
+    if initial.duration is None:
+        raise DocumentError(src, "the 'Prior-Approval Limits' section gives no duration")
+    renewal_sec = sections.get("prior-approval renewal limits")
+    if renewal_sec is None:
+        warnings.append("no 'Prior-Approval Renewal Limits' section: the initial limits apply")
+        renewal = ParsedLimits(same_as_above=True, text="Same as above")
+    else:
+        renewal = parse_limits(renewal_sec.content)
+        _collect(renewal, "Prior-Approval Renewal Limits", warnings, unplaced)
+    first = _limits_data(initial)
+    second = dict(first) if renewal.same_as_above else _limits_data(renewal, first)
+    if renewal.same_as_above:
+        second["text"] = renewal.text or "Same as above"
+    if not meta["drug"]["strengths_mg"] and first["quantity_by_strength"]:
+        meta["drug"]["strengths_mg"] = [q["strength_mg"] for q in first["quantity_by_strength"]]
+    return {"initial": first, "renewal": second}
+
+
+def _limits_data(parsed: ParsedLimits, fallback: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "quantity": parsed.quantity,
+        "quantity_by_strength": parsed.quantity_by_strength,
+        "duration": parsed.duration,
+    }
+    if fallback is not None:
+        if parsed.quantity_same or (parsed.quantity is None and not parsed.quantity_by_strength):
+            out["quantity"] = fallback["quantity"]
+            out["quantity_by_strength"] = fallback["quantity_by_strength"]
+        if parsed.duration is None:
+            out["duration"] = fallback["duration"]
+        if parsed.quantity_same:
+            out["text"] = "Quantity: Same as above"
+    return out
+
+
+def _collect(
+    parsed: ParsedLimits, where: str, warnings: list[str], unplaced: list[Unplaced]
+) -> None:
+    warnings.extend(parsed.warnings)
+    for line in parsed.unplaced:
+        unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
+
+
+def _uncovered_indications(sections: dict[str, Section], policy: Policy, kb: Knowledge,
+                           own: frozenset[str]) -> list[str]:  # fmt: skip
+    """An FDA-approved indication in the description whose disease no criterion names."""
+    reg = sections.get("regulatory status")
+    if reg is None:
+        return []
+    covered = {
+        n.condition.disease
+        for root in (policy.requirements.initial,)
+        for n in root.walk()
+        if isinstance(n.condition, DiagnosisCondition)
+    }
+    out = []
+    for line in reg.content:
+        text = line.text.strip()
+        if not text.startswith(("-", "*", "\u2022")) or line.text.startswith((" ", "\t")):
+            continue
+        body = text.lstrip("-*\u2022 ").strip()
+        low = body.lower()
+        names = [
+            key
+            for key, d in kb.diseases.items()
+            if any(re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", low) for n in d.names)
+        ]
+        if names and not any(n in covered for n in names):
+            out.append(
+                f"{line.where}: the description lists an indication no criterion covers: {body!r}"
+            )
+    return out

@@ -1,0 +1,95 @@
+"""The import report: every criterion with its source and what it became, the unplaced text,
+the warnings; as Markdown for review and as a Rich summary for the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from priorauth.importer.build import ImportResult
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(result: ImportResult) -> str:
+    p = result.policy
+    typed, total = result.typed_share
+    lines = [
+        f"# Import report: {p.number} {p.title}",
+        "",
+        f"Source: `{result.source}`",
+        "",
+        f"- Drug: {p.drug.brand} ({p.drug.generic}), strengths: "
+        + (", ".join(f"{s:g} mg" for s in p.drug.strengths_mg) or "not stated"),
+        f"- Effective {p.effective_date}; original policy date {p.original_policy_date}; "
+        f"last review {p.last_review_date}",
+        f"- Criteria: {total}, of which {typed} typed conditions and {total - typed} questions",
+        f"- Unplaced lines: {len(result.unplaced)}; warnings: {len(result.warnings)}",
+        "",
+        "## Criteria",
+        "",
+        "| id | source wording | where | became | why |",
+        "|---|---|---|---|---|",
+    ]
+    for c in result.criteria:
+        became = c.condition_type if c.mapping == "typed" else "question"
+        lines.append(
+            f"| `{c.id}` | {_md(c.text)} | page {c.page}, line {c.line} | {became} | {_md(c.why)} |"
+        )
+    lines += ["", "## Limits", ""]
+    for kind in ("initial", "renewal"):
+        lim = getattr(p.limits, kind)
+        qty = [q.text for q in lim.quantity_by_strength] or (
+            [lim.quantity.text] if lim.quantity else ["no quantity limit"]
+        )
+        same = f" ({lim.text})" if lim.text else ""
+        lines.append(f"- {kind}: quantity {'; '.join(qty)}; duration {lim.duration.text}{same}")
+    lines.append(f"- pre-PA allowance: {p.pre_pa_allowance_text}")
+    lines += ["", "## Unplaced text", ""]
+    if result.unplaced:
+        lines += [
+            f"- page {u.page}, line {u.line} ({u.section}): {u.text}" for u in result.unplaced
+        ]
+    else:
+        lines.append("None: every line of the requirement and limit sections was placed.")
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {w}" for w in result.warnings] or ["None."]
+    if result.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def summary_view(result: ImportResult, out_path: str | None = None) -> RenderableType:
+    p = result.policy
+    typed, total = result.typed_share
+    head = Text.assemble(
+        (f"{p.number} {p.title}", "bold"),
+        f" ({p.drug.generic}), effective {p.effective_date}: ",
+        (f"{typed} of {total}", "green" if typed == total else "yellow"),
+        " criteria typed",
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("id", style="cyan", overflow="fold")
+    table.add_column("became")
+    table.add_column("source wording", overflow="fold")
+    for c in result.criteria:
+        became = (
+            Text(c.condition_type, style="green")
+            if c.mapping == "typed"
+            else Text("question", style="yellow")
+        )
+        table.add_row(c.id, became, c.text)
+    parts: list[RenderableType] = [head, table]
+    for u in result.unplaced:
+        parts.append(Text(f"unplaced: page {u.page}, line {u.line}: {u.text}", style="red"))
+    for w in result.warnings:
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    if out_path:
+        parts.append(Text(f"wrote {out_path}", style="dim"))
+    return Group(*parts)
