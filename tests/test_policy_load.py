@@ -79,7 +79,7 @@ def test_two_indications_in_each_requirement_set() -> None:
 
 
 def test_builtin_policies_load() -> None:
-    assert [p.number for p in builtin_policies()] == ["5.21.177"]
+    assert [p.number for p in builtin_policies()] == ["5.21.177", "5.99.101", "5.99.102"]
 
 
 def _write(tmp_path: Path, data: Any) -> Path:

@@ -148,6 +148,99 @@ def _find_policy(engine: Engine, name: str) -> Policy:
     return versions[-1]
 
 
+@policy_app.command("import")
+def policy_import(
+    document: Annotated[
+        Path, typer.Argument(help="The published document: text, Markdown or PDF.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the policy YAML here (else stdout)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the import report (Markdown) here.")
+    ] = None,
+) -> None:
+    """Import a published policy document as a policy file, with a report for review.
+
+    Every criterion line becomes a typed condition when the importer is sure, otherwise a yes/no
+    question with the exact wording; every line of the requirement and limit sections ends up in
+    the policy or in the report's unplaced text.
+    """
+    from priorauth.importer import import_document
+    from priorauth.policy.dump import policy_yaml, write_atomically
+
+    with _one_line_errors():
+        result = import_document(document)
+        text = policy_yaml(
+            result.policy,
+            f"Imported by `priorauth policy import` from {document}.\n"
+            "Review it with the import report and `priorauth policy lint` before shipping.",
+        )
+        try:
+            if output is not None:
+                write_atomically(output, text)
+            else:
+                sys.stdout.write(text)
+            if report is not None:
+                write_atomically(report, result.report_markdown())
+        except OSError as exc:
+            raise BadInput(f"cannot write: {exc}") from None
+        from priorauth.importer.report import summary_view
+
+        (out if output is not None else err).print(summary_view(result, str(output or "")))
+
+
+@policy_app.command("lint")
+def policy_lint(
+    name: Annotated[str, typer.Argument(help="A policy YAML file, or a built-in policy's name.")],
+) -> None:
+    """Check a policy: structure, unknown codes or drugs, unreachable branches, questions that
+    could be typed. Exit status 1 when there is an error."""
+    from priorauth.importer.review import lint
+
+    with _one_line_errors():
+        p = _find_policy(Engine(), name)
+        findings = lint(p)
+        styles = {"error": "red", "warning": "yellow", "info": "dim"}
+        for f in findings:
+            out.print(f"[{styles[f.level]}]{f.level}[/]: {f.where}: {f.message}", soft_wrap=True)
+        errors = sum(f.level == "error" for f in findings)
+        out.print(f"{p.number} {p.title}: {errors} errors, {len(findings) - errors} other findings")
+        if errors:
+            raise typer.Exit(1)
+
+
+@policy_app.command("diff")
+def policy_diff(
+    old: Annotated[str, typer.Argument(help="The older policy (YAML file or built-in name).")],
+    new: Annotated[str, typer.Argument(help="The newer policy (YAML file or built-in name).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
+) -> None:
+    """What a new version changes: criteria added, removed and changed, limits, metadata."""
+    from priorauth.importer.review import diff
+
+    with _one_line_errors():
+        engine = Engine()
+        d = diff(_find_policy(engine, old), _find_policy(engine, new))
+        if as_json:
+            print(json.dumps(d, indent=2, default=str))
+            return
+        for cid, text in d["added"].items():
+            out.print(f"[green]+ {cid}[/]: {text}", soft_wrap=True, markup=True)
+        for cid, text in d["removed"].items():
+            out.print(f"[red]- {cid}[/]: {text}", soft_wrap=True)
+        for cid, fields in d["changed"].items():
+            for field, (a, b) in fields.items():
+                out.print(f"[yellow]~ {cid}[/] {field}: {a} -> {b}", soft_wrap=True)
+        for key, (a, b) in {**d["limits"], **d["metadata"]}.items():
+            out.print(f"[yellow]~ {key}[/]: {a} -> {b}", soft_wrap=True)
+        for h in d["history_added"]:
+            out.print(f"[green]+ history[/] {h['date']}: {h['action']}", soft_wrap=True)
+        if not any(d[k] for k in ("added", "removed", "changed", "limits", "metadata")):
+            out.print("no differences in criteria, limits or metadata")
+
+
 @policy_app.command("list")
 def policy_list() -> None:
     """List the built-in policies and their versions."""

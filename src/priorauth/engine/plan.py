@@ -36,12 +36,21 @@ class Plan:
             for n in self.order
             if n.condition is not None
         }
-        # For each listed indication, the leaves that say whether the diagnosis matches.
+        # For each listed indication, the leaves that say whether the diagnosis matches; and the
+        # diagnoses required whatever the indication (Tagrisso's "NSCLC AND ONE of" settings).
         self.indication_dx: list[list[str]] = []
+        inside: set[str] = set()
         for n in self.order:
             if n.indication:
-                dx = [m for m in n.walk() if isinstance(m.condition, DiagnosisCondition)]
+                below = n.walk()
+                inside.update(m.id for m in below)
+                dx = [m for m in below if isinstance(m.condition, DiagnosisCondition)]
                 self.indication_dx.append([m.id for m in dx or [n] if m.condition is not None])
+        self.gate_dx = [
+            n.id
+            for n in self.order
+            if isinstance(n.condition, DiagnosisCondition) and n.id not in inside
+        ]
         self._plain = self._generate(answered=False)
         self._answered = self._generate(answered=True)
         self._quick_plain = self._generate_quick(answered=False)
@@ -93,17 +102,21 @@ class Plan:
         return run
 
     def diagnosis_matches_none(self, facts: Facts) -> bool:
-        """True when the policy lists indications and the diagnosis is none of them."""
+        """True when the diagnosis is not the disease the policy requires for all indications,
+        or is none of its listed indications."""
+        answers = facts.answers
+
+        def status(i: str) -> Status:
+            return answers[i] if i in answers else self.evaluators[i](facts, None)
+
+        if any(status(i) is False for i in self.gate_dx):
+            return True
         if not self.indication_dx:
             return False
-        answers = facts.answers
         for leaf_ids in self.indication_dx:
             if not leaf_ids:
                 return False
-            statuses = [
-                answers[i] if i in answers else self.evaluators[i](facts, None) for i in leaf_ids
-            ]
-            if k_and(statuses) is not False:
+            if k_and(status(i) for i in leaf_ids) is not False:
                 return False
         return True
 

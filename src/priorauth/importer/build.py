@@ -190,7 +190,8 @@ class _Builder:
             wanted = mapped.condition["disease"]  # a diagnosis every indication shares
         nid = self.ids.make(f"{prefix}.{_clean_id(wanted)}")
         cond = mapped.condition or {"type": "question"}
-        node: dict[str, Any] = {"id": nid, "text": _tidy(text), "condition": cond}
+        node: dict[str, Any] = {"id": nid, "text": _tidy(text), "condition": cond,
+                                "source": line.where}  # fmt: skip
         if indication:
             node["indication"] = True
         self.placements.append(
@@ -228,8 +229,13 @@ class _Builder:
         t = _tidy(item.text)
         if map_criterion(t, ctx).condition is None and ", " in t:
             parts = [p.strip() for p in t.split(", ")]
-            if all(map_criterion(p, ctx).condition for p in parts):
-                return [self.leaf(p, item.line, prefix, ctx) for p in parts]
+            mapped = [map_criterion(p, ctx).condition for p in parts]
+            if all(mapped):
+                return [
+                    self.leaf(p, item.line, prefix, ctx,
+                              name="diagnosis" if (m or {}).get("type") == "diagnosis" else None)
+                    for p, m in zip(parts, mapped, strict=True)
+                ]  # fmt: skip
         name = (
             "diagnosis"
             if (map_criterion(t, ctx).condition or {}).get("type") == "diagnosis"

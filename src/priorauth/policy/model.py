@@ -139,6 +139,7 @@ class Criterion(_Model):
     any: list[Criterion] | None = None
     condition: Condition | None = None
     question: str | None = Field(default=None, description="how to ask for this criterion")
+    source: str | None = Field(default=None, description="where the wording stands in the document")
     indication: bool = Field(default=False, description="one of the policy's listed indications")
 
     @model_validator(mode="after")
