@@ -8,19 +8,25 @@ from pathlib import Path
 from priorauth.errors import DocumentError
 from priorauth.importer.build import ImportResult, Placement, Unplaced, build
 from priorauth.importer.document import clean, read_text
+from priorauth.importer.structure import unwrap
 
 
-def import_text(text: str, source: str = "document") -> ImportResult:
+def import_text(text: str, source: str = "document", wrapped: bool = False) -> ImportResult:
+    """``wrapped``: the text comes from a PDF, whose long lines are wrapped at the page width."""
     if not text.strip():
         raise DocumentError(source, "empty: no text in it")
-    return build(clean(text, source))
+    doc = clean(text, source)
+    if wrapped:
+        doc.lines = unwrap(doc.lines)
+    return build(doc)
 
 
 def import_document(path: str | Path) -> ImportResult:
     p = Path(path)
     if p.is_dir():
         raise DocumentError(str(p), "a directory, not a document")
-    return import_text(read_text(p), str(p))
+    text = read_text(p)
+    return import_text(text, str(p), wrapped="\f" in text)
 
 
 __all__ = [

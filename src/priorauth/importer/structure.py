@@ -40,6 +40,40 @@ def heading_key(text: str) -> str:
     return re.sub(r"\s+", " ", t)
 
 
+_STARTS_BLOCK = re.compile(
+    r"^\s*(?:[-*\u2022]\s|\d+[.)]\s|[a-z][.)]\s|\||#|[A-Z][A-Za-z -]{2,30}:"
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{4}\b)"
+)
+
+
+def unwrap(lines: list[Line]) -> list[Line]:
+    """Join the lines a PDF wrapped: a line that fills the width runs on into the next one,
+    unless the next one starts a list item, a heading or a table row."""
+    lengths = sorted(len(line.text) for line in lines if line.text)
+    if not lengths:
+        return lines
+    full = 0.75 * lengths[int(0.95 * (len(lengths) - 1))]
+    out: list[Line] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.text
+            and line.text
+            and not prev.heading
+            and len(prev.text.split("\n")[-1]) >= full
+            and not prev.text.rstrip().endswith((".", ":", ";"))
+            and not _STARTS_BLOCK.match(line.text)
+            and heading_key(line.text) not in KNOWN
+        ):
+            prev.text = f"{prev.text.rstrip()} {line.text.strip()}"
+            prev.joined.append(line.number)
+            continue
+        out.append(line)
+    return out
+
+
 @dataclass
 class Section:
     key: str
@@ -146,6 +180,13 @@ def parse_requirements(section: Section) -> Requirements:
             last_top = last_sub = None
             placed.append(line)
             continue
+        if text[:1].islower() and not _LETTERED.match(text) and not _ROMAN.match(text):
+            # A line wrapped in the PDF: the rest of the item above.
+            target = last_sub or last_top
+            if target is not None:
+                target.text = f"{target.text} {text}"
+                placed.append(line)
+                continue
         indent = _indent(line)
         numbered = _NUMBERED.match(text)
         lettered = _LETTERED.match(text)
