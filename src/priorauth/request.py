@@ -71,6 +71,9 @@ class Biomarker(_Strict):
 
 class Therapy(_Strict):
     drug: str = Field(min_length=1)
+    months: Annotated[float, Field(strict=True, ge=0)] | None = Field(
+        default=None, description="how long it was given, in months"
+    )
 
 
 class DiseaseStatus(_Strict):

@@ -210,6 +210,8 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     one_of = _terms(c.any_classes, kb)
     progression = c.progression
     watch = _terms(c.not_progressed_on, kb)
+    limited = _terms([c.limit_drug], kb)[0] if c.limit_drug else None
+    limit_months = c.limit_months or 0
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
         summary = f.prior_summary
@@ -251,9 +253,31 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
                 spared = None if progressed is None else not progressed
             elif unresolved:
                 spared = None
-        return k_and((count, every, some, course, spared))
+        within: Status = True
+        if limited is not None:
+            within = _within(f, limited, limit_months, notes)
+        return k_and((count, every, some, course, spared, within))
 
     return prior_therapy
+
+
+def _within(f: Facts, term: Term, months: int, notes: Notes) -> Status:
+    """Not given beyond ``months``: met when never given; unknown when its duration is not said."""
+    therapies = f.request.prior_therapies or []
+    total = 0.0
+    for t in therapies:
+        info = f.kb.drug_info(t.drug)
+        if info is None:
+            return None
+        if _covers(term, info.classes, frozenset(info.generics)):
+            if t.months is None:
+                if notes is not None:
+                    notes.append(Fact(t.drug, "duration not given", "prior_therapies[].months"))
+                return None
+            total += t.months
+    if notes is not None:
+        notes.append(Fact(f"months of {term[1]}", total, "prior_therapies[].months"))
+    return total <= months
 
 
 def _progressed(f: Facts, notes: Notes) -> Status:

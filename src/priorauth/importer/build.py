@@ -144,6 +144,8 @@ def leaf_name(cond: dict[str, Any] | None, text: str) -> str:
             return "prior_systemic_therapy"
         if cond.get("max_systemic") == 0:
             return "first_line"
+        if cond.get("limit_drug"):
+            return f"at_most_{cond['limit_months']}_months_of_{cond['limit_drug']}"
         if cond.get("not_progressed_on"):
             return "not_progressed_on_" + "_".join(cond["not_progressed_on"])
         terms = cond.get("all_classes") or cond.get("any_classes") or []

@@ -212,6 +212,17 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
                 "no progression on a prior " + " or ".join(terms),
             )
     m = re.fullmatch(
+        r"patient has not received more than (\d+) (years?|months?) of (?:adjuvant )?(.+)", low
+    )
+    if m:
+        months = int(m.group(1)) * (12 if m.group(2).startswith("year") else 1)
+        drug = _term(norm(m.group(3)), ctx)
+        if drug:
+            return Mapped(
+                {"type": "prior_therapy", "limit_drug": drug, "limit_months": months},
+                f"{drug} given for at most {months} months",
+            )
+    m = re.fullmatch(
         r"(?:adjuvant therapy |adjuvant treatment )?after (?:complete )?(?:tumor )?resection", low
     )
     if m:

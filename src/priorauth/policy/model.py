@@ -62,6 +62,8 @@ class PriorTherapyCondition(_Model):
     not_progressed_on: list[str] = Field(
         default=[], description="met unless one of these was given and the disease progressed"
     )
+    limit_drug: str | None = Field(default=None, description="a drug given for at most ...")
+    limit_months: int | None = Field(default=None, ge=0, description="... this many months")
 
     @model_validator(mode="after")
     def _says_something(self) -> PriorTherapyCondition:
@@ -71,6 +73,7 @@ class PriorTherapyCondition(_Model):
             or self.all_classes
             or self.any_classes
             or self.not_progressed_on
+            or self.limit_drug
         ):
             raise ValueError(
                 "needs min_systemic, max_systemic, all_classes, any_classes or not_progressed_on"
