@@ -29,9 +29,14 @@ README_COMMANDS = _console_commands((ROOT / "README.md").read_text())
 
 
 @pytest.mark.parametrize("command", README_COMMANDS)
-def test_readme_commands_run(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_commands_run(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(ROOT)
     args = shlex.split(command)[1:]
+    for i, arg in enumerate(args[:-1]):  # files the command writes go to a scratch folder
+        if arg in ("-o", "--output", "--report"):
+            args[i + 1] = str(tmp_path / Path(args[i + 1]).name)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
 
