@@ -20,6 +20,7 @@ from priorauth.policy.model import (
     DiseaseStatusCondition,
     PriorTherapyCondition,
     QuestionCondition,
+    SettingCondition,
 )
 from priorauth.policy.tables import Knowledge, norm, normalize_alteration
 
@@ -41,6 +42,8 @@ def compile_condition(cond: Condition, kb: Knowledge, own_drug: str) -> Evaluato
         return _concurrent(cond, kb, own_drug)
     if isinstance(cond, AttestationCondition):
         return _attestation(cond)
+    if isinstance(cond, SettingCondition):
+        return _setting(cond)
     if isinstance(cond, DiseaseStatusCondition):
         return _disease_status(cond)
     if isinstance(cond, QuestionCondition):
@@ -337,6 +340,33 @@ def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> 
         return None if unresolved else True
 
     return concurrent_therapy
+
+
+def _setting(c: SettingCondition) -> Evaluator:
+    def setting(f: Facts, notes: Notes) -> Status:
+        summary = f.prior_summary
+        resected: Status = None
+        if summary is not None:
+            _, classes, _, unresolved = summary
+            resected = True if "surgery" in classes else (None if unresolved else False)
+        dxs = f.diagnoses
+        spread: Status = None
+        if dxs is not None:
+            extents = [d.extent for d in dxs if d.family not in f.kb.extent_codes]
+            if "metastatic" in extents:
+                spread = False
+            elif extents and None not in extents:
+                spread = True
+        if notes is not None:
+            shown = "not given" if resected is None else resected
+            notes.append(Fact("tumor resected", shown, "prior_therapies"))
+            where = "diagnoses[].extent"
+            notes.append(
+                Fact("disease not metastatic", "unknown" if spread is None else spread, where)
+            )
+        return k_and((resected, spread))
+
+    return setting
 
 
 def _attestation(c: AttestationCondition) -> Evaluator:

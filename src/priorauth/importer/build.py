@@ -166,6 +166,8 @@ def leaf_name(cond: dict[str, Any] | None, text: str) -> str:
         return "not_with_" + "_".join(cond["none_of"])
     if kind == "attestation":
         return str(cond["key"])
+    if kind == "setting":
+        return str(cond["setting"])
     if kind == "disease_status":
         return "no_progression"
     return slug(text)

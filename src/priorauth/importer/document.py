@@ -3,6 +3,7 @@ markup stripped, sentences split by a page break joined again."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +66,16 @@ def _pdf_text(path: Path, data: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    log = logging.getLogger("pypdf")
+    was = log.level
+    log.setLevel(logging.CRITICAL)  # its warnings would print beside our one-line error
     try:
         reader = PdfReader(BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except (PdfReadError, ValueError, KeyError, OSError, IndexError, TypeError) as exc:
         raise DocumentError(str(path), f"a damaged PDF ({exc})") from None
+    finally:
+        log.setLevel(was)
     # A form feed marks each page break, as the page headers do in converted text.
     return "\n\f\n".join(pages)
 

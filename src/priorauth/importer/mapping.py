@@ -222,13 +222,13 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
                 {"type": "prior_therapy", "limit_drug": drug, "limit_months": months},
                 f"{drug} given for at most {months} months",
             )
-    m = re.fullmatch(
-        r"(?:adjuvant therapy |adjuvant treatment )?after (?:complete )?(?:tumor )?resection", low
-    )
-    if m:
+    if re.fullmatch(
+        r"adjuvant (?:therapy|treatment)(?: after (?:complete )?(?:tumor |surgical )?resection)?",
+        low,
+    ):
         return Mapped(
-            {"type": "prior_therapy", "any_classes": ["surgery"]},
-            "after tumor resection (a prior surgery)",
+            {"type": "setting", "setting": "adjuvant"},
+            "the adjuvant setting: after a resection, disease not metastatic",
         )
     if re.fullmatch(r"first[- ]line (?:treatment|therapy)", low):
         return Mapped(

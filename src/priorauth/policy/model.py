@@ -99,6 +99,13 @@ class ConcurrentTherapyCondition(_Model):
         return self
 
 
+class SettingCondition(_Model):
+    """The treatment setting. Adjuvant: after a resection of disease that is not metastatic."""
+
+    type: Literal["setting"]
+    setting: Literal["adjuvant"]
+
+
 class AttestationCondition(_Model):
     """The prescriber attests to ``key`` (e.g. liver_function_monitoring)."""
 
@@ -126,6 +133,7 @@ Condition = Annotated[
     | BiomarkerCondition
     | PriorTherapyCondition
     | ConcurrentTherapyCondition
+    | SettingCondition
     | AttestationCondition
     | DiseaseStatusCondition
     | QuestionCondition,

@@ -15,6 +15,7 @@ _HINTS = {
     "prior_therapy": " List the prior therapies.",
     "concurrent_therapy": " List every therapy to be used at the same time.",
     "attestation": "",
+    "setting": " List the prior therapies (surgery included) and the extent of disease.",
     "disease_status": " Give the disease status.",
     "question": "",
 }
