@@ -228,7 +228,10 @@ def decide(req: dict[str, Any]) -> dict[str, Any]:
                 "initial.mcrc.with_panitumumab": with_panitumumab(req),
             },
         }
-        rest = {"initial.age": adult(req), "initial.liver_function_monitoring": liver_monitoring(req)}
+        rest = {
+            "initial.age": adult(req),
+            "initial.liver_function_monitoring": liver_monitoring(req),
+        }
     branch_ok = {name: AND(*b.values()) for name, b in branches.items()}
     outcome = AND(OR(*branch_ok.values()), *rest.values())
 
