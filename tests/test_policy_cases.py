@@ -46,9 +46,16 @@ EXPECT_KEYS = {
     "reasons_include",
     "raises",
 }
-POLICY_NUMBER = "5.21.177"
-POLICY_EFFECTIVE = "2026-04-01"
-MAX_DAILY_DOSE_MG = 960
+# Per drug (brand or generic, lower case): policy number, effective date, and the quantity
+# limit in mg/day for each strength.
+POLICIES: dict[str, tuple[str, str, dict[float, float]]] = {
+    "lumakras": ("5.21.177", "2026-04-01", {120: 960, 240: 960, 320: 960}),
+    "krazati": ("5.99.101", "2026-07-01", {200: 1200}),  # 180 tablets / 30 days
+    "tagrisso": ("5.99.102", "2026-01-01", {40: 40, 80: 80}),  # 30 tablets / 30 days
+}
+POLICIES["sotorasib"] = POLICIES["lumakras"]
+POLICIES["adagrasib"] = POLICIES["krazati"]
+POLICIES["osimertinib"] = POLICIES["tagrisso"]
 
 
 def deep_merge(base: Any, patch: Any) -> Any:
@@ -101,9 +108,11 @@ CASES = load_cases()
 def check_invariants(d: dict[str, Any], request: dict[str, Any]) -> None:
     """What every determination must satisfy, whatever the case."""
     assert d["decision"] in DECISIONS
-    assert str(d["policy"]["number"]) == POLICY_NUMBER
-    assert str(d["policy"]["effective_date"]) == POLICY_EFFECTIVE
     med = request["medication"]
+    number, effective, limits = POLICIES[med["name"].lower()]
+    max_daily_dose_mg = limits[med["strength_mg"]]
+    assert str(d["policy"]["number"]) == number
+    assert str(d["policy"]["effective_date"]) == effective
     dose = med["strength_mg"] * med["quantity"] / med["days_supply"]
     assert d["requested_daily_dose_mg"] == pytest.approx(dose, abs=5e-4)
     for reason in d["reasons"]:
@@ -112,10 +121,10 @@ def check_invariants(d: dict[str, Any], request: dict[str, Any]) -> None:
         auth = d["authorization"]
         assert auth is not None
         assert auth["start"] == request["date_of_service"]
-        assert auth["max_daily_dose_mg"] == MAX_DAILY_DOSE_MG
+        assert auth["max_daily_dose_mg"] == max_daily_dose_mg
         assert d["denial_basis"] is None
         assert d["missing"] == []
-        assert (d["decision"] == "partially_approved") == (dose > MAX_DAILY_DOSE_MG)
+        assert (d["decision"] == "partially_approved") == (dose > max_daily_dose_mg)
     elif d["decision"] == "denied":
         assert d["authorization"] is None
         assert d["denial_basis"] in {"investigational", "criteria_not_met"}

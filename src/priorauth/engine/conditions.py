@@ -215,6 +215,7 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     watch = _terms(c.not_progressed_on, kb)
     limited = _terms([c.limit_drug], kb)[0] if c.limit_drug else None
     limit_months = c.limit_months or 0
+    only_in = c.only_in_setting
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
         summary = f.prior_summary
@@ -259,7 +260,12 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
         within: Status = True
         if limited is not None:
             within = _within(f, limited, limit_months, notes)
-        return k_and((count, every, some, course, spared, within))
+        verdict = k_and((count, every, some, course, spared, within))
+        if only_in is not None:
+            # "For adjuvant therapy: ...": met outside that setting.
+            in_setting = _adjuvant(f, notes)
+            verdict = k_or((None if in_setting is None else not in_setting, verdict))
+        return verdict
 
     return prior_therapy
 
@@ -344,29 +350,32 @@ def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> 
 
 def _setting(c: SettingCondition) -> Evaluator:
     def setting(f: Facts, notes: Notes) -> Status:
-        summary = f.prior_summary
-        resected: Status = None
-        if summary is not None:
-            _, classes, _, unresolved = summary
-            resected = True if "surgery" in classes else (None if unresolved else False)
-        dxs = f.diagnoses
-        spread: Status = None
-        if dxs is not None:
-            extents = [d.extent for d in dxs if d.family not in f.kb.extent_codes]
-            if "metastatic" in extents:
-                spread = False
-            elif extents and None not in extents:
-                spread = True
-        if notes is not None:
-            shown = "not given" if resected is None else resected
-            notes.append(Fact("tumor resected", shown, "prior_therapies"))
-            where = "diagnoses[].extent"
-            notes.append(
-                Fact("disease not metastatic", "unknown" if spread is None else spread, where)
-            )
-        return k_and((resected, spread))
+        return _adjuvant(f, notes)
 
     return setting
+
+
+def _adjuvant(f: Facts, notes: Notes) -> Status:
+    """After a resection, of disease that is not metastatic."""
+    summary = f.prior_summary
+    resected: Status = None
+    if summary is not None:
+        _, classes, _, unresolved = summary
+        resected = True if "surgery" in classes else (None if unresolved else False)
+    dxs = f.diagnoses
+    spread: Status = None
+    if dxs is not None:
+        extents = [d.extent for d in dxs if d.family not in f.kb.extent_codes]
+        if "metastatic" in extents:
+            spread = False
+        elif extents and None not in extents:
+            spread = True
+    if notes is not None:
+        notes.append(Fact("tumor resected", "not given" if resected is None else resected,
+                          "prior_therapies"))  # fmt: skip
+        shown = "unknown" if spread is None else spread
+        notes.append(Fact("disease not metastatic", shown, "diagnoses[].extent"))
+    return k_and((resected, spread))
 
 
 def _attestation(c: AttestationCondition) -> Evaluator:

@@ -42,6 +42,15 @@ def _examples_removed(text: str) -> str:
 
 def map_criterion(text: str, ctx: Context) -> Mapped:
     t = _clean(text)
+    m = re.fullmatch(r"for adjuvant (?:therapy|treatment)\s*:\s*(.+)", t, re.I)
+    if m:
+        inner = map_criterion(m.group(1), ctx)
+        if inner.condition and inner.condition["type"] == "prior_therapy":
+            return Mapped(
+                {**inner.condition, "only_in_setting": "adjuvant"},
+                f"in the adjuvant setting only: {inner.why}",
+            )
+        return Mapped(None, "a condition of the adjuvant setting the vocabulary cannot type")
     for reader in _READERS:
         got = reader(t, ctx)
         if got is not None:

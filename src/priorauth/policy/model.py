@@ -64,6 +64,9 @@ class PriorTherapyCondition(_Model):
     )
     limit_drug: str | None = Field(default=None, description="a drug given for at most ...")
     limit_months: int | None = Field(default=None, ge=0, description="... this many months")
+    only_in_setting: Literal["adjuvant"] | None = Field(
+        default=None, description="the condition applies only in this setting (met otherwise)"
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> PriorTherapyCondition:

@@ -113,6 +113,9 @@ class Knowledge:
 
     def alteration(self, gene: str, text: str) -> str | None:
         """The canonical alteration, or None when the text is not one the tables can read."""
+        words = text.split(None, 1)
+        if len(words) == 2 and self.gene_aliases.get(norm(words[0])) == gene:
+            text = words[1]  # "EGFR exon 19 deletion"
         canonical = normalize_alteration(text)
         if is_protein_change(canonical):
             return canonical
