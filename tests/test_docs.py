@@ -29,9 +29,7 @@ README_COMMANDS = _console_commands((ROOT / "README.md").read_text())
 
 
 @pytest.mark.parametrize("command", README_COMMANDS)
-def test_readme_commands_run(
-    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_readme_commands_run(command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     args = shlex.split(command)[1:]
     for i, arg in enumerate(args[:-1]):  # files the command writes go to a scratch folder
