@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean examples
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/priorauth evaluate examples/*-*.json
+	PRIORAUTH_DEMO_KEYS=1 $(BIN)/priorauth serve
 
+# The service tests run on SQLite and, when the machine has PostgreSQL, on PostgreSQL too.
 test: $(STAMP)
-	$(BIN)/pytest
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -27,3 +28,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+examples: $(STAMP)
+	$(BIN)/priorauth evaluate examples/*-*.json

@@ -27,10 +27,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the service.", no_args_is_help=True)
 policy_app = typer.Typer(
     help="Inspect the policies the engine decides against.", no_args_is_help=True
 )
 app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -316,3 +320,77 @@ def schema(
         else:
             raise BadInput(f"schema: expected 'request' or 'determination', got {which!r}")
         print(json.dumps(doc, indent=2))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the PA case service (FastAPI on uvicorn); database from PRIORAUTH_DATABASE_URL,
+    SQLite under var/ by default. Migrations run at start-up."""
+    import uvicorn
+
+    with _one_line_errors():
+        from priorauth.service.app import create_app
+        from priorauth.service.config import get_settings
+
+        settings = get_settings()
+        if workers > 1:
+            # Migrate once here; each worker then builds its app without migrating.
+            create_app(settings)
+        try:
+            uvicorn.run(
+                "priorauth.service.main:app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+        except OSError as exc:
+            raise BadInput(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (PRIORAUTH_DATABASE_URL) to the latest migration."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from priorauth.service.config import get_settings
+    from priorauth.service.db import Database
+    from priorauth.service.migrate import upgrade
+
+    with _one_line_errors():
+        url = get_settings().database_url
+        try:
+            upgrade(Database(url).engine)
+        except SQLAlchemyError as exc:
+            raise BadInput(f"database {url}: {exc.__class__.__name__}: {exc.args[0]}") from None
+        out.print(f"database at the latest migration: {url}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="submitter, reviewer or admin.")],
+    org: Annotated[str | None, typer.Option(help="The provider organization (submitters).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Who holds the key (shown in the audit log).")
+    ] = None,
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from priorauth.service.auth import create_key
+    from priorauth.service.config import get_settings
+    from priorauth.service.db import Database
+    from priorauth.service.migrate import upgrade
+
+    with _one_line_errors():
+        db = Database(get_settings().database_url)
+        upgrade(db.engine)
+        try:
+            with db.session() as s:
+                key = create_key(s, role, org, name or f"{role}{'@' + org if org else ''}")
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        print(key)

@@ -371,8 +371,9 @@ def _adjuvant(f: Facts, notes: Notes) -> Status:
         elif extents and None not in extents:
             spread = True
     if notes is not None:
-        notes.append(Fact("tumor resected", "not given" if resected is None else resected,
-                          "prior_therapies"))  # fmt: skip
+        notes.append(
+            Fact("tumor resected", "not given" if resected is None else resected, "prior_therapies")
+        )
         shown = "unknown" if spread is None else spread
         notes.append(Fact("disease not metastatic", shown, "diagnoses[].extent"))
     return k_and((resected, spread))

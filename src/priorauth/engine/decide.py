@@ -23,6 +23,7 @@ from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
 from priorauth.policy.questions import question_text
+from priorauth.request import Request
 
 Kind = Literal["initial", "renewal"]
 _ONE_DAY = dt.timedelta(days=1)
@@ -171,6 +172,22 @@ class Decider:
         if self.plan.diagnosis_matches_none(facts):
             return "investigational"
         return "criteria_not_met"
+
+    def authorize(self, request: Request) -> Authorization:
+        """The authorization the policy's limits allow for this request, whatever its criteria
+        say: what a reviewer's overturned denial grants."""
+        med = request.medication
+        requested = med.strength_mg * med.quantity / med.days_supply
+        q = self.limits.quantity_for(med.strength_mg)
+        cap = max_daily_dose_mg(self.limits, med.strength_mg)
+        start = request.date_of_service
+        return Authorization(
+            start=start,
+            end=authorization_end(start, self.limits.duration.months),
+            max_daily_dose_mg=_number(min(requested, cap) if cap is not None else requested),
+            quantity_limit=q.text if q else None,
+            duration=self.limits.duration.text,
+        )
 
     def decide(self, facts: Facts) -> Determination:
         overall = self.plan.decide(facts)

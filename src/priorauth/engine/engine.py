@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from priorauth.determination import Determination, Question
+from priorauth.determination import Authorization, Determination, Question
 from priorauth.engine.decide import Decider, Kind, question_for
 from priorauth.engine.facts import Facts
 from priorauth.engine.plan import Plan
@@ -43,9 +43,10 @@ class Engine:
             versions = self._by_name.setdefault(norm(p.drug.brand), [])
             if any(v.effective_date == p.effective_date for v in versions):
                 raise PolicyError(
-                    p.title, "effective_date",
+                    p.title,
+                    "effective_date",
                     f"two versions of policy {p.number} take effect on {p.effective_date}",
-                )  # fmt: skip
+                )
             versions.append(p)
             self._by_name[norm(p.drug.generic)] = versions
             own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
@@ -115,6 +116,11 @@ class Engine:
         policy = self.policy_for(request)
         self._check_against(policy, request)
         return self.decider(policy, request.kind).decide(Facts(request, self.kb))
+
+    def authorize(self, request: Request) -> Authorization:
+        """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
+        policy = self.policy_for(request)
+        return self.decider(policy, request.kind).authorize(request)
 
     def _check_against(self, policy: Policy, request: Request) -> None:
         strengths = policy.drug.strengths_mg

@@ -35,11 +35,23 @@ _DATE = (
 _MONTHS = {
     m: i
     for i, m in enumerate(
-        ["january", "february", "march", "april", "may", "june", "july", "august",
-         "september", "october", "november", "december"],
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
         start=1,
     )
-}  # fmt: skip
+}
 _STOP = {
     "a",
     "an",
@@ -186,16 +198,27 @@ class _Builder:
     placements: list[Placement] = field(default_factory=list)
     policy_disease: str | None = None
 
-    def leaf(self, text: str, line: Line, prefix: str, ctx: Context, indication: bool = False,
-             name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def leaf(
+        self,
+        text: str,
+        line: Line,
+        prefix: str,
+        ctx: Context,
+        indication: bool = False,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         mapped: Mapped = map_criterion(text, ctx)
         wanted = name or leaf_name(mapped.condition, text)
         if name is None and mapped.condition and mapped.condition["type"] == "diagnosis":
             wanted = mapped.condition["disease"]  # a diagnosis every indication shares
         nid = self.ids.make(f"{prefix}.{_clean_id(wanted)}")
         cond = mapped.condition or {"type": "question"}
-        node: dict[str, Any] = {"id": nid, "text": _tidy(text), "condition": cond,
-                                "source": line.where}  # fmt: skip
+        node: dict[str, Any] = {
+            "id": nid,
+            "text": _tidy(text),
+            "condition": cond,
+            "source": line.where,
+        }
         if indication:
             node["indication"] = True
         self.placements.append(
@@ -211,8 +234,15 @@ class _Builder:
         )
         return node
 
-    def criterion(self, text: str, line: Line, prefix: str, ctx: Context,
-                  indication: bool = False, name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def criterion(
+        self,
+        text: str,
+        line: Line,
+        prefix: str,
+        ctx: Context,
+        indication: bool = False,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         """A line of the list: one leaf, or an OR inside it, or comma-joined parts."""
         t = _tidy(text)
         ors = re.split(r"\s+OR\s+", t)
@@ -236,10 +266,15 @@ class _Builder:
             mapped = [map_criterion(p, ctx).condition for p in parts]
             if all(mapped):
                 return [
-                    self.leaf(p, item.line, prefix, ctx,
-                              name="diagnosis" if (m or {}).get("type") == "diagnosis" else None)
+                    self.leaf(
+                        p,
+                        item.line,
+                        prefix,
+                        ctx,
+                        name="diagnosis" if (m or {}).get("type") == "diagnosis" else None,
+                    )
                     for p, m in zip(parts, mapped, strict=True)
-                ]  # fmt: skip
+                ]
         name = (
             "diagnosis"
             if (map_criterion(t, ctx).condition or {}).get("type") == "diagnosis"
@@ -284,8 +319,12 @@ class _Builder:
         if not item.children:
             if ", " in item.text and map_criterion(_tidy(item.text), inner).condition is None:
                 prefix = self.ids.make(f"{kind}.{_clean_id(name)}")
-                return {"id": prefix, "text": _tidy(item.text), "indication": True,
-                        "all": self.item_parts(item, prefix, inner)}  # fmt: skip
+                return {
+                    "id": prefix,
+                    "text": _tidy(item.text),
+                    "indication": True,
+                    "all": self.item_parts(item, prefix, inner),
+                }
             return self.criterion(item.text, item.line, kind, inner, indication=True, name=name)
         prefix = self.ids.make(f"{kind}.{_clean_id(name)}")
         kids = self.item_parts(item, prefix, inner)
@@ -386,8 +425,9 @@ def _policy_disease(req: Requirements, kb: Knowledge, own: frozenset[str]) -> st
     return found.pop() if len(found) == 1 else None
 
 
-def _metadata(doc: Document, sections: dict[str, Section], kb: Knowledge,
-              warnings: list[str]) -> dict[str, Any]:  # fmt: skip
+def _metadata(
+    doc: Document, sections: dict[str, Section], kb: Knowledge, warnings: list[str]
+) -> dict[str, Any]:
     h = doc.header
     src = doc.source
     full = "\n".join(line.text for line in doc.lines)
@@ -412,9 +452,10 @@ def _metadata(doc: Document, sections: dict[str, Section], kb: Knowledge,
     statements = [line.text.strip() for line in (policy_sec.content if policy_sec else [])]
     applies = next((s for s in statements if "applies to" in s.lower()), "")
     applies_to = [
-        k for k, w in (("pre_service", "pre-service"), ("post_service", "post-service"))
+        k
+        for k, w in (("pre_service", "pre-service"), ("post_service", "post-service"))
         if w in applies.lower()
-    ]  # fmt: skip
+    ]
     if not applies_to:
         warnings.append("no applicability statement (pre-service / post-service) found")
     necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
@@ -492,8 +533,14 @@ def _history(section: Section | None) -> list[dict[str, str]]:
     return out
 
 
-def _limits(sections: dict[str, Section], meta: dict[str, Any], kb: Knowledge,
-            warnings: list[str], unplaced: list[Unplaced], src: str) -> dict[str, Any]:  # fmt: skip
+def _limits(
+    sections: dict[str, Section],
+    meta: dict[str, Any],
+    kb: Knowledge,
+    warnings: list[str],
+    unplaced: list[Unplaced],
+    src: str,
+) -> dict[str, Any]:
     initial_sec = sections.get("prior-approval limits")
     if initial_sec is None:
         raise DocumentError(
@@ -544,8 +591,9 @@ def _collect(
         unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
 
 
-def _uncovered_indications(sections: dict[str, Section], policy: Policy, kb: Knowledge,
-                           own: frozenset[str]) -> list[str]:  # fmt: skip
+def _uncovered_indications(
+    sections: dict[str, Section], policy: Policy, kb: Knowledge, own: frozenset[str]
+) -> list[str]:
     """An FDA-approved indication in the description whose disease no criterion names."""
     reg = sections.get("regulatory status")
     if reg is None:

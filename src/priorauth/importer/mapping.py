@@ -92,10 +92,13 @@ def _disease_status(t: str, ctx: Context) -> Mapped | None:
     m = re.fullmatch(r"no disease progression(?: or (unacceptable toxicity))?", t, re.I)
     if m:
         return Mapped(
-            {"type": "disease_status", "no_progression": True,
-             "no_unacceptable_toxicity": bool(m.group(1))},
+            {
+                "type": "disease_status",
+                "no_progression": True,
+                "no_unacceptable_toxicity": bool(m.group(1)),
+            },
             "no disease progression" + (" or unacceptable toxicity" if m.group(1) else ""),
-        )  # fmt: skip
+        )
     return None
 
 
@@ -130,8 +133,13 @@ def _biomarker(t: str, ctx: Context) -> Mapped | None:
         if canonical is None:
             return None
         alts.append(canonical)
-    cond: dict[str, Any] = {"type": "biomarker", "gene": gene, "alterations": alts,
-                            "result": "positive", "fda_approved_test": fda}  # fmt: skip
+    cond: dict[str, Any] = {
+        "type": "biomarker",
+        "gene": gene,
+        "alterations": alts,
+        "result": "positive",
+        "fda_approved_test": fda,
+    }
     if fda and ctx.disease:
         cond["disease"] = ctx.disease
     shown = f"{gene} {' or '.join(alts)}".strip()

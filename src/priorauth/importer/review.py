@@ -36,12 +36,24 @@ def lint(policy: Policy, kb: Knowledge | None = None) -> list[Finding]:
         indications = [n for n in root.walk() if n.indication]
         has_dx = any(isinstance(n.condition, DiagnosisCondition) for n in root.walk())
         if not indications and not has_dx:
-            out.append(Finding("warning", kind, "no indication and no diagnosis criterion: "
-                               "a denial can never be called investigational"))  # fmt: skip
+            out.append(
+                Finding(
+                    "warning",
+                    kind,
+                    "no indication and no diagnosis criterion: "
+                    "a denial can never be called investigational",
+                )
+            )
         for ind in indications:
             if not any(isinstance(n.condition, DiagnosisCondition) for n in ind.walk()):
-                out.append(Finding("info", ind.id, "indication without a diagnosis criterion: "
-                                   "it counts as matching any diagnosis"))  # fmt: skip
+                out.append(
+                    Finding(
+                        "info",
+                        ind.id,
+                        "indication without a diagnosis criterion: "
+                        "it counts as matching any diagnosis",
+                    )
+                )
         for node in root.walk():
             out += _node_findings(node, kb, own)
     for kind in ("initial", "renewal"):
@@ -131,9 +143,18 @@ def diff(old: Policy, new: Policy) -> dict[str, Any]:
         if fields:
             changed[cid] = fields
     meta = {}
-    for key in ("number", "title", "effective_date", "original_policy_date", "last_review_date",
-                "committee_approval_date", "applies_to", "pre_pa_allowance", "related_policies",
-                "investigational_text"):  # fmt: skip
+    for key in (
+        "number",
+        "title",
+        "effective_date",
+        "original_policy_date",
+        "last_review_date",
+        "committee_approval_date",
+        "applies_to",
+        "pre_pa_allowance",
+        "related_policies",
+        "investigational_text",
+    ):
         va = json.loads(json.dumps(getattr(old, key), default=str))
         vb = json.loads(json.dumps(getattr(new, key), default=str))
         if va != vb:

@@ -262,10 +262,28 @@ def load_knowledge() -> Knowledge:
 
 
 _AMINO = {
-    "ala": "A", "arg": "R", "asn": "N", "asp": "D", "cys": "C", "gln": "Q", "glu": "E",
-    "gly": "G", "his": "H", "ile": "I", "leu": "L", "lys": "K", "met": "M", "phe": "F",
-    "pro": "P", "ser": "S", "thr": "T", "trp": "W", "tyr": "Y", "val": "V", "ter": "*",
-}  # fmt: skip
+    "ala": "A",
+    "arg": "R",
+    "asn": "N",
+    "asp": "D",
+    "cys": "C",
+    "gln": "Q",
+    "glu": "E",
+    "gly": "G",
+    "his": "H",
+    "ile": "I",
+    "leu": "L",
+    "lys": "K",
+    "met": "M",
+    "phe": "F",
+    "pro": "P",
+    "ser": "S",
+    "thr": "T",
+    "trp": "W",
+    "tyr": "Y",
+    "val": "V",
+    "ter": "*",
+}
 _THREE = re.compile(r"(" + "|".join(_AMINO) + r")", re.IGNORECASE)
 _THREE_LETTER_CHANGE = re.compile(r"[A-Za-z]{3}\d+(?:[A-Za-z]{3}|\*)")
 _PROTEIN_CHANGE = re.compile(r"[A-Z]\d+(?:[A-Z*]|DEL|INS[A-Z]*|DUP|FS\*?\d*)")

@@ -1,0 +1,1 @@
+"""The prior-authorization case service: HTTP API, database, workflow, audit, clocks."""

@@ -1,0 +1,532 @@
+"""The case workflow: submissions, pends and their answers, reviews, appeals, withdrawals,
+expiry of unanswered pends. Every change of state is one transaction with its audit event."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import statistics
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from priorauth.engine.engine import Engine
+from priorauth.errors import PriorAuthError, RequestError
+from priorauth.request import Request, parse_request
+from priorauth.service.auth import Principal
+from priorauth.service.config import Settings
+from priorauth.service.db import Database
+from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound
+from priorauth.service.models import Authorization, Case, Event
+
+APPROVED = ("approved", "partially_approved")
+OPEN = ("pended", "in_review", "in_appeal")
+Clock = Callable[[], dt.datetime]
+
+# Request fields that additional information may bring; lists replace, mappings merge.
+INFO_FIELDS = (
+    "diagnoses",
+    "biomarkers",
+    "prior_therapies",
+    "concurrent_therapies",
+    "attestations",
+    "disease_status",
+    "answers",
+)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; everything here is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class Service:
+    def __init__(
+        self, db: Database, engine: Engine, settings: Settings, clock: Clock | None = None
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def due_by(self, received: dt.datetime, urgency: str) -> dt.datetime:
+        if urgency == "expedited":
+            return received + dt.timedelta(hours=self.settings.expedited_hours)
+        return received + dt.timedelta(days=self.settings.standard_days)
+
+    @staticmethod
+    def _event(
+        s: Session,
+        case: Case,
+        who: Principal,
+        action: str,
+        before: str | None,
+        after: str | None,
+        at: dt.datetime,
+        **detail: Any,
+    ) -> None:
+        s.add(
+            Event(
+                case_id=case.id,
+                at=at,
+                actor=who.name,
+                role=who.role,
+                action=action,
+                from_status=before,
+                to_status=after,
+                detail=detail,
+            )
+        )
+
+    def _load(self, s: Session, who: Principal, case_id: str) -> Case:
+        case = s.get(Case, case_id)
+        # Another organization's case does not exist as far as a submitter can tell.
+        if case is None or (who.role == "submitter" and case.org != who.org):
+            raise NotFound(f"no case {case_id}")
+        return case
+
+    @staticmethod
+    def _require(who: Principal, *roles: str) -> None:
+        if who.role not in roles:
+            raise Forbidden(f"this needs the {' or '.join(roles)} role; the key is {who.role}")
+
+    def _authorize(self, s: Session, case: Case, auth: dict[str, Any], at: dt.datetime) -> None:
+        s.add(
+            Authorization(
+                case_id=case.id,
+                org=case.org,
+                member_id=case.member_id,
+                drug=case.drug,
+                policy_number=case.policy_number,
+                start=dt.date.fromisoformat(str(auth["start"])),
+                end=dt.date.fromisoformat(str(auth["end"])),
+                max_daily_dose_mg=auth.get("max_daily_dose_mg"),
+                created_at=at,
+            )
+        )
+
+    # --- submission and evaluation -------------------------------------------------------
+
+    def _evaluate(self, s: Session, req: Request) -> tuple[dict[str, Any], list[str], int | None]:
+        """The determination, notes, and the previous authorization a renewal builds on."""
+        notes: list[str] = []
+        previous = None
+        try:
+            policy = self.engine.policy_for(req)
+            if req.kind == "renewal":
+                previous = s.scalar(
+                    select(Authorization)
+                    .where(
+                        Authorization.member_id == req.member.id,
+                        Authorization.policy_number == policy.number,
+                    )
+                    .order_by(Authorization.end.desc())
+                    .limit(1)
+                )
+                if previous is None:
+                    notes.append(
+                        "No previous authorization on file for this member and drug: "
+                        "the request was evaluated against the initial requirements."
+                    )
+                    req = req.model_copy(update={"kind": "initial"})
+            det = self.engine.evaluate_model(req).model_dump(mode="json")
+        except RequestError as exc:
+            raise Invalid(str(exc), exc.field) from None
+        except PriorAuthError as exc:
+            raise Invalid(str(exc)) from None
+        return det, notes, previous.id if previous is not None else None
+
+    @staticmethod
+    def _status_for(det: dict[str, Any]) -> str:
+        decision = det["decision"]
+        if decision in APPROVED:
+            return str(decision)
+        return "pended" if decision == "pended" else "in_review"
+
+    def _apply(
+        self,
+        s: Session,
+        case: Case,
+        who: Principal,
+        det: dict[str, Any],
+        at: dt.datetime,
+        action: str,
+    ) -> None:
+        before = case.status if case.status != "new" else None
+        case.determination = det
+        case.status = self._status_for(det)
+        if case.status in APPROVED:
+            case.decided_at = at
+            case.decided_by = "engine"
+            self._authorize(s, case, det["authorization"], at)
+        self._event(
+            s,
+            case,
+            who,
+            action,
+            before,
+            case.status,
+            at,
+            decision=det["decision"],
+            denial_basis=det["denial_basis"],
+            missing=[q["id"] for q in det["missing"]],
+        )
+
+    def submit(self, who: Principal, body: Any, idempotency_key: str | None) -> tuple[Case, bool]:
+        """A new case, decided at once where the engine can; (case, created)."""
+        self._require(who, "submitter", "admin")
+        org = who.org or "plan"
+        try:
+            req = parse_request(body)
+        except RequestError as exc:
+            raise Invalid(str(exc), exc.field) from None
+        if idempotency_key is not None:
+            found = self._by_idempotency(org, idempotency_key, req)
+            if found is not None:
+                return found, False
+        now = self.clock()
+        try:
+            with self.db.session() as s:
+                det, notes, previous = self._evaluate(s, req)
+                case = Case(
+                    id=str(uuid.uuid4()),
+                    org=org,
+                    submitted_by=who.name,
+                    idempotency_key=idempotency_key,
+                    member_id=req.member.id,
+                    drug=det["policy"]["title"],
+                    policy_number=det["policy"]["number"],
+                    kind=req.kind,
+                    urgency=req.urgency,
+                    status="new",
+                    request=req.model_dump(mode="json", exclude_none=True),
+                    determination=det,
+                    notes=notes,
+                    received_at=now,
+                    due_by=self.due_by(now, req.urgency),
+                    appealed=False,
+                    previous_authorization_id=previous,
+                )
+                s.add(case)
+                s.flush()
+                self._event(
+                    s,
+                    case,
+                    who,
+                    "submitted",
+                    None,
+                    "received",
+                    now,
+                    idempotency_key=idempotency_key,
+                )
+                self._apply(s, case, who, det, now, "evaluated")
+            return case, True
+        except IntegrityError:
+            # A simultaneous retry with the same Idempotency-Key won the race: return its case.
+            if idempotency_key is None:
+                raise
+            found = self._by_idempotency(org, idempotency_key, req)
+            if found is None:
+                raise
+            return found, False
+
+    def _by_idempotency(self, org: str, key: str, req: Request) -> Case | None:
+        with self.db.session() as s:
+            case = s.scalar(select(Case).where(Case.org == org, Case.idempotency_key == key))
+            if case is None:
+                return None
+            if case.request != req.model_dump(mode="json", exclude_none=True):
+                raise Conflict(
+                    "this Idempotency-Key was used for a different request", "Idempotency-Key"
+                )
+            return case
+
+    def add_information(self, who: Principal, case_id: str, info: dict[str, Any]) -> Case:
+        self._require(who, "submitter", "admin")
+        unknown = sorted(set(info) - set(INFO_FIELDS))
+        if unknown:
+            raise Invalid(
+                f"{unknown[0]}: not information a case can take (one of {', '.join(INFO_FIELDS)})",
+                unknown[0],
+            )
+        if not info:
+            raise Invalid("no information given", "body")
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            if case.status != "pended":
+                raise Conflict(
+                    f"case {case_id} is {case.status}: only a pended case takes information"
+                )
+            merged = dict(case.request)
+            for key, value in info.items():
+                if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                    merged[key] = {**merged[key], **value}
+                else:
+                    merged[key] = value
+            try:
+                req = parse_request(merged)
+            except RequestError as exc:
+                raise Invalid(str(exc), exc.field) from None
+            det, _, _ = self._evaluate(s, req)
+            case.request = req.model_dump(mode="json", exclude_none=True)
+            self._event(
+                s, case, who, "information_added", "pended", "pended", now, fields=sorted(info)
+            )
+            self._apply(s, case, who, det, now, "re-evaluated")
+            self._commit_or_conflict(s, case_id)
+        return case
+
+    def _commit_or_conflict(self, s: Session, case_id: str) -> None:
+        try:
+            s.flush()
+        except StaleDataError:
+            raise Conflict(f"case {case_id} was changed by someone else; reload it") from None
+
+    # --- people's decisions ---------------------------------------------------------------
+
+    def review(self, who: Principal, case_id: str, action: str, reason: str) -> Case:
+        """A pharmacist confirms the recommended denial or overturns it."""
+        self._require(who, "reviewer")
+        if action not in ("confirm_denial", "overturn"):
+            raise Invalid("action: expected confirm_denial or overturn", "action")
+        if not reason.strip():
+            raise Invalid("reason: say why", "reason")
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            if case.status != "in_review":
+                raise Conflict(f"case {case_id} is {case.status}, not awaiting review")
+            if action == "confirm_denial":
+                case.status, case.denied_by = "denied", who.name
+            else:
+                case.status = "approved"
+                self._authorize(s, case, self._granted(case), now)
+            case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
+            self._event(s, case, who, action, "in_review", case.status, now, reason=reason)
+            self._commit_or_conflict(s, case_id)
+        return case
+
+    def _granted(self, case: Case) -> dict[str, Any]:
+        req = parse_request(case.request)
+        # A renewal with no authorization on file was held to the initial requirements.
+        req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
+        return dataclasses.asdict(self.engine.authorize(req))
+
+    def appeal(self, who: Principal, case_id: str, reason: str) -> Case:
+        self._require(who, "submitter", "admin")
+        if not reason.strip():
+            raise Invalid("reason: say why the denial should be overturned", "reason")
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            if case.status != "denied":
+                raise Conflict(f"case {case_id} is {case.status}: only a denial can be appealed")
+            if case.appealed:
+                raise Conflict(f"case {case_id} was appealed already")
+            case.status, case.appealed = "in_appeal", True
+            case.due_by = self.due_by(now, case.urgency)
+            self._event(s, case, who, "appealed", "denied", "in_appeal", now, reason=reason)
+            self._commit_or_conflict(s, case_id)
+        return case
+
+    def decide_appeal(self, who: Principal, case_id: str, action: str, reason: str) -> Case:
+        """Decided by a different reviewer than the one who denied."""
+        self._require(who, "reviewer")
+        if action not in ("uphold", "overturn"):
+            raise Invalid("action: expected uphold or overturn", "action")
+        if not reason.strip():
+            raise Invalid("reason: say why", "reason")
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            if case.status != "in_appeal":
+                raise Conflict(f"case {case_id} is {case.status}, not under appeal")
+            if case.denied_by == who.name:
+                raise Forbidden(
+                    "an appeal is decided by a different reviewer than the one who denied"
+                )
+            if action == "uphold":
+                case.status = "denied"
+            else:
+                case.status = "approved"
+                self._authorize(s, case, self._granted(case), now)
+            case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
+            self._event(
+                s, case, who, f"appeal_{action}", "in_appeal", case.status, now, reason=reason
+            )
+            self._commit_or_conflict(s, case_id)
+        return case
+
+    def withdraw(self, who: Principal, case_id: str, reason: str) -> Case:
+        self._require(who, "submitter", "admin")
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            if case.status not in OPEN:
+                raise Conflict(
+                    f"case {case_id} is {case.status}: only an open case can be withdrawn"
+                )
+            before, case.status = case.status, "withdrawn"
+            self._event(s, case, who, "withdrawn", before, "withdrawn", now, reason=reason)
+            self._commit_or_conflict(s, case_id)
+        return case
+
+    def expire_pends(self) -> int:
+        """Pends unanswered by their deadline are denied for lack of information."""
+        if self.settings.pend_expiry != "deny":
+            return 0
+        now = self.clock()
+        system = Principal("system", "admin", None)
+        with self.db.session() as s:
+            rows = s.scalars(select(Case).where(Case.status == "pended", Case.due_by < now)).all()
+            for case in rows:
+                case.status, case.decided_at, case.decided_by = "denied", now, "system"
+                case.decision_reason = "no answer to the questions before the decision deadline"
+                case.denied_by = "system"
+                self._event(
+                    s, case, system, "expired", "pended", "denied", now, reason=case.decision_reason
+                )
+        return len(rows)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, who: Principal, case_id: str) -> Case:
+        now = self.clock()
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            self._event(s, case, who, "read", case.status, case.status, now)
+        return case
+
+    def list_cases(
+        self,
+        who: Principal,
+        status: str | None = None,
+        member_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Case]:
+        with self.db.session() as s:
+            q = select(Case).order_by(Case.received_at.desc()).limit(limit)
+            if who.role == "submitter":
+                q = q.where(Case.org == who.org)
+            if status:
+                q = q.where(Case.status == status)
+            if member_id:
+                q = q.where(Case.member_id == member_id)
+            return list(s.scalars(q).all())
+
+    def queue(self, who: Principal) -> list[Case]:
+        """The pharmacists' work: recommended denials and appeals, the most urgent first."""
+        self._require(who, "reviewer", "admin")
+        self.expire_pends()
+        with self.db.session() as s:
+            q = (
+                select(Case)
+                .where(Case.status.in_(("in_review", "in_appeal")))
+                .order_by(Case.due_by)
+            )
+            return list(s.scalars(q).all())
+
+    def history(self, who: Principal, case_id: str) -> list[Event]:
+        with self.db.session() as s:
+            self._load(s, who, case_id)
+            return list(s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))
+
+    def member_authorizations(self, who: Principal, member_id: str) -> list[Authorization]:
+        with self.db.session() as s:
+            q = select(Authorization).where(Authorization.member_id == member_id)
+            if who.role == "submitter":
+                q = q.where(Authorization.org == who.org)
+            return list(s.scalars(q.order_by(Authorization.end.desc())).all())
+
+    def expiring(self, who: Principal, within_days: int) -> list[Authorization]:
+        today = self.clock().date()
+        with self.db.session() as s:
+            q = (
+                select(Authorization)
+                .where(
+                    Authorization.end >= today,
+                    Authorization.end <= today + dt.timedelta(days=within_days),
+                )
+                .order_by(Authorization.end)
+            )
+            if who.role == "submitter":
+                q = q.where(Authorization.org == who.org)
+            return list(s.scalars(q).all())
+
+    def metrics(self, who: Principal, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+        """The CMS public-reporting figures for requests received in [start, end)."""
+        self._require(who, "reviewer", "admin")
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(Case).where(Case.received_at >= start, Case.received_at < end)
+            ).all()
+        out: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat()}
+        for urgency in ("standard", "expedited"):
+            cases = [c for c in rows if c.urgency == urgency]
+            decided = [
+                c for c in cases if c.decided_at is not None and c.status in (*APPROVED, "denied")
+            ]
+            hours = [
+                (_utc(c.decided_at) - _utc(c.received_at)).total_seconds() / 3600  # type: ignore[arg-type]
+                for c in decided
+            ]
+            n = len(decided)
+
+            def pct(k: int, n: int = n) -> float | None:
+                return round(100 * k / n, 2) if n else None
+
+            approved = sum(c.status in APPROVED for c in decided)
+            after_appeal = sum(c.status in APPROVED and c.appealed for c in decided)
+            out[urgency] = {
+                "received": len(cases),
+                "decided": n,
+                "approved": approved,
+                "denied": n - approved,
+                "approved_after_appeal": after_appeal,
+                "percent_approved": pct(approved),
+                "percent_denied": pct(n - approved),
+                "percent_approved_after_appeal": pct(after_appeal),
+                "average_hours_to_decision": round(statistics.fmean(hours), 3) if hours else None,
+                "median_hours_to_decision": round(statistics.median(hours), 3) if hours else None,
+            }
+        return out
+
+
+def case_view(case: Case, now: dt.datetime) -> dict[str, Any]:
+    decided = _utc(case.decided_at) if case.decided_at else None
+    due = _utc(case.due_by)
+    det = case.determination
+    return {
+        "id": case.id,
+        "status": case.status,
+        "org": case.org,
+        "member_id": case.member_id,
+        "drug": case.drug,
+        "policy_number": case.policy_number,
+        "kind": case.kind,
+        "urgency": case.urgency,
+        "received_at": _utc(case.received_at).isoformat(),
+        "due_by": due.isoformat(),
+        "overdue": case.status in OPEN and now > due,
+        "decided_at": decided.isoformat() if decided else None,
+        "decided_by": case.decided_by,
+        "decision_reason": case.decision_reason,
+        "hours_to_decision": (
+            round((decided - _utc(case.received_at)).total_seconds() / 3600, 3) if decided else None
+        ),
+        "recommendation": "deny" if case.status == "in_review" else None,
+        "appealed": case.appealed,
+        "previous_authorization_id": case.previous_authorization_id,
+        "notes": case.notes,
+        "questions": det.get("missing", []) if case.status == "pended" else [],
+        "determination": det,
+        "version": case.version,
+    }
