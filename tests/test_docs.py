@@ -45,7 +45,20 @@ def test_readme_shows_the_two_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["evaluate"], ["policy", "show"], ["questions"], ["schema"], ["policy", "list"]]
+    "command",
+    [
+        ["evaluate"],
+        ["policy", "show"],
+        ["policy", "list"],
+        ["policy", "import"],
+        ["policy", "lint"],
+        ["policy", "diff"],
+        ["questions"],
+        ["schema"],
+        ["serve"],
+        ["db", "upgrade"],
+        ["keys", "create"],
+    ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:
     help_text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
