@@ -41,7 +41,7 @@ def compile_condition(cond: Condition, kb: Knowledge, own_drug: str) -> Evaluato
     if isinstance(cond, ConcurrentTherapyCondition):
         return _concurrent(cond, kb, own_drug)
     if isinstance(cond, AttestationCondition):
-        return _attestation(cond)
+        return _attestation(cond, kb)
     if isinstance(cond, SettingCondition):
         return _setting(cond)
     if isinstance(cond, DiseaseStatusCondition):
@@ -379,15 +379,31 @@ def _adjuvant(f: Facts, notes: Notes) -> Status:
     return k_and((resected, spread))
 
 
-def _attestation(c: AttestationCondition) -> Evaluator:
+def _attestation(c: AttestationCondition, kb: Knowledge) -> Evaluator:
     key = c.key
+    needed = kb.attestation_parts(key)
 
     def attestation(f: Facts, notes: Notes) -> Status:
         given = f.request.attestations
-        value = None if given is None else given.get(key)
-        if notes is not None:
-            notes.append(Fact(key, "not given" if value is None else value, f"attestations.{key}"))
-        return value
+        if given is None:
+            if notes is not None:
+                notes.append(Fact(key, "not given", "attestations"))
+            return None
+        if key in given:
+            value: Status = given[key]
+            if notes is not None:
+                notes.append(Fact(key, value, f"attestations.{key}"))
+            return value
+        # Attested topic by topic: liver_function_monitoring and electrolyte_monitoring
+        # together cover liver_function_and_electrolyte_monitoring.
+        parts: list[Status] = []
+        for part in needed:
+            said = [v for k, v in given.items() if part in kb.attestation_parts(k)]
+            parts.append(False if False in said else (True if said else None))
+            if notes is not None:
+                shown = "not given" if parts[-1] is None else parts[-1]
+                notes.append(Fact(f"{part} monitoring", shown, "attestations"))
+        return k_and(parts)
 
     return attestation
 

@@ -139,7 +139,11 @@ class Engine:
                     f"not a question of the {request.kind} requirements of policy {policy.number}",
                 )
         for key in request.attestations or ():
-            if key not in plan.attestation_keys:
+            topics = self.kb.attestation_parts(key)
+            known = key in plan.attestation_keys or all(
+                t in self.kb.attestation_topics for t in topics
+            )
+            if not known:
                 asked = ", ".join(sorted(plan.attestation_keys)) or "none"
                 raise RequestError(
                     f"attestations.{key}",

@@ -121,6 +121,15 @@ class Knowledge:
             return canonical
         return self.alteration_aliases.get((gene, canonical))
 
+    def attestation_parts(self, key: str) -> tuple[str, ...]:
+        """The monitoring topics an attestation key stands for (liver_function_and_electrolyte_
+        monitoring: liver_function, electrolyte); the key itself when it names no known topic."""
+        if key.endswith("_monitoring"):
+            parts = tuple(key.removesuffix("_monitoring").split("_and_"))
+            if all(p in self.attestation_topics for p in parts):
+                return parts
+        return (key,)
+
     def _histology(self, text: str) -> str:
         key = norm_key(text)
         return self.histology_aliases.get(key, key)
