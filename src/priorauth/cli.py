@@ -363,12 +363,14 @@ def db_upgrade() -> None:
     from priorauth.service.migrate import upgrade
 
     with _one_line_errors():
-        url = get_settings().database_url
+        db = Database(get_settings().database_url)
+        shown = db.engine.url.render_as_string(hide_password=True)
         try:
-            upgrade(Database(url).engine)
+            upgrade(db.engine)
         except SQLAlchemyError as exc:
-            raise BadInput(f"database {url}: {exc.__class__.__name__}: {exc.args[0]}") from None
-        out.print(f"database at the latest migration: {url}")
+            detail = str(exc.args[0]).replace(str(db.engine.url.password or "\x00"), "***")
+            raise BadInput(f"database {shown}: {exc.__class__.__name__}: {detail}") from None
+        out.print(f"database at the latest migration: {shown}")
 
 
 @keys_app.command("create")
@@ -390,7 +392,7 @@ def keys_create(
         upgrade(db.engine)
         try:
             with db.session() as s:
-                key = create_key(s, role, org, name or f"{role}{'@' + org if org else ''}")
+                key = create_key(s, role, org, name)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         print(key)

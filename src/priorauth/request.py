@@ -20,16 +20,39 @@ _ICD10 = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # A NUL character is never meant, and databases refuse it.
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("contains a NUL character")
+        return v
+
 
 # Booleans and numbers must be JSON booleans and numbers: "yes" or "240" is a mistake to report,
 # not to guess at.
 Flag = Annotated[bool, Field(strict=True)]
-Number = Annotated[float, Field(strict=True, gt=0)]
+Number = Annotated[float, Field(strict=True, gt=0, le=1_000_000)]
+
+
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+
+
+def _in_range(v: dt.date) -> dt.date:
+    if not FIRST_DAY <= v <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return v
 
 
 class Member(_Strict):
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=64)
     birth_date: dt.date
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_in_range(cls, v: dt.date) -> dt.date:
+        return _in_range(v)
 
 
 class Prescriber(_Strict):
@@ -41,7 +64,7 @@ class Medication(_Strict):
     name: str = Field(min_length=1)
     strength_mg: Number
     quantity: Number
-    days_supply: Annotated[int, Field(strict=True, gt=0)]
+    days_supply: Annotated[int, Field(strict=True, gt=0, le=366)]
 
 
 Extent = Literal["localized", "locally_advanced", "metastatic"]
@@ -86,6 +109,12 @@ class Request(_Strict):
     date_of_service: dt.date
     urgency: Literal["standard", "expedited"] = "standard"
     member: Member
+
+    @field_validator("date_of_service")
+    @classmethod
+    def _service_in_range(cls, v: dt.date) -> dt.date:
+        return _in_range(v)
+
     prescriber: Prescriber | None = None
     medication: Medication
     diagnoses: list[Diagnosis] | None = None

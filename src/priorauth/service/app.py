@@ -31,7 +31,8 @@ def problem(status: int, title: str, detail: str, field: str | None = None) -> J
     }
     if field:
         body["field"] = field
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    headers = {"WWW-Authenticate": 'Bearer realm="priorauth"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -60,6 +61,13 @@ def create_app(
         description="Prior-authorization cases decided against drug policies kept as data.",
     )
     app.state.service = service
+
+    @app.middleware("http")
+    async def _no_nul(request: Request, call_next: Any) -> Any:
+        # A NUL in a path or query value is never a real identifier; databases refuse it.
+        if "\x00" in request.url.path or "%00" in request.url.query.lower():
+            return problem(400, "Bad request", "the URL contains a NUL character")
+        return await call_next(request)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:

@@ -39,13 +39,16 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    session: Session, role: str, org: str | None, name: str, key: str | None = None
+    session: Session, role: str, org: str | None, name: str | None, key: str | None = None
 ) -> str:
+    """A new key (returned once). Without a name, the key's prefix tells holders apart in the
+    audit log and in the rule that an appeal goes to a different reviewer."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "submitter" and not org:
         raise ValueError("a submitter key needs --org (the provider organization)")
     key = key or "pa_" + secrets.token_urlsafe(24)
+    name = name or f"{role}{'@' + org if org else ''} ({key[:8]})"
     session.add(
         ApiKey(
             key_hash=hash_key(key),

@@ -95,6 +95,10 @@ async def submit(
     """Submit a prior-authorization request; the answer carries the case and its determination.
     A retry with the same Idempotency-Key returns the same case (200), never a second one."""
     raw = await request.body()
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise Invalid(
+            "Idempotency-Key: empty; leave the header out or give a key", "Idempotency-Key"
+        )
     if not raw.strip():
         raise Invalid("request: empty body; send the request as JSON", "body")
     from starlette.concurrency import run_in_threadpool
@@ -194,9 +198,15 @@ def metrics(
 ) -> Any:
     """Percent approved, denied, approved after appeal, and average and median time to
     decision, for standard and expedited requests received from `from` up to `to` inclusive."""
+    if from_ > to:
+        raise Invalid("from: after to", "from")
+    if to >= dt.date.max:
+        raise Invalid("to: out of range", "to")
     start = dt.datetime.combine(from_, dt.time(), dt.UTC)
     end = dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), dt.UTC)
     figures = service.metrics(who, start, end)
+    figures["to"] = to.isoformat()
+    figures["from"] = from_.isoformat()
     if format == "json":
         return figures
     buf = io.StringIO()

@@ -258,6 +258,10 @@ class Service:
             )
         if not info:
             raise Invalid("no information given", "body")
+        for key, value in info.items():
+            if value is None:
+                raise Invalid(f"{key}: null is not information; leave it out", key)
+        self.expire_pends()  # a deadline that has passed closes the pend first
         now = self.clock()
         with self.db.session() as s:
             case = self._load(s, who, case_id)
@@ -399,6 +403,7 @@ class Service:
     # --- reading ------------------------------------------------------------------------
 
     def get(self, who: Principal, case_id: str) -> Case:
+        self.expire_pends()
         now = self.clock()
         with self.db.session() as s:
             case = self._load(s, who, case_id)
