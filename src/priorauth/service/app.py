@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.engine.engine import Engine
-from priorauth.service.auth import Principal, ensure_demo_keys, principal_for
+from priorauth.service.auth import Principal, ensure_demo_keys
 from priorauth.service.config import Settings, get_settings
 from priorauth.service.db import Database
 from priorauth.service.errors import ServiceError, Unauthorized
@@ -107,8 +107,4 @@ def current_principal(
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send the API key as 'Authorization: Bearer KEY'", "Authorization")
-    with service.db.session() as s:
-        who = principal_for(s, key.strip())
-    if who is None:
-        raise Unauthorized("unknown API key", "Authorization")
-    return who
+    return service.principal(key.strip())

@@ -168,6 +168,13 @@ def history(case_id: str, who: Who, service: Svc) -> list[dict[str, Any]]:
     return [_event_view(e) for e in service.history(who, case_id)]
 
 
+@router.get("/cases/{case_id}/trace")
+def trace(case_id: str, who: Who, service: Svc) -> dict[str, Any]:
+    """The whole criteria tree of the determination, each criterion's status and the facts
+    (and request fields) that decided it."""
+    return service.trace(who, case_id)
+
+
 @router.get("/queue")
 def queue(who: Who, service: Svc) -> list[dict[str, Any]]:
     """Recommended denials and appeals waiting for a pharmacist, the most urgent first."""

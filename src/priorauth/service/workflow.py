@@ -18,10 +18,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError, RequestError
 from priorauth.request import Request, parse_request
-from priorauth.service.auth import Principal
+from priorauth.service.auth import Principal, principal_for
 from priorauth.service.config import Settings
 from priorauth.service.db import Database
-from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound
+from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from priorauth.service.models import Authorization, Case, Event
 
 APPROVED = ("approved", "partially_approved")
@@ -53,8 +53,22 @@ class Service:
         self.engine = engine
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._principals: dict[str, Principal] = {}
 
     # --- helpers ------------------------------------------------------------------------
+
+    def principal(self, key: str) -> Principal:
+        """Who holds this key. Keys are looked up once per process: they are created, not
+        changed, and a lookup per request would cost a transaction."""
+        who = self._principals.get(key)
+        if who is None:
+            with self.db.session() as s:
+                who = principal_for(s, key)
+            if who is None:
+                raise Unauthorized("unknown API key", "Authorization")
+            if len(self._principals) < 10_000:
+                self._principals[key] = who
+        return who
 
     def due_by(self, received: dt.datetime, urgency: str) -> dt.datetime:
         if urgency == "expedited":
@@ -136,7 +150,9 @@ class Service:
                         "the request was evaluated against the initial requirements."
                     )
                     req = req.model_copy(update={"kind": "initial"})
-            det = self.engine.evaluate_model(req).model_dump(mode="json")
+            # The trace is not stored: it is rebuilt on demand (GET /cases/{id}/trace) from the
+            # request and the policy version, which never change.
+            det = self.engine.evaluate_model(req).model_dump(mode="json", exclude={"trace"})
         except RequestError as exc:
             raise Invalid(str(exc), exc.field) from None
         except PriorAuthError as exc:
@@ -187,10 +203,8 @@ class Service:
             req = parse_request(body)
         except RequestError as exc:
             raise Invalid(str(exc), exc.field) from None
-        if idempotency_key is not None:
-            found = self._by_idempotency(org, idempotency_key, req)
-            if found is not None:
-                return found, False
+        # A retry is found by the unique (org, Idempotency-Key) constraint when it inserts, so
+        # a first submission costs no extra lookup.
         now = self.clock()
         try:
             with self.db.session() as s:
@@ -317,6 +331,15 @@ class Service:
             self._event(s, case, who, action, "in_review", case.status, now, reason=reason)
             self._commit_or_conflict(s, case_id)
         return case
+
+    def trace(self, who: Principal, case_id: str) -> dict[str, Any]:
+        """The engine's full explanation of the case's determination, rebuilt from its request."""
+        with self.db.session() as s:
+            case = self._load(s, who, case_id)
+            req = parse_request(case.request)
+        req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
+        det = self.engine.evaluate_model(req)
+        return dataclasses.asdict(det.trace)
 
     def _granted(self, case: Case) -> dict[str, Any]:
         req = parse_request(case.request)
