@@ -8,7 +8,7 @@ from service_support import OTHER_CLINIC, SUBMITTER, example
 
 
 def test_trace_of_a_pended_case_shows_what_is_unknown(client: Any) -> None:
-    r = client.post("/cases", json=example("nsclc-initial-pend.json"), headers=SUBMITTER)
+    r = client.post("/cases", json=example("nsclc-initial-pend"), headers=SUBMITTER)
     case = r.json()
     assert "trace" not in case["determination"]
     t = client.get(f"/cases/{case['id']}/trace", headers=SUBMITTER)
@@ -22,6 +22,6 @@ def test_trace_of_a_pended_case_shows_what_is_unknown(client: Any) -> None:
 
 def test_trace_of_another_organizations_case_is_not_found(client: Any) -> None:
 
-    r = client.post("/cases", json=example("nsclc-initial-pend.json"), headers=SUBMITTER)
+    r = client.post("/cases", json=example("nsclc-initial-pend"), headers=SUBMITTER)
     t = client.get(f"/cases/{r.json()['id']}/trace", headers=OTHER_CLINIC)
     assert t.status_code == 404
