@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean examples
+.PHONY: run test lint bench bench-api reliability clean examples
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,11 @@ clean:
 
 examples: $(STAMP)
 	$(BIN)/priorauth evaluate examples/*-*.json
+
+# A real server, a burst of submissions, kill -9, restart: every acknowledged case is there once.
+reliability: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python scripts/reliability.py
+
+# A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL.
+bench-api: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
