@@ -62,7 +62,7 @@ class Service:
         changed, and a lookup per request would cost a transaction."""
         who = self._principals.get(key)
         if who is None:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 who = principal_for(s, key)
             if who is None:
                 raise Unauthorized("unknown API key", "Authorization")
@@ -252,7 +252,7 @@ class Service:
             return found, False
 
     def _by_idempotency(self, org: str, key: str, req: Request) -> Case | None:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             case = s.scalar(select(Case).where(Case.org == org, Case.idempotency_key == key))
             if case is None:
                 return None
@@ -334,7 +334,7 @@ class Service:
 
     def trace(self, who: Principal, case_id: str) -> dict[str, Any]:
         """The engine's full explanation of the case's determination, rebuilt from its request."""
-        with self.db.session() as s:
+        with self.db.reading() as s:
             case = self._load(s, who, case_id)
             req = parse_request(case.request)
         req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
@@ -412,8 +412,12 @@ class Service:
             return 0
         now = self.clock()
         system = Principal("system", "admin", None)
+        overdue = (Case.status == "pended", Case.due_by < now)
+        with self.db.reading() as s:
+            if s.scalar(select(Case.id).where(*overdue).limit(1)) is None:
+                return 0  # the usual case: no write transaction
         with self.db.session() as s:
-            rows = s.scalars(select(Case).where(Case.status == "pended", Case.due_by < now)).all()
+            rows = s.scalars(select(Case).where(*overdue)).all()
             for case in rows:
                 case.status, case.decided_at, case.decided_by = "denied", now, "system"
                 case.decision_reason = "no answer to the questions before the decision deadline"
@@ -440,7 +444,7 @@ class Service:
         member_id: str | None = None,
         limit: int = 100,
     ) -> list[Case]:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             q = select(Case).order_by(Case.received_at.desc()).limit(limit)
             if who.role == "submitter":
                 q = q.where(Case.org == who.org)
@@ -454,7 +458,7 @@ class Service:
         """The pharmacists' work: recommended denials and appeals, the most urgent first."""
         self._require(who, "reviewer", "admin")
         self.expire_pends()
-        with self.db.session() as s:
+        with self.db.reading() as s:
             q = (
                 select(Case)
                 .where(Case.status.in_(("in_review", "in_appeal")))
@@ -463,12 +467,12 @@ class Service:
             return list(s.scalars(q).all())
 
     def history(self, who: Principal, case_id: str) -> list[Event]:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             self._load(s, who, case_id)
             return list(s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))
 
     def member_authorizations(self, who: Principal, member_id: str) -> list[Authorization]:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             q = select(Authorization).where(Authorization.member_id == member_id)
             if who.role == "submitter":
                 q = q.where(Authorization.org == who.org)
@@ -476,7 +480,7 @@ class Service:
 
     def expiring(self, who: Principal, within_days: int) -> list[Authorization]:
         today = self.clock().date()
-        with self.db.session() as s:
+        with self.db.reading() as s:
             q = (
                 select(Authorization)
                 .where(
@@ -492,7 +496,7 @@ class Service:
     def metrics(self, who: Principal, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         """The CMS public-reporting figures for requests received in [start, end)."""
         self._require(who, "reviewer", "admin")
-        with self.db.session() as s:
+        with self.db.reading() as s:
             rows = s.scalars(
                 select(Case).where(Case.received_at >= start, Case.received_at < end)
             ).all()
