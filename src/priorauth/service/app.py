@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from priorauth.engine.engine import Engine
 from priorauth.service.auth import Principal, ensure_demo_keys
@@ -43,6 +44,23 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+class RefuseNul:
+    """A NUL in a path or query value is never a real identifier, and databases refuse it.
+    Plain ASGI: Starlette's BaseHTTPMiddleware would cost every request a task group."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"").lower()
+        ):
+            response = problem(400, "Bad request", "the URL contains a NUL character")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True
 ) -> FastAPI:
@@ -62,12 +80,7 @@ def create_app(
     )
     app.state.service = service
 
-    @app.middleware("http")
-    async def _no_nul(request: Request, call_next: Any) -> Any:
-        # A NUL in a path or query value is never a real identifier; databases refuse it.
-        if "\x00" in request.url.path or "%00" in request.url.query.lower():
-            return problem(400, "Bad request", "the URL contains a NUL character")
-        return await call_next(request)
+    app.add_middleware(RefuseNul)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:

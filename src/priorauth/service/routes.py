@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from priorauth.request import Request as PARequest
 from priorauth.service.app import current_principal, get_service
@@ -101,8 +102,6 @@ async def submit(
         )
     if not raw.strip():
         raise Invalid("request: empty body; send the request as JSON", "body")
-    from starlette.concurrency import run_in_threadpool
-
     case, created = await run_in_threadpool(service.submit, who, raw, idempotency_key)
     if not created:
         response.status_code = 200
