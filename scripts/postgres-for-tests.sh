@@ -6,6 +6,12 @@ set -u
 if [ -n "${PRIORAUTH_TEST_POSTGRES_URL:-}" ]; then echo "$PRIORAUTH_TEST_POSTGRES_URL"; exit 0; fi
 command -v pg_lsclusters >/dev/null 2>&1 || exit 0
 cluster=$(pg_lsclusters -h 2>/dev/null | head -n 1)
+if [ -z "$cluster" ] && command -v pg_createcluster >/dev/null 2>&1; then
+  # Installed without a cluster (some container images): make the default one.
+  installed=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$installed" ] && pg_createcluster "$installed" main >/dev/null 2>&1
+  cluster=$(pg_lsclusters -h 2>/dev/null | head -n 1)
+fi
 [ -n "$cluster" ] || exit 0
 ver=$(echo "$cluster" | awk '{print $1}'); name=$(echo "$cluster" | awk '{print $2}')
 port=$(echo "$cluster" | awk '{print $3}'); status=$(echo "$cluster" | awk '{print $4}')
