@@ -340,6 +340,17 @@ def serve(
         if workers > 1:
             # Migrate once here; each worker then builds its app without migrating.
             create_app(settings)
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        out.print(
+            f"priorauth: serving on http://{host}:{port} (API docs at /docs), database {shown}"
+        )
+        if settings.demo_keys:
+            out.print(
+                "demo keys: demo-submitter-key, demo-other-clinic-key, demo-reviewer-key, "
+                "demo-reviewer2-key, demo-admin-key (send as 'Authorization: Bearer KEY')"
+            )
         try:
             uvicorn.run(
                 "priorauth.service.main:app",
