@@ -26,13 +26,8 @@ sits in the OS page cache survives the former and is what this script can prove.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,120 +41,15 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-PRIORAUTH = ROOT / ".venv" / "bin" / "priorauth"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serverproc import PRIORAUTH, ROOT, Server, free_port, fresh_postgres, postgres_url
+
 SUBMITTER = {"Authorization": "Bearer demo-submitter-key"}
 ADMIN = {"Authorization": "Bearer demo-admin-key"}
 PG_DATABASE = "priorauth_reliability"
 
 
-# --- the server -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """`priorauth serve` in its own session (process group), so kill -9 reaches every worker."""
-
-    def __init__(self, database_url: str, port: int, log: Path, workers: int) -> None:
-        self.database_url, self.port, self.log, self.workers = database_url, port, log, workers
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base = f"http://127.0.0.1:{port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {
-            **os.environ,
-            "PRIORAUTH_DATABASE_URL": self.database_url,
-            "PRIORAUTH_DEMO_KEYS": "1",
-        }
-        cmd = [str(PRIORAUTH), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--workers", str(self.workers)]
-        with self.log.open("ab") as out:
-            out.write(f"\n=== {' '.join(cmd)} at {time.strftime('%H:%M:%S')}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                raise RuntimeError(f"server exited with status {code}; see {self.log}")
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"server not healthy after {timeout:.0f} s; see {self.log}")
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group: no shutdown handlers, no flushes."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        # Workers are in the same group; wait until the port is free for the restart.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _group_alive(self.proc.pid):
-            time.sleep(0.05)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self.proc = None
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-# --- databases --------------------------------------------------------------------------
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("PRIORAUTH_TEST_POSTGRES_URL", "").strip()
-    if url:
-        return url
-    script = ROOT / "scripts" / "postgres-for-tests.sh"
-    try:
-        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
-
-
-def fresh_postgres(base_url: str, name: str) -> str:
-    """Drop and create database `name` next to the one `base_url` names; its SQLAlchemy URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+# --- the server and the databases: scripts/serverproc.py -------------------------------
 
 
 def fresh_sqlite(workdir: Path) -> str:
@@ -350,7 +240,7 @@ def run_one(name: str, url: str, args: argparse.Namespace, workdir: Path) -> Out
     out = Outcome(name)
     run = uuid.uuid4().hex[:8]
     items = make_items(args.requests, run)
-    server = Server(url, free_port(), workdir / f"server-{name}.log", args.workers)
+    server = Server(url, args.workers, workdir / f"server-{name}.log", port=free_port())
     t0 = time.monotonic()
     try:
         server.start()

@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from serverproc import Server, free_port, fresh_postgres, postgres_url  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 LOADGEN = HERE / "loadgen.py"
 PG_DATABASE = "priorauth_bench"
@@ -43,12 +43,6 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 
 # --- processes and their CPU ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stat(pid: str) -> list[str] | None:
@@ -115,103 +109,6 @@ def pg_sessions(url: str) -> int | None:
             return int(row[0]) if row else None
     except Exception:
         return None
-
-
-class Server:
-    def __init__(
-        self, database_url: str, workers: int, log: Path, extra_env: dict[str, str] | None = None
-    ) -> None:
-        self.database_url, self.workers, self.log = database_url, workers, log
-        self.extra_env = extra_env or {}
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {
-            **os.environ,
-            **self.extra_env,
-            "PRIORAUTH_DATABASE_URL": self.database_url,
-            "PRIORAUTH_DEMO_KEYS": "1",
-        }
-        cmd = [
-            str(BIN / "priorauth"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-        ]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + timeout
-        healthy = 0
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited ({self.proc.returncode}); see {self.log}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
-                    healthy += 1
-                    if healthy >= 3:  # with several workers, give each time to come up
-                        time.sleep(0.5 * self.workers)
-                        return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server not healthy after {timeout:.0f} s; see {self.log}")
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-
-# --- databases ----------------------------------------------------------------------------
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("PRIORAUTH_TEST_POSTGRES_URL", "").strip()
-    if url:
-        return url
-    try:
-        done = subprocess.run(
-            [str(ROOT / "scripts" / "postgres-for-tests.sh")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
-
-
-def fresh_postgres(base_url: str, name: str) -> str:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def postgres_version(base_url: str) -> str | None:
