@@ -131,18 +131,6 @@ class Determination:
             self._trace = self._explanation.trace()
         return self._trace
 
-    def record(self) -> DeterminationRecord:
-        return DeterminationRecord(
-            decision=self.decision,
-            denial_basis=self.denial_basis,
-            policy=self.policy,
-            authorization=self.authorization,
-            requested_daily_dose_mg=self.requested_daily_dose_mg,
-            reasons=self.reasons,
-            missing=self.missing,
-            trace=self.trace,
-        )
-
     def model_dump(
         self, mode: Literal["python", "json"] = "python", exclude: set[str] | None = None
     ) -> dict[str, Any]:

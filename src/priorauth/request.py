@@ -124,11 +124,6 @@ class Request(_Strict):
             raise ValueError("member.birth_date: is after date_of_service")
         return self
 
-    @property
-    def daily_dose_mg(self) -> float:
-        m = self.medication
-        return m.strength_mg * m.quantity / m.days_supply
-
 
 def _first_error(exc: ValidationError) -> RequestError:
     err = exc.errors(include_url=False)[0]

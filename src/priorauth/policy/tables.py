@@ -154,9 +154,6 @@ class Knowledge:
             return tuple(out)
         return None
 
-    def drug(self, generic: str) -> Drug:
-        return self.drugs[generic]
-
     def is_class(self, name: str) -> bool:
         return any(name in d.classes for d in self.drugs.values())
 
