@@ -45,7 +45,14 @@ class Plan:
                 below = n.walk()
                 inside.update(m.id for m in below)
                 dx = [m for m in below if isinstance(m.condition, DiagnosisCondition)]
-                self.indication_dx.append([m.id for m in dx or [n] if m.condition is not None])
+                ids = [m.id for m in dx or [n] if m.condition is not None]
+                if not dx and n.indication_disease:
+                    # The disease the indication is for, checked only for the denial's basis.
+                    key = f"{n.id}#disease"
+                    cond = DiagnosisCondition(type="diagnosis", disease=n.indication_disease)
+                    self.evaluators[key] = compile_condition(cond, kb, own_drug)
+                    ids = [key]
+                self.indication_dx.append(ids)
         self.gate_dx = [
             n.id
             for n in self.order

@@ -332,7 +332,16 @@ class _Builder:
             kids.append(self.criterion(sub.text, sub.line, prefix, inner))
             for deeper in sub.children:
                 kids.append(self.criterion(deeper.text, deeper.line, prefix, inner))
-        return {"id": prefix, "text": _tidy(item.text), "indication": True, "all": kids}
+        node: dict[str, Any] = {
+            "id": prefix,
+            "text": _tidy(item.text),
+            "indication": True,
+            "all": kids,
+        }
+        has_dx = any(k.get("condition", {}).get("type") == "diagnosis" for k in kids)
+        if not has_dx and disease is not None and disease == self.policy_disease:
+            node["indication_disease"] = disease  # the policy's one disease
+        return node
 
     def _group_id(self, kind: str, group: Group, seen_any: bool) -> str:
         low = group.text.lower()

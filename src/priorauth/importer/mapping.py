@@ -75,10 +75,19 @@ def _attestation(t: str, ctx: Context) -> Mapped | None:
         return None
     topics = []
     low = t.lower()
+    rest = re.sub(r"^prescriber (?:agrees|attests|will|must|has agreed)( to)? monitor\b", "", low)
     for topic, words in ctx.kb.attestation_topics.items():
-        if any(re.search(rf"\b{re.escape(w.lower())}\b", low) for w in words):
-            topics.append(topic)
-    if topics and "monitor" in low:
+        for w in sorted(words, key=len, reverse=True):
+            pattern = rf"\b{re.escape(w.lower())}\b"
+            if re.search(pattern, low):
+                if topic not in topics:
+                    topics.append(topic)
+                rest = re.sub(pattern, " ", rest)
+    # Only when every thing to monitor is a known topic does the key stand for the topics;
+    # otherwise the key names the whole sentence, so nothing it asks for is dropped.
+    filler = r"\b(?:tests?|levels?|and|the|values?|panel|total|serum)\b|\([^)]*\)|[,.;]"
+    rest = re.sub(filler, " ", rest)
+    if topics and "monitor" in low and not rest.strip():
         key = "_and_".join(topics) + "_monitoring"
     else:
         body = re.sub(
@@ -110,7 +119,48 @@ _GENE_TAIL = re.compile(
 )
 
 
+_GENE_STATUS = re.compile(
+    r"^(?:(?:presence of|tumor is|tumor has|tumors are|patient has|disease is|documented)"
+    r"\s+(?:an?\s+)?)?"
+    r"(?P<gene>[A-Z0-9][A-Za-z0-9/-]*?)[- ](?:positive|rearrangement|rearranged|fusion|"
+    r"fusion-positive|gene fusion|amplification|amplified|overexpression)"
+    r"(?:\s+(?:disease|tumors?|mutation))?(?P<rest>.*)$",
+    re.I,
+)
+
+
+def _gene_status(t: str, ctx: Context) -> Mapped | None:
+    """A gene-level result: "ALK-positive", "ROS1 rearrangement", "HER2-positive"."""
+    m = _GENE_STATUS.match(t)
+    if not m or re.search(r"\bNOT\b", t):
+        return None
+    gene = ctx.kb.gene_aliases.get(norm(m.group("gene")))
+    if gene is None:
+        return None
+    rest = m.group("rest").strip().lower()
+    fda = False
+    if rest:
+        if not re.fullmatch(r"as (?:determined|detected|confirmed) by an fda-approved test", rest):
+            return None
+        fda = True
+    cond: dict[str, Any] = {
+        "type": "biomarker",
+        "gene": gene,
+        "alterations": [],
+        "result": "positive",
+        "fda_approved_test": fda,
+    }
+    if fda and ctx.disease:
+        cond["disease"] = ctx.disease
+    return Mapped(cond, f"a positive {gene} result" + (" by an FDA-approved test" if fda else ""))
+
+
 def _biomarker(t: str, ctx: Context) -> Mapped | None:
+    return _gene_alteration(t, ctx) or _gene_status(t, ctx)
+
+
+def _gene_alteration(t: str, ctx: Context) -> Mapped | None:
+    """A named alteration: "Presence of KRAS G12C mutation", "EGFR exon 19 deletion or ..."."""
     m = _GENE_TAIL.match(t)
     if not m:
         return None
@@ -240,7 +290,8 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
                 f"{drug} given for at most {months} months",
             )
     if re.fullmatch(
-        r"adjuvant (?:therapy|treatment)(?: after (?:complete )?(?:tumor |surgical )?resection)?",
+        r"adjuvant (?:therapy|treatment)(?: (?:after|following) (?:complete )?"
+        r"(?:tumor |surgical )?resection)?",
         low,
     ):
         return Mapped(

@@ -155,6 +155,11 @@ class Criterion(_Model):
     question: str | None = Field(default=None, description="how to ask for this criterion")
     source: str | None = Field(default=None, description="where the wording stands in the document")
     indication: bool = Field(default=False, description="one of the policy's listed indications")
+    indication_disease: str | None = Field(
+        default=None,
+        description="for an indication with no diagnosis criterion: the disease it is for "
+        "(decides only whether a denial is investigational)",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> Criterion:
