@@ -91,3 +91,27 @@ def test_requests_decided_against_the_imported_file(
 ) -> None:
     det = Engine(policies=[result.policy]).evaluate(_request(**changes))
     assert (det.decision, det.denial_basis) == (decision, basis)
+
+
+PLAIN = Path(__file__).parent / "documents" / "5.99.301-tukysa.txt"
+
+
+def test_plain_text_without_markup_imports() -> None:
+    """Headings, bullets and page headers as a PDF's text gives them: no Markdown at all."""
+    r = import_document(PLAIN)
+    p = r.policy
+    assert r.unplaced == []
+    assert (p.number, p.title, p.drug.generic) == ("5.99.301", "Tukysa", "tucatinib")
+    assert [n.text for n in p.requirements.initial.walk() if n.indication] == [
+        "Locally advanced or metastatic breast cancer",
+        "Metastatic colorectal cancer (mCRC)",
+    ]
+    typed = {c.text: c.condition_type for c in r.criteria}
+    assert typed["HER2-positive"] == "biomarker"
+    assert typed["Used in combination with trastuzumab and capecitabine"] == "concurrent_therapy"
+    assert p.pre_pa_allowance == "Quantity 120 tablets per 30 days"
+    q = p.limits.initial.quantity
+    assert q is not None and (q.amount, q.unit, q.per_days) == (4, "tablets", 1)
+    assert (p.limits.initial.duration.months, p.limits.renewal.duration.months) == (6, 12)
+    assert p.limits.renewal.quantity == q
+    assert [h.date for h in p.history] == ["2020-05", "2023-01"]
