@@ -261,7 +261,8 @@ class _Builder:
         """An indication's own line: one criterion, or its comma-separated parts when each
         part reads as a typed condition and the whole does not."""
         t = _tidy(item.text)
-        if map_criterion(t, ctx).condition is None and ", " in t:
+        whole = map_criterion(t, ctx).condition
+        if whole is None and ", " in t:
             parts = [p.strip() for p in t.split(", ")]
             mapped = [map_criterion(p, ctx).condition for p in parts]
             if all(mapped):
@@ -275,11 +276,7 @@ class _Builder:
                     )
                     for p, m in zip(parts, mapped, strict=True)
                 ]
-        name = (
-            "diagnosis"
-            if (map_criterion(t, ctx).condition or {}).get("type") == "diagnosis"
-            else None
-        )
+        name = "diagnosis" if (whole or {}).get("type") == "diagnosis" else None
         return [self.leaf(t, item.line, prefix, ctx, name=name)]
 
     def tree(self, kind: str, req: Requirements) -> dict[str, Any]:

@@ -234,6 +234,33 @@ def _term(words: str, ctx: Context) -> str | None:
     return None
 
 
+# Sentences about prior therapy that name drugs or classes: (wording, condition fields, why).
+_TERM_READERS: list[
+    tuple[str, Callable[[list[str]], dict[str, Any]], Callable[[list[str]], str]]
+] = [
+    (
+        r"patient has received prior (?:treatment with )?(.+?)(?:-based)? chemotherapy",
+        lambda terms: {"all_classes": terms},
+        lambda terms: "prior therapy covering every one of: " + ", ".join(terms),
+    ),
+    (
+        r"disease has progressed on or after (.+?)(?: therapy)?",
+        lambda terms: {"any_classes": terms, "progression": True},
+        lambda terms: "progression on or after prior " + " or ".join(terms),
+    ),
+    (
+        r"disease has not progressed (?:during or following|on or after|on) (.+)",
+        lambda terms: {"all_classes": terms, "progression": False},
+        lambda terms: "prior " + " and ".join(terms) + ", without progression",
+    ),
+    (
+        r"patient has not progressed on (?:a |any )?prior (.+)",
+        lambda terms: {"not_progressed_on": terms},
+        lambda terms: "no progression on a prior " + " or ".join(terms),
+    ),
+]
+
+
 def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
     low = _examples_removed(t).lower()
     m = re.fullmatch(
@@ -244,40 +271,11 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
     if m:
         n = _WORDS.get(m.group(1)) or int(m.group(1))
         return Mapped({"type": "prior_therapy", "min_systemic": n}, f"{n} prior systemic therapy")
-    m = re.fullmatch(
-        r"patient has received prior (?:treatment with )?(.+?)(?:-based)? chemotherapy", low
-    )
-    if m:
-        terms = _terms(m.group(1), ctx)
+    for pattern, fields, why in _TERM_READERS:
+        m = re.fullmatch(pattern, low)
+        terms = _terms(m.group(1), ctx) if m else None
         if terms:
-            return Mapped(
-                {"type": "prior_therapy", "all_classes": terms},
-                "prior therapy covering every one of: " + ", ".join(terms),
-            )
-    m = re.fullmatch(r"disease has progressed on or after (.+?)(?: therapy)?", low)
-    if m:
-        terms = _terms(m.group(1), ctx)
-        if terms:
-            return Mapped(
-                {"type": "prior_therapy", "any_classes": terms, "progression": True},
-                "progression on or after prior " + " or ".join(terms),
-            )
-    m = re.fullmatch(r"disease has not progressed (?:during or following|on or after|on) (.+)", low)
-    if m:
-        terms = _terms(m.group(1), ctx)
-        if terms:
-            return Mapped(
-                {"type": "prior_therapy", "all_classes": terms, "progression": False},
-                "prior " + " and ".join(terms) + ", without progression",
-            )
-    m = re.fullmatch(r"patient has not progressed on (?:a |any )?prior (.+)", low)
-    if m:
-        terms = _terms(m.group(1), ctx)
-        if terms:
-            return Mapped(
-                {"type": "prior_therapy", "not_progressed_on": terms},
-                "no progression on a prior " + " or ".join(terms),
-            )
+            return Mapped({"type": "prior_therapy", **fields(terms)}, why(terms))
     m = re.fullmatch(
         r"patient has not received more than (\d+) (years?|months?) of (?:adjuvant )?(.+)", low
     )
