@@ -123,4 +123,4 @@ def test_openapi_document_and_docs_page_are_served(client: TestClient) -> None:
 
 
 def test_health_needs_no_key(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}

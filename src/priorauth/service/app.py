@@ -1,8 +1,12 @@
-"""The FastAPI application: settings, database, engine, error documents, authentication."""
+"""The FastAPI application: settings, database, engine, error documents, authentication.
+
+Middleware, outermost first: the access log, the catch-all for unexpected errors (a 500 problem
+document; the connection stays usable), the NUL check on URLs, the body-size limit. A router
+added later (FHIR, web UI) gets all four; JSON routers add `Depends(json_body)` (inbound.py) for
+the media type, the JSON limits and the text rule."""
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -16,33 +20,19 @@ from priorauth.service.auth import Principal, ensure_demo_keys
 from priorauth.service.config import Settings, get_settings
 from priorauth.service.db import Database
 from priorauth.service.errors import ServiceError, Unauthorized
+from priorauth.service.inbound import BodySizeLimit, printable
+from priorauth.service.logs import AccessLog, CatchAll
 from priorauth.service.migrate import upgrade
+from priorauth.service.problems import (
+    PROBLEM,
+    SafeJSONResponse,
+    invalid_response,
+    problem,
+    validation_errors,
+)
 from priorauth.service.workflow import Clock, Service
 
-log = logging.getLogger("priorauth.service")
-PROBLEM = "application/problem+json"
-
-
-def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if field:
-        body["field"] = field
-    headers = {"WWW-Authenticate": 'Bearer realm="priorauth"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out or "body"
-
+__all__ = ["PROBLEM", "create_app", "current_principal", "get_service", "problem"]
 
 class RefuseNul:
     """A NUL in a path or query value is never a real identifier, and databases refuse it.
@@ -77,34 +67,40 @@ def create_app(
         title="priorauth",
         version="0.1.0",
         description="Prior-authorization cases decided against drug policies kept as data.",
+        default_response_class=SafeJSONResponse,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
+    app.state.limits = settings.limits
 
+    # Added innermost first.
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RefuseNul)
+    app.add_middleware(CatchAll)
+    app.add_middleware(AccessLog)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, exc.field)
+        headers = getattr(exc, "headers", None)
+        errors = getattr(exc, "errors", None)
+        if errors and len(errors) > 1:
+            return invalid_response(errors)
+        return problem(exc.status, exc.title, printable(exc.detail), exc.field, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        err = exc.errors()[0]
-        field = _loc(tuple(err.get("loc", ())))
-        msg = "unknown field" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid")
-        return problem(422, "Unprocessable request", f"{field}: {msg}", field)
+        return invalid_response(validation_errors(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return problem(500, "Internal error", "the service failed on this request; it is logged")
-
+    from priorauth.service.openapi import install as install_openapi
     from priorauth.service.routes import router
 
     app.include_router(router)
+    install_openapi(app)
     return app
 
 
@@ -120,4 +116,7 @@ def current_principal(
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send the API key as 'Authorization: Bearer KEY'", "Authorization")
-    return service.principal(key.strip())
+    client = request.client.host if request.client else "-"
+    who = service.principal(key.strip(), client)
+    request.state.principal = who
+    return who

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from typing import Any
+
+from sqlalchemy import Engine, Executable, Row, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -15,7 +17,13 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: a database error's message would otherwise carry the values (a
+        # member id, the whole request) into whatever logs it.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
@@ -37,7 +45,14 @@ def make_engine(url: str) -> Engine:
         return engine
     # As many connections as the server has threads: overflow connections opened and closed
     # per request were the service's bottleneck under load.
-    return create_engine(url, pool_size=40, max_overflow=0, pool_recycle=1800)
+    return create_engine(
+        url,
+        pool_size=40,
+        max_overflow=0,
+        pool_recycle=1800,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 class Database:
@@ -47,6 +62,21 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         reader = self.engine.execution_options(priorauth_read=True)
         self.read_sessions = sessionmaker(reader, expire_on_commit=False)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # One statement, no transaction around it: one round trip on PostgreSQL.
+        self._autocommit = (
+            reader if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    def one(self, statement: Executable) -> Row[Any] | None:
+        """The first row of one read-only statement, outside any transaction."""
+        with self._autocommit.connect() as conn:
+            return conn.execute(statement).first()
+
+    def ping(self) -> None:
+        """Raises when the database cannot answer a query."""
+        with self._autocommit.connect() as conn:
+            conn.execute(text("SELECT 1")).scalar()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

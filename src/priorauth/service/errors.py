@@ -7,10 +7,13 @@ class ServiceError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, field: str | None = None) -> None:
+    def __init__(
+        self, detail: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.errors = errors  # every problem found, when there are several
 
 
 class NotFound(ServiceError):

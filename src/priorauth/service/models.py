@@ -33,6 +33,7 @@ class ApiKey(Base):
     org: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Case(Base):
@@ -54,6 +55,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(24))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     determination: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the engine decided, kept when a person's decision replaces `determination`.
+    engine_determination: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     due_by: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

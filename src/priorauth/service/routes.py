@@ -1,4 +1,6 @@
-"""HTTP routes: thin, each one call into the workflow."""
+"""HTTP routes: thin, each one call into the workflow. Every body passes `json_body` first
+(media type, limits, the text rule); the request schema in the OpenAPI document is embedded by
+openapi.py."""
 
 from __future__ import annotations
 
@@ -11,14 +13,23 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from priorauth.request import Request as PARequest
 from priorauth.service.app import current_principal, get_service
 from priorauth.service.auth import Principal
-from priorauth.service.errors import Invalid
+from priorauth.service.errors import Invalid, ServiceError
+from priorauth.service.inbound import json_body
+from priorauth.service.logs import error_log, failure_line
 from priorauth.service.models import Authorization, Event
 from priorauth.service.workflow import Service, case_view
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(json_body)])
+Status = Literal[
+    "pended", "in_review", "approved", "partially_approved", "denied", "in_appeal", "withdrawn"
+]
+
+
+class Unavailable(ServiceError):
+    status = 503
+    title = "Service unavailable"
 Who = Annotated[Principal, Depends(current_principal)]
 Svc = Annotated[Service, Depends(get_service)]
 
@@ -72,20 +83,17 @@ def _event_view(e: Event) -> dict[str, Any]:
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health(service: Svc) -> dict[str, str]:
+    """200 when the service can answer: the database answered a query just now; else 503."""
+    try:
+        service.db.ping()
+    except Exception as exc:
+        error_log.error("health: the database does not answer: %s", failure_line(exc))
+        raise Unavailable("the database does not answer") from None
+    return {"status": "ok", "database": "ok"}
 
 
-@router.post(
-    "/cases",
-    status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PARequest.model_json_schema()}},
-        }
-    },
-)
+@router.post("/cases", status_code=201)
 async def submit(
     request: Request,
     response: Response,
@@ -113,8 +121,8 @@ async def submit(
 def list_cases(
     who: Who,
     service: Svc,
-    status: str | None = None,
-    member_id: str | None = None,
+    status: Status | None = None,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     now = service.clock()

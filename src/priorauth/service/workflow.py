@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,14 +19,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError, RequestError
 from priorauth.request import Request, parse_request
-from priorauth.service.auth import Principal, principal_for
+from priorauth.service.audit import record_reads
+from priorauth.service.auth import FailureThrottle, Principal, hash_key
 from priorauth.service.config import Settings
 from priorauth.service.db import Database
 from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from priorauth.service.models import Authorization, Case, Event
+from priorauth.service.inbound import printable
+from priorauth.service.models import ApiKey, Authorization, Case, Event
+from priorauth.service.problems import validation_errors
 
 APPROVED = ("approved", "partially_approved")
 OPEN = ("pended", "in_review", "in_appeal")
+STATUSES = ("pended", "in_review", "approved", "partially_approved", "denied", "in_appeal",
+            "withdrawn")
 Clock = Callable[[], dt.datetime]
 
 # Request fields that additional information may bring; lists replace, mappings merge.
@@ -38,6 +44,29 @@ INFO_FIELDS = (
     "disease_status",
     "answers",
 )
+
+
+def request_invalid(body: Any, exc: RequestError) -> Invalid:
+    """The first problem as the contract words it, and every other one the request has (the
+    fast parser stops at the first; this runs only for a request already found bad)."""
+    first = {"field": exc.field, "detail": str(exc)}
+    errors = [first]
+    try:
+        if isinstance(body, str | bytes | bytearray):
+            Request.model_validate_json(body)
+        else:
+            Request.model_validate(body)
+    except ValidationError as full:
+        for err in validation_errors(list(full.errors(include_url=False))):
+            if err["field"] == first["field"]:
+                if "YYYY-MM-DD" in err["detail"] and "YYYY-MM-DD" not in first["detail"]:
+                    first["detail"] += " (expected a date as YYYY-MM-DD)"
+            elif err not in errors:
+                errors.append(err)
+    except Exception:  # noqa: BLE001 - the first problem is reported whatever happens here
+        pass
+    first["detail"] = printable(first["detail"])
+    return Invalid(first["detail"], exc.field, errors)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -53,22 +82,38 @@ class Service:
         self.engine = engine
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._principals: dict[str, Principal] = {}
+        self.throttle = FailureThrottle()
 
     # --- helpers ------------------------------------------------------------------------
 
-    def principal(self, key: str) -> Principal:
-        """Who holds this key. Keys are looked up once per process: they are created, not
-        changed, and a lookup per request would cost a transaction."""
-        who = self._principals.get(key)
-        if who is None:
-            with self.db.reading() as s:
-                who = principal_for(s, key)
-            if who is None:
-                raise Unauthorized("unknown API key", "Authorization")
-            if len(self._principals) < 10_000:
-                self._principals[key] = who
-        return who
+    def principal(self, key: str, client: str = "-") -> Principal:
+        """Who holds this key. Looked up on every request (one indexed read, outside any
+        transaction on PostgreSQL) so that a revoked key is refused at once by every worker;
+        a client sending unknown keys is throttled before the lookup."""
+        self.throttle.check(client)
+        row = self.db.one(
+            select(ApiKey.name, ApiKey.role, ApiKey.org, ApiKey.revoked_at).where(
+                ApiKey.key_hash == hash_key(key)
+            )
+        )
+        if row is None or row.revoked_at is not None:
+            self.throttle.failed(client)
+            raise Unauthorized(
+                "revoked API key" if row is not None else "unknown API key", "Authorization"
+            )
+        return Principal(name=row.name, role=row.role, org=row.org)
+
+    def audit_reads(
+        self, who: Principal, what: str, cases: list[Case] | list[str], at: dt.datetime | None = None
+    ) -> None:
+        """The read-audit hook (see audit.py): one `read` event per case, in its own
+        transaction, before the data goes out."""
+        if not cases:
+            return
+        ids = [c if isinstance(c, str) else c.id for c in cases]
+        status = {c.id: c.status for c in cases if isinstance(c, Case)}
+        with self.db.session() as s:
+            record_reads(s, who, what, ids, at or self.clock(), status)
 
     def due_by(self, received: dt.datetime, urgency: str) -> dt.datetime:
         if urgency == "expedited":
@@ -202,7 +247,7 @@ class Service:
         try:
             req = parse_request(body)
         except RequestError as exc:
-            raise Invalid(str(exc), exc.field) from None
+            raise request_invalid(body, exc) from None
         # A retry is found by the unique (org, Idempotency-Key) constraint when it inserts, so
         # a first submission costs no extra lookup.
         now = self.clock()
@@ -292,7 +337,7 @@ class Service:
             try:
                 req = parse_request(merged)
             except RequestError as exc:
-                raise Invalid(str(exc), exc.field) from None
+                raise request_invalid(merged, exc) from None
             det, _, _ = self._evaluate(s, req)
             case.request = req.model_dump(mode="json", exclude_none=True)
             self._event(
@@ -326,7 +371,7 @@ class Service:
                 case.status, case.denied_by = "denied", who.name
             else:
                 case.status = "approved"
-                self._authorize(s, case, self._granted(case), now)
+                self._overturn(s, case, now)
             case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
             self._event(s, case, who, action, "in_review", case.status, now, reason=reason)
             self._commit_or_conflict(s, case_id)
@@ -339,7 +384,31 @@ class Service:
             req = parse_request(case.request)
         req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
         det = self.engine.evaluate_model(req)
-        return dataclasses.asdict(det.trace)
+        trace = dataclasses.asdict(det.trace)
+        self.audit_reads(who, "trace", [case])
+        return trace
+
+    def _overturn(self, s: Session, case: Case, at: dt.datetime) -> None:
+        """A pharmacist approves what the engine would have denied: the authorization is
+        recorded, and the case's determination says approved with it (a client reading
+        `determination` sees the answer in force); the engine's stays in
+        `engine_determination`."""
+        granted = self._granted(case)
+        self._authorize(s, case, granted, at)
+        self._replace_determination(
+            case,
+            decision="approved",
+            denial_basis=None,
+            authorization=_jsonable(granted),
+            reasons=[],
+            missing=[],
+        )
+
+    @staticmethod
+    def _replace_determination(case: Case, **changes: Any) -> None:
+        if case.engine_determination is None:
+            case.engine_determination = case.determination
+        case.determination = {**case.determination, **changes}
 
     def _granted(self, case: Case) -> dict[str, Any]:
         req = parse_request(case.request)
@@ -384,7 +453,7 @@ class Service:
                 case.status = "denied"
             else:
                 case.status = "approved"
-                self._authorize(s, case, self._granted(case), now)
+                self._overturn(s, case, now)
             case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
             self._event(
                 s, case, who, f"appeal_{action}", "in_appeal", case.status, now, reason=reason
@@ -422,6 +491,10 @@ class Service:
                 case.status, case.decided_at, case.decided_by = "denied", now, "system"
                 case.decision_reason = "no answer to the questions before the decision deadline"
                 case.denied_by = "system"
+                # Not shown to meet the criteria in time; the unanswered questions stay listed.
+                self._replace_determination(
+                    case, decision="denied", denial_basis="criteria_not_met", authorization=None
+                )
                 self._event(
                     s, case, system, "expired", "pended", "denied", now, reason=case.decision_reason
                 )
@@ -429,12 +502,12 @@ class Service:
 
     # --- reading ------------------------------------------------------------------------
 
-    def get(self, who: Principal, case_id: str) -> Case:
+    def get(self, who: Principal, case_id: str, what: str = "case") -> Case:
         self.expire_pends()
         now = self.clock()
         with self.db.session() as s:
             case = self._load(s, who, case_id)
-            self._event(s, case, who, "read", case.status, case.status, now)
+            record_reads(s, who, what, [case.id], now, {case.id: case.status})
         return case
 
     def list_cases(
@@ -443,7 +516,10 @@ class Service:
         status: str | None = None,
         member_id: str | None = None,
         limit: int = 100,
+        what: str = "case list",
     ) -> list[Case]:
+        if status and status not in STATUSES:
+            raise Invalid(f"status: expected one of {', '.join(STATUSES)}", "status")
         with self.db.reading() as s:
             q = select(Case).order_by(Case.received_at.desc()).limit(limit)
             if who.role == "submitter":
@@ -452,7 +528,9 @@ class Service:
                 q = q.where(Case.status == status)
             if member_id:
                 q = q.where(Case.member_id == member_id)
-            return list(s.scalars(q).all())
+            cases = list(s.scalars(q).all())
+        self.audit_reads(who, what, cases)
+        return cases
 
     def queue(self, who: Principal) -> list[Case]:
         """The pharmacists' work: recommended denials and appeals, the most urgent first."""
@@ -464,19 +542,29 @@ class Service:
                 .where(Case.status.in_(("in_review", "in_appeal")))
                 .order_by(Case.due_by)
             )
-            return list(s.scalars(q).all())
+            cases = list(s.scalars(q).all())
+        self.audit_reads(who, "queue", cases)
+        return cases
 
     def history(self, who: Principal, case_id: str) -> list[Event]:
         with self.db.reading() as s:
-            self._load(s, who, case_id)
-            return list(s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))
+            case = self._load(s, who, case_id)
+            events = list(
+                s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))
+            )
+        self.audit_reads(who, "history", [case])
+        return events
 
-    def member_authorizations(self, who: Principal, member_id: str) -> list[Authorization]:
+    def member_authorizations(
+        self, who: Principal, member_id: str, what: str = "member authorizations"
+    ) -> list[Authorization]:
         with self.db.reading() as s:
             q = select(Authorization).where(Authorization.member_id == member_id)
             if who.role == "submitter":
                 q = q.where(Authorization.org == who.org)
-            return list(s.scalars(q.order_by(Authorization.end.desc())).all())
+            found = list(s.scalars(q.order_by(Authorization.end.desc())).all())
+        self.audit_reads(who, what, [a.case_id for a in found])
+        return found
 
     def expiring(self, who: Principal, within_days: int) -> list[Authorization]:
         today = self.clock().date()
@@ -491,7 +579,9 @@ class Service:
             )
             if who.role == "submitter":
                 q = q.where(Authorization.org == who.org)
-            return list(s.scalars(q).all())
+            found = list(s.scalars(q).all())
+        self.audit_reads(who, "expiring authorizations", [a.case_id for a in found])
+        return found
 
     def metrics(self, who: Principal, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         """The CMS public-reporting figures for requests received in [start, end)."""
@@ -560,5 +650,16 @@ def case_view(case: Case, now: dt.datetime) -> dict[str, Any]:
         "notes": case.notes,
         "questions": det.get("missing", []) if case.status == "pended" else [],
         "determination": det,
+        "engine_determination": case.engine_determination,
         "version": case.version,
     }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,284 @@
+"""The OpenAPI document and its pages, complete and served from the package.
+
+- The request contract (a pydantic model with `$defs`) is embedded as components, so every
+  `$ref` resolves; its arrays and texts carry the service's limits; realistic examples let a
+  reader (or a fuzzer) send requests that reach real cases.
+- Every operation lists the problem documents (`application/problem+json`) it can answer with.
+- `/docs` is Swagger UI from the swagger-ui-bundle package: no CDN, works offline.
+
+A router added later is documented the same way: `install` runs over every operation."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from priorauth.request import Request as PARequest
+from priorauth.service.inbound import Limits
+from priorauth.service.problems import PROBLEM
+
+REF = "#/components/schemas/{model}"
+PUBLIC = {"/health"}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem document.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "example": "about:blank"},
+        "title": {"type": "string", "example": "Unprocessable request"},
+        "status": {"type": "integer", "example": 422},
+        "detail": {
+            "type": "string",
+            "example": "diagnoses[0].code: not an ICD-10-CM code (expected e.g. C34.90 or C3490)",
+        },
+        "field": {"type": "string", "description": "the field at fault", "example": "diagnoses"},
+        "errors": {
+            "type": "array",
+            "description": "every problem found, when there are several",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+    },
+}
+
+WHY = {
+    "400": "Bad request (a NUL character in the URL)",
+    "401": "No API key, or an unknown or revoked one",
+    "403": "The key's role may not do this",
+    "404": "No such case (or another organization's)",
+    "409": "The case is not in a state that allows this, or was changed meanwhile",
+    "413": "The body is larger than the limit",
+    "415": "The body is not JSON",
+    "422": "A field is missing or wrong: the document names it",
+    "429": "Too many unknown API keys from this client",
+    "500": "The service failed on this request (logged)",
+    "503": "The database does not answer",
+}
+
+_NSCLC = {
+    "kind": "initial",
+    "date_of_service": "2026-06-15",
+    "urgency": "standard",
+    "member": {"id": "M-1001", "birth_date": "1958-03-02"},
+    "prescriber": {"npi": "1234567893", "name": "Dr. A. Oncologist"},
+    "medication": {"name": "Lumakras", "strength_mg": 320, "quantity": 90, "days_supply": 30},
+    "diagnoses": [{"code": "C34.11", "histology": "adenocarcinoma", "extent": "metastatic"}],
+    "biomarkers": [
+        {
+            "gene": "KRAS",
+            "alteration": "G12C",
+            "result": "positive",
+            "test": "therascreen KRAS RGQ PCR Kit",
+            "fda_approved": True,
+        }
+    ],
+    "prior_therapies": [{"drug": "carboplatin"}, {"drug": "pembrolizumab"}],
+    "attestations": {"liver_function_monitoring": True},
+}
+
+
+def _pend() -> dict[str, Any]:
+    body = copy.deepcopy(_NSCLC)
+    del body["biomarkers"][0]["fda_approved"]
+    del body["attestations"]
+    body["member"]["id"] = "M-1002"
+    return body
+
+
+def _partial() -> dict[str, Any]:
+    body = copy.deepcopy(_NSCLC)
+    body["medication"].update(strength_mg=320, quantity=120)
+    body["member"]["id"] = "M-1003"
+    return body
+
+
+def _investigational() -> dict[str, Any]:
+    body = copy.deepcopy(_NSCLC)
+    body["diagnoses"] = [{"code": "C43.9", "extent": "metastatic"}]
+    body["member"]["id"] = "M-1004"
+    return body
+
+
+def _renewal() -> dict[str, Any]:
+    return {
+        "kind": "renewal",
+        "date_of_service": "2027-06-10",
+        "member": {"id": "M-1001", "birth_date": "1958-03-02"},
+        "medication": {"name": "sotorasib", "strength_mg": 320, "quantity": 90, "days_supply": 30},
+        "diagnoses": [{"code": "C34.11"}],
+        "disease_status": {"progression": False, "unacceptable_toxicity": False},
+    }
+
+
+REQUEST_EXAMPLES = {
+    "approved": ("NSCLC, KRAS G12C by an FDA-approved test: approved", _NSCLC),
+    "pended": ("The test is not said to be FDA-approved: pended with two questions", _pend()),
+    "partial": ("1280 mg a day requested: authorized at 960 mg a day", _partial()),
+    "investigational": ("Melanoma: a recommended denial (investigational)", _investigational()),
+    "renewal": ("A renewal without progression", _renewal()),
+}
+
+BODY_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/cases/{case_id}/information", "post"): {
+        "answer": {
+            "summary": "Answer a pend's questions",
+            "value": {
+                "answers": {"initial.nsclc.kras_g12c": True},
+                "attestations": {"liver_function_monitoring": True},
+            },
+        },
+        "biomarkers": {
+            "summary": "Clinical data instead of an answer",
+            "value": {
+                "biomarkers": [
+                    {"gene": "KRAS", "alteration": "G12C", "result": "positive",
+                     "fda_approved": True}
+                ]
+            },
+        },
+    },
+    ("/cases/{case_id}/review", "post"): {
+        "confirm": {
+            "summary": "Confirm the recommended denial",
+            "value": {"action": "confirm_denial", "reason": "melanoma is not a listed indication"},
+        },
+        "overturn": {
+            "summary": "Overturn it",
+            "value": {"action": "overturn", "reason": "NSCLC confirmed by the pathology report"},
+        },
+    },
+    ("/cases/{case_id}/appeal", "post"): {
+        "appeal": {"summary": "Appeal a denial", "value": {"reason": "new biopsy attached"}}
+    },
+    ("/cases/{case_id}/appeal-decision", "post"): {
+        "uphold": {"summary": "Uphold", "value": {"action": "uphold", "reason": "still no basis"}}
+    },
+    ("/cases/{case_id}/withdraw", "post"): {
+        "withdraw": {"summary": "Withdraw", "value": {"reason": "therapy changed"}}
+    },
+}
+
+
+def request_schema(limits: Limits) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request contract as (schema, its components), every `$ref` into components, arrays
+    and texts bounded by the service's limits."""
+    schema = PARequest.model_json_schema(ref_template=REF)
+    defs = schema.pop("$defs", {})
+
+    def bound(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "array":
+                node.setdefault("maxItems", limits.max_array_items)
+            if node.get("type") == "string" and "format" not in node and "enum" not in node:
+                node.setdefault("maxLength", limits.max_text_chars)
+            if node.get("type") == "object" and "additionalProperties" in node:
+                node.setdefault("maxProperties", limits.max_object_keys)
+            for value in node.values():
+                bound(value)
+        elif isinstance(node, list):
+            for value in node:
+                bound(value)
+
+    bound(schema)
+    bound(defs)
+    return schema, defs
+
+
+def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> None:
+    codes = ["400", "422", "500"]
+    if path not in PUBLIC:
+        codes += ["401", "403", "429"]
+    else:
+        codes.append("503")
+    if "{case_id}" in path:
+        codes += ["404", "409"] if method == "post" else ["404"]
+    if method == "post":
+        codes += ["413", "415", "409"]
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)  # FastAPI's HTTPValidationError: we answer with a problem
+    for code in sorted(set(codes)):
+        responses[code] = {
+            "description": WHY[code],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+
+def build(app: FastAPI, limits: Limits) -> dict[str, Any]:
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schema, defs = request_schema(limits)
+    schemas.update(defs)
+    schemas["PARequest"] = schema
+    schemas["Problem"] = PROBLEM_SCHEMA
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}
+    }
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if path not in PUBLIC:
+                operation["security"] = [{"bearer": []}]
+            if (path, method) == ("/cases", "post"):
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/PARequest"},
+                            "examples": {
+                                name: {"summary": summary, "value": value}
+                                for name, (summary, value) in REQUEST_EXAMPLES.items()
+                            },
+                        }
+                    },
+                }
+            examples = BODY_EXAMPLES.get((path, method))
+            if examples:
+                content = operation["requestBody"]["content"]["application/json"]
+                content["examples"] = examples
+            _problem_responses(path, method, operation)
+    return doc
+
+
+def swagger_assets() -> Path:
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def install(app: FastAPI) -> None:
+    limits: Limits = app.state.limits
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build(app, limits)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="priorauth API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
