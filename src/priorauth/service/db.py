@@ -74,9 +74,10 @@ class Database:
             return conn.execute(statement).first()
 
     def ping(self) -> None:
-        """Raises when the database cannot answer a query."""
+        """Raises unless the database answers a query on its own schema (a database that was
+        dropped, or a SQLite file deleted and recreated empty, does not)."""
         with self._autocommit.connect() as conn:
-            conn.execute(text("SELECT 1")).scalar()
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -38,8 +38,11 @@ def failure_line(exc: BaseException) -> str:
         code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
         if code:
             kind += f" [{code}]"
-    frames = traceback.extract_tb(exc.__traceback__)[-8:]
-    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Ours say where it happened; the innermost says what failed.
+    ours = [f for f in frames if "/priorauth/" in Path(f.filename).as_posix()][-4:]
+    shown = [*ours, frames[-1]] if frames and (not ours or ours[-1] is not frames[-1]) else ours
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(shown))
     return f"{kind} at {where}"
 
 
