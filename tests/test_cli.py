@@ -209,3 +209,24 @@ def test_installed_command_never_prints_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: date_of_service: Field required")
     assert "Traceback" not in proc.stderr
+
+
+def test_several_files_go_on_after_a_bad_one_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kind": "initial"}')
+    files = [
+        str(EXAMPLES / "nsclc-initial-approve.json"),
+        str(bad),
+        str(tmp_path / "missing.json"),
+        str(EXAMPLES / "investigational-deny.json"),
+    ]
+    code, out, err = run("evaluate", *files)
+    assert code == 2
+    assert "nsclc-initial-approve.json" in out and "investigational-deny.json" in out
+    assert err.splitlines() == [
+        f"error: {bad}: date_of_service: Field required",
+        f"error: {tmp_path / 'missing.json'}: no such file",
+    ]
+    code, out, err = run("evaluate", *files, "--json")
+    assert code == 2
+    assert [d["decision"] for d in json.loads(out)] == ["approved", "denied"]

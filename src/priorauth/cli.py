@@ -99,8 +99,9 @@ def evaluate(
     """Decide prior-authorization requests and show why.
 
     Exit status: 0 for any determination, 2 for input that cannot be decided (the message names
-    the field and the problem). With --batch, a bad line becomes {"line": N, "error": ...} in the
-    output and the batch goes on; the exit status is then 2.
+    the field and the problem). With several files, a bad one is reported and the others are
+    still decided; the exit status is then 2. With --batch, a bad line becomes
+    {"line": N, "error": ...} in the output and the batch goes on; the exit status is then 2.
     """
     with _one_line_errors():
         engine = _engine(policy)
@@ -110,23 +111,33 @@ def evaluate(
             raise typer.Exit(_run_batch(engine, batch, trace))
         if not requests:
             raise BadInput("give a request file, '-' for stdin, or --batch FILE.ndjson")
+        if len(requests) == 1:
+            det = engine.evaluate_json(_read(requests[0]))
+            if as_json:
+                print(json.dumps(_dump(det, trace), indent=2))
+            else:
+                out.print(determination_view(det, "stdin" if requests[0] == "-" else requests[0]))
+            return
+        # Several files: a bad one is reported on stderr and the others are still decided and
+        # printed; the exit status is 2 at the end if any was bad.
         decided: list[tuple[str, Determination]] = []
+        bad = 0
         for path in requests:
             try:
-                det = engine.evaluate_json(_read(path))
-            except PriorAuthError as exc:
-                if len(requests) == 1:
-                    raise
-                raise BadInput(f"{path}: {exc}") from None
-            decided.append((path, det))
+                decided.append((path, engine.evaluate_json(_read(path))))
+            except (PriorAuthError, BadInput) as exc:
+                bad += 1
+                shown = str(exc) if str(exc).startswith(f"{path}:") else f"{path}: {exc}"
+                err.print(f"error: {shown}", markup=False, soft_wrap=True)
         if as_json:
-            dumps = [_dump(d, trace) for _, d in decided]
-            print(json.dumps(dumps[0] if len(dumps) == 1 else dumps, indent=2))
-            return
-        for path, det in decided:
-            out.print(determination_view(det, "stdin" if path == "-" else path))
-        if len(decided) > 1:
-            out.print(summary_table(decided))
+            print(json.dumps([_dump(d, trace) for _, d in decided], indent=2))
+        else:
+            for path, det in decided:
+                out.print(determination_view(det, "stdin" if path == "-" else path))
+            if len(decided) > 1:
+                out.print(summary_table(decided))
+        if bad:
+            raise typer.Exit(2)
 
 
 def _run_batch(engine: Engine, path: Path, trace: bool) -> int:
@@ -333,13 +344,13 @@ def serve(
     import uvicorn
 
     with _one_line_errors():
-        from priorauth.service.app import create_app
-        from priorauth.service.config import get_settings
+        from priorauth.service.startup import SettingsError, StartupError, prepare
 
-        settings = get_settings()
-        if workers > 1:
-            # Migrate once here; each worker then builds its app without migrating.
-            create_app(settings)
+        try:
+            # Settings checked, database reached and migrated before anything is served.
+            settings = prepare()
+        except (SettingsError, StartupError) as exc:
+            raise BadInput(str(exc)) from None
         from sqlalchemy.engine import make_url
 
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -364,23 +375,24 @@ def serve(
             raise BadInput(f"cannot serve on {host}:{port}: {exc}") from None
 
 
+def _database(demo_keys: bool = False) -> Any:
+    """The service's database, checked and migrated, or one line naming what is wrong."""
+    from priorauth.service.config import load_settings
+    from priorauth.service.startup import SettingsError, StartupError, open_database
+
+    try:
+        return open_database(load_settings(), demo_keys=demo_keys)
+    except (SettingsError, StartupError) as exc:
+        raise BadInput(str(exc)) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (PRIORAUTH_DATABASE_URL) to the latest migration."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from priorauth.service.config import get_settings
-    from priorauth.service.db import Database
-    from priorauth.service.migrate import upgrade
-
     with _one_line_errors():
-        db = Database(get_settings().database_url)
+        db = _database()
         shown = db.engine.url.render_as_string(hide_password=True)
-        try:
-            upgrade(db.engine)
-        except SQLAlchemyError as exc:
-            detail = str(exc.args[0]).replace(str(db.engine.url.password or "\x00"), "***")
-            raise BadInput(f"database {shown}: {exc.__class__.__name__}: {detail}") from None
+        db.engine.dispose()
         out.print(f"database at the latest migration: {shown}")
 
 
@@ -394,16 +406,66 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
     from priorauth.service.auth import create_key
-    from priorauth.service.config import get_settings
-    from priorauth.service.db import Database
-    from priorauth.service.migrate import upgrade
 
     with _one_line_errors():
-        db = Database(get_settings().database_url)
-        upgrade(db.engine)
+        db = _database()
         try:
             with db.session() as s:
                 key = create_key(s, role, org, name)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
+        finally:
+            db.engine.dispose()
         print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the API keys: number, name, role, organization, created, revoked (never the keys)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from priorauth.service.models import ApiKey
+
+    with _one_line_errors():
+        db = _database()
+        try:
+            with db.reading() as s:
+                rows = s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        finally:
+            db.engine.dispose()
+        table = Table(title="API keys", title_justify="left")
+        for col in ("number", "name", "role", "org", "created", "revoked"):
+            table.add_column(col)
+        for k in rows:
+            table.add_row(
+                str(k.id),
+                k.name,
+                k.role,
+                k.org or "",
+                f"{k.created_at:%Y-%m-%d %H:%M}",
+                f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            )
+        out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[
+        str, typer.Argument(help="The key's number (keys list), its exact name, or the key.")
+    ],
+) -> None:
+    """Revoke an API key: every running worker refuses it from its next request on."""
+    from priorauth.service.auth import revoke_key
+
+    with _one_line_errors():
+        db = _database()
+        try:
+            with db.session() as s:
+                row = revoke_key(s, key)
+                shown = f"{row.id} ({row.name}, {row.role})"
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        finally:
+            db.engine.dispose()
+        out.print(f"revoked key {shown}", markup=False)

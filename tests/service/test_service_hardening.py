@@ -71,8 +71,9 @@ def test_lone_surrogate_in_information_is_refused_and_the_trace_stays_readable(
 
 def test_lone_surrogate_as_an_answer_key_is_a_422_not_a_500(client: TestClient) -> None:
     case_id = pended(client)
-    r = post_json(client, f"/cases/{case_id}/information", b'{"answers": {"\\ud800": true}}',
-                  SUBMITTER)
+    r = post_json(
+        client, f"/cases/{case_id}/information", b'{"answers": {"\\ud800": true}}', SUBMITTER
+    )
     doc = assert_problem(r, 422, "answers")
     assert "\\ud800" not in json.dumps(doc, ensure_ascii=False) or "U+D800" in doc["detail"]
 
@@ -82,8 +83,16 @@ def test_text_stored_before_the_rule_is_still_served(client: TestClient, app: Fa
     unreadable: the response writes it as a JSON escape."""
     case_id = pended(client)
     with app.state.service.db.session() as s:
-        s.add(Event(case_id=case_id, at=dt.datetime.now(dt.UTC), actor="old", role="submitter",
-                    action="withdrawn", detail={"reason": "x\udfff"}))
+        s.add(
+            Event(
+                case_id=case_id,
+                at=dt.datetime.now(dt.UTC),
+                actor="old",
+                role="submitter",
+                action="withdrawn",
+                detail={"reason": "x\udfff"},
+            )
+        )
     r = client.get(f"/cases/{case_id}/history", headers=SUBMITTER)
     assert r.status_code == 200
     assert [e["detail"]["reason"] for e in r.json() if e["actor"] == "old"] == ["x\udfff"]
@@ -118,22 +127,28 @@ def test_control_characters_in_free_text_are_refused_alike_on_both_databases(
     doc = assert_problem(r, 422, field)
     assert "control character" in doc["detail"]
     history = client.get(f"/cases/{case_id}/history", headers=REVIEWER).json()
-    assert all(e["action"] == "read" or e["action"] in ("submitted", "evaluated",
-               "confirm_denial") for e in history)
+    assert all(
+        e["action"] == "read" or e["action"] in ("submitted", "evaluated", "confirm_denial")
+        for e in history
+    )
 
 
 def test_nul_in_a_submitted_request_is_refused(client: TestClient) -> None:
     body = example("nsclc-initial-approve")
     body["diagnoses"][0]["histology"] = "adeno\u0000"
-    assert_problem(client.post("/cases", json=body, headers=SUBMITTER), 422,
-                   "diagnoses[0].histology")
+    assert_problem(
+        client.post("/cases", json=body, headers=SUBMITTER), 422, "diagnoses[0].histology"
+    )
 
 
 def test_tab_and_newline_in_a_reason_are_kept(client: TestClient) -> None:
     case_id = submit(client, "investigational-deny")["id"]
     reason = "line one\n\tline two"
-    r = client.post(f"/cases/{case_id}/review", json={"action": "confirm_denial",
-                    "reason": reason}, headers=REVIEWER)
+    r = client.post(
+        f"/cases/{case_id}/review",
+        json={"action": "confirm_denial", "reason": reason},
+        headers=REVIEWER,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["decision_reason"] == reason
 
@@ -174,8 +189,10 @@ def test_every_read_by_a_person_is_an_event_in_the_history(
 def test_a_read_of_another_organizations_list_audits_nothing_of_it(client: TestClient) -> None:
     case = submit(client, "nsclc-initial-approve")
     assert client.get("/cases", headers=OTHER_CLINIC).json() == []
-    assert all(e["role"] != "submitter" or e["action"] != "read"
-               for e in client.get(f"/cases/{case['id']}/history", headers=ADMIN).json())
+    assert all(
+        e["role"] != "submitter" or e["action"] != "read"
+        for e in client.get(f"/cases/{case['id']}/history", headers=ADMIN).json()
+    )
 
 
 # --- 5. limits ------------------------------------------------------------------------------
@@ -183,8 +200,13 @@ def test_a_read_of_another_organizations_list_audits_nothing_of_it(client: TestC
 
 @pytest.fixture
 def small_client(app_db_url: str, clock: Any) -> Any:
-    settings = Settings(database_url=app_db_url, demo_keys=True, max_body_bytes=4096,
-                        max_array_items=5, max_text_chars=100)
+    settings = Settings(
+        database_url=app_db_url,
+        demo_keys=True,
+        max_body_bytes=4096,
+        max_array_items=5,
+        max_text_chars=100,
+    )
     application = create_app(settings, clock=clock)
     with TestClient(application, raise_server_exceptions=False) as c:
         yield c
@@ -208,24 +230,26 @@ def test_a_streamed_body_over_the_limit_is_413(small_client: TestClient) -> None
 
 
 def test_the_default_body_limit_refuses_100_mb(client: TestClient) -> None:
-    r = client.post("/cases", content=b"{" + b" " * 2_000_000 + b"}", headers={**SUBMITTER,
-                    **JSON})
+    r = client.post("/cases", content=b"{" + b" " * 2_000_000 + b"}", headers={**SUBMITTER, **JSON})
     assert_problem(r, 413)
 
 
 def test_an_array_over_the_limit_is_named(small_client: TestClient) -> None:
     body = example("nsclc-initial-approve")
     body["prior_therapies"] = [{"drug": "carboplatin"}] * 6
-    doc = assert_problem(small_client.post("/cases", json=body, headers=SUBMITTER), 422,
-                         "prior_therapies")
+    doc = assert_problem(
+        small_client.post("/cases", json=body, headers=SUBMITTER), 422, "prior_therapies"
+    )
     assert "more than 5 items" in doc["detail"]
 
 
 def test_a_text_over_the_limit_is_named(small_client: TestClient) -> None:
     case = small_client.post("/cases", json=example("investigational-deny"), headers=SUBMITTER)
-    r = small_client.post(f"/cases/{case.json()['id']}/review",
-                          json={"action": "confirm_denial", "reason": "y" * 101},
-                          headers=REVIEWER)
+    r = small_client.post(
+        f"/cases/{case.json()['id']}/review",
+        json={"action": "confirm_denial", "reason": "y" * 101},
+        headers=REVIEWER,
+    )
     doc = assert_problem(r, 422, "reason")
     assert "longer than 100 characters" in doc["detail"]
 
@@ -254,15 +278,19 @@ def test_a_body_that_is_not_json_is_415(client: TestClient, content_type: str, r
     r = client.post("/cases", content=raw, headers={**SUBMITTER, "Content-Type": content_type})
     assert_problem(r, 415, "Content-Type")
     case_id = submit(client, "investigational-deny")["id"]
-    r = client.post(f"/cases/{case_id}/review", content=raw,
-                    headers={**REVIEWER, "Content-Type": content_type})
+    r = client.post(
+        f"/cases/{case_id}/review", content=raw, headers={**REVIEWER, "Content-Type": content_type}
+    )
     assert_problem(r, 415, "Content-Type")
 
 
 def test_json_with_a_charset_and_problem_json_types_are_accepted(client: TestClient) -> None:
     raw = json.dumps(example("nsclc-initial-approve")).encode()
-    r = client.post("/cases", content=raw,
-                    headers={**SUBMITTER, "Content-Type": "application/json; charset=utf-8"})
+    r = client.post(
+        "/cases",
+        content=raw,
+        headers={**SUBMITTER, "Content-Type": "application/json; charset=utf-8"},
+    )
     assert r.status_code == 201, r.text
 
 
@@ -287,8 +315,9 @@ def test_every_validation_error_is_reported(client: TestClient) -> None:
     body["date_of_service"] = "15/06/2026"
     body["member"]["birth_date"] = "yesterday"
     body["medication"]["quantity"] = "ninety"
-    doc = assert_problem(client.post("/cases", json=body, headers=SUBMITTER), 422,
-                         "date_of_service")
+    doc = assert_problem(
+        client.post("/cases", json=body, headers=SUBMITTER), 422, "date_of_service"
+    )
     fields = [e["field"] for e in doc["errors"]]
     assert fields == ["date_of_service", "member.birth_date", "medication.quantity"]
     assert "YYYY-MM-DD" in doc["detail"]
@@ -298,12 +327,15 @@ def test_every_validation_error_is_reported(client: TestClient) -> None:
 def test_a_bad_date_says_the_expected_format(client: TestClient) -> None:
     body = example("nsclc-initial-approve")
     body["date_of_service"] = "2026-02-30"
-    doc = assert_problem(client.post("/cases", json=body, headers=SUBMITTER), 422,
-                         "date_of_service")
+    doc = assert_problem(
+        client.post("/cases", json=body, headers=SUBMITTER), 422, "date_of_service"
+    )
     assert "YYYY-MM-DD" in doc["detail"]
     doc = assert_problem(
         client.get("/metrics/prior-authorization?from=June&to=2026-07-01", headers=ADMIN),
-        422, "from")
+        422,
+        "from",
+    )
     assert "YYYY-MM-DD" in doc["detail"]
 
 
@@ -314,8 +346,11 @@ def test_an_unnamed_key_shows_no_part_of_itself(client: TestClient, app: FastAPI
     with app.state.service.db.session() as s:
         key = create_key(s, "reviewer", None, None)
     case_id = submit(client, "investigational-deny")["id"]
-    r = client.post(f"/cases/{case_id}/review",
-                    json={"action": "confirm_denial", "reason": "not listed"}, headers=bearer(key))
+    r = client.post(
+        f"/cases/{case_id}/review",
+        json={"action": "confirm_denial", "reason": "not listed"},
+        headers=bearer(key),
+    )
     assert r.status_code == 200, r.text
     decided_by = r.json()["decided_by"]
     assert decided_by.startswith("reviewer key ")
@@ -334,8 +369,9 @@ def test_unknown_keys_are_throttled_per_client(client: TestClient) -> None:
 
 
 def test_a_revoked_key_is_refused_at_once_by_every_worker(db_url: str, clock: Any) -> None:
-    workers = [create_app(Settings(database_url=db_url, demo_keys=True), clock=clock)
-               for _ in range(2)]
+    workers = [
+        create_app(Settings(database_url=db_url, demo_keys=True), clock=clock) for _ in range(2)
+    ]
     try:
         clients = [TestClient(w, raise_server_exceptions=False) for w in workers]
         for c in clients:
@@ -356,9 +392,11 @@ def test_a_revoked_key_is_refused_at_once_by_every_worker(db_url: str, clock: An
 
 def test_an_overturned_denial_reads_approved_with_its_authorization(client: TestClient) -> None:
     case_id = submit(client, "investigational-deny")["id"]
-    r = client.post(f"/cases/{case_id}/review",
-                    json={"action": "overturn", "reason": "off-label use supported"},
-                    headers=REVIEWER)
+    r = client.post(
+        f"/cases/{case_id}/review",
+        json={"action": "overturn", "reason": "off-label use supported"},
+        headers=REVIEWER,
+    )
     case = r.json()
     assert case["status"] == "approved"
     det = case["determination"]
@@ -373,8 +411,11 @@ def test_an_overturned_denial_reads_approved_with_its_authorization(client: Test
 def test_an_overturned_appeal_reads_approved(client: TestClient) -> None:
     case_id = denied_case(client)["id"]
     client.post(f"/cases/{case_id}/appeal", json={"reason": "new biopsy"}, headers=SUBMITTER)
-    r = client.post(f"/cases/{case_id}/appeal-decision",
-                    json={"action": "overturn", "reason": "NSCLC after all"}, headers=REVIEWER2)
+    r = client.post(
+        f"/cases/{case_id}/appeal-decision",
+        json={"action": "overturn", "reason": "NSCLC after all"},
+        headers=REVIEWER2,
+    )
     assert r.json()["determination"]["decision"] == "approved"
     assert r.json()["determination"]["authorization"] is not None
 
@@ -403,8 +444,7 @@ def test_a_database_failure_is_logged_without_sql_or_patient_data(
             r = client.post("/cases", json=body, headers=SUBMITTER)
         assert_problem(r, 500)
         logged = "\n".join(
-            rec.getMessage() + (str(rec.exc_info) if rec.exc_info else "")
-            for rec in caplog.records
+            rec.getMessage() + (str(rec.exc_info) if rec.exc_info else "") for rec in caplog.records
         )
         assert "POST /cases failed" in logged
         for secret in ("PATIENT-4711", "INSERT", "[SQL:", "parameters", "1958"):

@@ -7,7 +7,7 @@ the media type, the JSON limits and the text rule."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +33,7 @@ from priorauth.service.problems import (
 from priorauth.service.workflow import Clock, Service
 
 __all__ = ["PROBLEM", "create_app", "current_principal", "get_service", "problem"]
+
 
 class RefuseNul:
     """A NUL in a path or query value is never a real identifier, and databases refuse it.

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"database {url.drivername!r} is not supported (sqlite, or postgresql+psycopg)"
             )
+        if url.drivername == "postgresql":  # the driver this package installs
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         return v
 
     @property

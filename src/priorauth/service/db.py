@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
 from typing import Any
 
 from sqlalchemy import Engine, Executable, Row, create_engine, event, text
@@ -64,9 +63,8 @@ class Database:
         self.read_sessions = sessionmaker(reader, expire_on_commit=False)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         # One statement, no transaction around it: one round trip on PostgreSQL.
-        self._autocommit = (
-            reader if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = reader if self.is_sqlite else autocommit
 
     def one(self, statement: Executable) -> Row[Any] | None:
         """The first row of one read-only statement, outside any transaction."""

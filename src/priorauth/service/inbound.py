@@ -5,8 +5,9 @@ One place for every router (JSON API, FHIR, web UI):
 - `BodySizeLimit` (ASGI middleware, the whole app): a body larger than `Limits.max_body_bytes`
   is refused with 413 before it is read into memory.
 - `json_body` (a FastAPI dependency): the body must be JSON (`application/json` or any
-  `application/*+json`, or no Content-Type at all; else 415); it is parsed once with duplicate keys refused, and every array,
-  object and string in it is held to the limits and to the text rule. A router whose bodies are
+  `application/*+json`, or no Content-Type at all; else 415); it is parsed once with duplicate
+  keys refused, and every array, object and string in it is held to the limits and to the text
+  rule. A router whose bodies are
   JSON adds `dependencies=[Depends(json_body)]`; the parsed value is then `request.state.json`.
 - `check_text` (a function): the text rule, for values that come another way (form fields,
   query parameters).

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from priorauth.service import logs
 from priorauth.service.app import create_app
+from priorauth.service.config import get_settings
 
 
 def app() -> FastAPI:
-    return create_app()
+    settings = get_settings()
+    logs.configure(access=settings.access_log)
+    return create_app(settings)

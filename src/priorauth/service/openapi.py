@@ -65,7 +65,7 @@ WHY = {
     "503": "The database does not answer",
 }
 
-_NSCLC = {
+_NSCLC: dict[str, Any] = {
     "kind": "initial",
     "date_of_service": "2026-06-15",
     "urgency": "standard",
@@ -88,7 +88,7 @@ _NSCLC = {
 
 
 def _pend() -> dict[str, Any]:
-    body = copy.deepcopy(_NSCLC)
+    body: dict[str, Any] = copy.deepcopy(_NSCLC)
     del body["biomarkers"][0]["fda_approved"]
     del body["attestations"]
     body["member"]["id"] = "M-1002"
@@ -96,14 +96,14 @@ def _pend() -> dict[str, Any]:
 
 
 def _partial() -> dict[str, Any]:
-    body = copy.deepcopy(_NSCLC)
+    body: dict[str, Any] = copy.deepcopy(_NSCLC)
     body["medication"].update(strength_mg=320, quantity=120)
     body["member"]["id"] = "M-1003"
     return body
 
 
 def _investigational() -> dict[str, Any]:
-    body = copy.deepcopy(_NSCLC)
+    body: dict[str, Any] = copy.deepcopy(_NSCLC)
     body["diagnoses"] = [{"code": "C43.9", "extent": "metastatic"}]
     body["member"]["id"] = "M-1004"
     return body
@@ -141,8 +141,12 @@ BODY_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
             "summary": "Clinical data instead of an answer",
             "value": {
                 "biomarkers": [
-                    {"gene": "KRAS", "alteration": "G12C", "result": "positive",
-                     "fda_approved": True}
+                    {
+                        "gene": "KRAS",
+                        "alteration": "G12C",
+                        "result": "positive",
+                        "fda_approved": True,
+                    }
                 ]
             },
         },
@@ -257,7 +261,7 @@ def build(app: FastAPI, limits: Limits) -> dict[str, Any]:
 
 
 def swagger_assets() -> Path:
-    import swagger_ui_bundle
+    import swagger_ui_bundle  # type: ignore[import-untyped]
 
     return Path(swagger_ui_bundle.swagger_ui_path)
 

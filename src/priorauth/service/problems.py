@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -28,7 +29,7 @@ def problem(
     title: str,
     detail: str,
     field: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> SafeJSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}

@@ -30,6 +30,8 @@ Status = Literal[
 class Unavailable(ServiceError):
     status = 503
     title = "Service unavailable"
+
+
 Who = Annotated[Principal, Depends(current_principal)]
 Svc = Annotated[Service, Depends(get_service)]
 

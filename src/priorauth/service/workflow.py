@@ -30,8 +30,15 @@ from priorauth.service.problems import validation_errors
 
 APPROVED = ("approved", "partially_approved")
 OPEN = ("pended", "in_review", "in_appeal")
-STATUSES = ("pended", "in_review", "approved", "partially_approved", "denied", "in_appeal",
-            "withdrawn")
+STATUSES = (
+    "pended",
+    "in_review",
+    "approved",
+    "partially_approved",
+    "denied",
+    "in_appeal",
+    "withdrawn",
+)
 Clock = Callable[[], dt.datetime]
 
 # Request fields that additional information may bring; lists replace, mappings merge.
@@ -63,7 +70,7 @@ def request_invalid(body: Any, exc: RequestError) -> Invalid:
                     first["detail"] += " (expected a date as YYYY-MM-DD)"
             elif err not in errors:
                 errors.append(err)
-    except Exception:  # noqa: BLE001 - the first problem is reported whatever happens here
+    except Exception:
         pass
     first["detail"] = printable(first["detail"])
     return Invalid(first["detail"], exc.field, errors)
@@ -104,7 +111,11 @@ class Service:
         return Principal(name=row.name, role=row.role, org=row.org)
 
     def audit_reads(
-        self, who: Principal, what: str, cases: list[Case] | list[str], at: dt.datetime | None = None
+        self,
+        who: Principal,
+        what: str,
+        cases: list[Case] | list[str],
+        at: dt.datetime | None = None,
     ) -> None:
         """The read-audit hook (see audit.py): one `read` event per case, in its own
         transaction, before the data goes out."""
