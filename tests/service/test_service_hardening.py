@@ -481,3 +481,28 @@ def test_health_is_503_when_the_database_is_gone(client: TestClient, app: FastAP
     finally:
         with app.state.service.db.engine.begin() as conn:
             conn.execute(text("ALTER TABLE alembic_gone RENAME TO alembic_version"))
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("date_of_service", 1781481600), ("member.birth_date", 0), ("member.birth_date", True)],
+)
+def test_a_date_given_as_a_number_is_refused_not_read_as_a_timestamp(
+    client: TestClient, field: str, value: Any
+) -> None:
+    body = example("nsclc-initial-approve")
+    holder, _, leaf = field.rpartition(".")
+    (body[holder] if holder else body)[leaf] = value
+    doc = assert_problem(client.post("/cases", json=body, headers=SUBMITTER), 422, field)
+    assert "YYYY-MM-DD" in doc["detail"]
+
+
+def test_a_misspelt_query_parameter_is_named_not_ignored(client: TestClient) -> None:
+    submit(client, "nsclc-initial-approve")
+    doc = assert_problem(client.get("/cases?stauts=pended", headers=REVIEWER), 422, "stauts")
+    assert "status" in doc["detail"]
+    assert_problem(client.get("/cases?=x", headers=REVIEWER), 422)
+    doc = assert_problem(
+        client.get("/cases?status=pended&status=approved", headers=REVIEWER), 422, "status"
+    )
+    assert "more than once" in doc["detail"]

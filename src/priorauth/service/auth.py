@@ -136,6 +136,8 @@ class FailureThrottle:
         return seen
 
     def check(self, client: str) -> None:
+        if not self.limit:
+            return
         now = time.monotonic()
         with self._lock:
             seen = self._recent(client, now)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         default=Limits.max_text_chars, ge=64, description="longest text value in a body"
     )
     access_log: bool = Field(default=True, description="one log line per request")
+    auth_failures_per_minute: int = Field(
+        default=20, ge=0, description="unknown API keys one client may send a minute (0: any)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -156,6 +156,44 @@ def is_json(content_type: str) -> bool:
     )
 
 
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str]:
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        found: set[str] = set()
+        todo = [route.dependant]
+        while todo:  # the route's own parameters and its dependencies'
+            dependant = todo.pop()
+            found.update(p.alias for p in dependant.query_params)
+            todo.extend(dependant.dependencies)
+        names = frozenset(found)
+        _QUERY_NAMES[id(route)] = names
+    return names
+
+
+async def known_query(request: Request) -> None:
+    """The dependency that refuses a query parameter the call does not take, or one given twice:
+    a misspelt filter (`?stauts=pended`) would otherwise be ignored and the answer look like a
+    match, and of two values one would be silently dropped."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant") or not request.query_params:
+        return
+    allowed = _query_names(route)
+    given = request.query_params.multi_items()
+    for name in request.query_params:
+        if sum(1 for k, _ in given if k == name) > 1:  # none of ours takes a list
+            shown = printable(name)
+            raise Invalid(f"{shown}: given more than once", shown)
+        if name not in allowed:
+            shown = printable(name) or "(empty)"
+            expected = ", ".join(sorted(allowed)) or "none"
+            raise Invalid(
+                f"{shown}: not a query parameter of this call (it takes: {expected})", shown
+            )
+
+
 def limits_of(request: Request) -> Limits:
     limits: Limits = getattr(request.app.state, "limits", None) or Limits()
     return limits

@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from priorauth.service.app import current_principal, get_service
 from priorauth.service.auth import Principal
+from priorauth.service.contract import check_dates
 from priorauth.service.errors import Invalid, ServiceError
-from priorauth.service.inbound import json_body
+from priorauth.service.inbound import json_body, known_query
 from priorauth.service.logs import error_log, failure_line
 from priorauth.service.models import Authorization, Event
 from priorauth.service.workflow import Service, case_view
 
-router = APIRouter(dependencies=[Depends(json_body)])
+router = APIRouter(dependencies=[Depends(json_body), Depends(known_query)])
 Status = Literal[
     "pended", "in_review", "approved", "partially_approved", "denied", "in_appeal", "withdrawn"
 ]
@@ -112,6 +113,7 @@ async def submit(
         )
     if not raw.strip():
         raise Invalid("request: empty body; send the request as JSON", "body")
+    check_dates(request.state.json)
     case, created = await run_in_threadpool(service.submit, who, raw, idempotency_key)
     if not created:
         response.status_code = 200
@@ -142,6 +144,7 @@ def add_information(
 ) -> dict[str, Any]:
     """Answers (`answers`) or clinical data (diagnoses, biomarkers, therapies, attestations,
     disease status) for a pended case; it is evaluated again."""
+    check_dates(info)
     return case_view(service.add_information(who, case_id, info), service.clock())
 
 
@@ -204,7 +207,19 @@ def expiring(
     return [_auth_view(a) for a in service.expiring(who, within_days)]
 
 
-@router.get("/metrics/prior-authorization", response_model=None)
+@router.get(
+    "/metrics/prior-authorization",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The figures: JSON, or CSV with format=csv",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def metrics(
     who: Who,
     service: Svc,

@@ -89,7 +89,7 @@ class Service:
         self.engine = engine
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.throttle = FailureThrottle()
+        self.throttle = FailureThrottle(limit=settings.auth_failures_per_minute)
 
     # --- helpers ------------------------------------------------------------------------
 
