@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-api reliability clean examples
+.PHONY: run test lint bench bench-api reliability clean examples fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,3 +39,9 @@ reliability: $(STAMP)
 # A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL.
 bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
+
+# schemathesis over the whole API on SQLite and PostgreSQL, many more cases than `make test`
+# (FUZZ_EXAMPLES generated cases per operation, on top of the examples and coverage cases).
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	PRIORAUTH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/pytest tests/service/test_service_fuzz.py

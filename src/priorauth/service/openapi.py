@@ -10,7 +10,6 @@ A router added later is documented the same way: `install` runs over every opera
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -65,68 +64,128 @@ WHY = {
     "503": "The database does not answer",
 }
 
-_NSCLC: dict[str, Any] = {
-    "kind": "initial",
-    "date_of_service": "2026-06-15",
-    "urgency": "standard",
-    "member": {"id": "M-1001", "birth_date": "1958-03-02"},
-    "prescriber": {"npi": "1234567893", "name": "Dr. A. Oncologist"},
-    "medication": {"name": "Lumakras", "strength_mg": 320, "quantity": 90, "days_supply": 30},
-    "diagnoses": [{"code": "C34.11", "histology": "adenocarcinoma", "extent": "metastatic"}],
-    "biomarkers": [
+# The requests of examples/ (nsclc-initial-approve, -pend, -partial, investigational-deny,
+# nsclc-renewal-approve): a test submits each and checks the documented outcome.
+REQUEST_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "approved": (
+        "NSCLC, KRAS G12C by an FDA-approved test, prior platinum therapy: approved",
         {
-            "gene": "KRAS",
-            "alteration": "G12C",
-            "result": "positive",
-            "test": "therascreen KRAS RGQ PCR Kit",
-            "fda_approved": True,
-        }
-    ],
-    "prior_therapies": [{"drug": "carboplatin"}, {"drug": "pembrolizumab"}],
-    "attestations": {"liver_function_monitoring": True},
+            "kind": "initial",
+            "date_of_service": "2026-06-15",
+            "urgency": "standard",
+            "member": {"id": "EX-0001", "birth_date": "1958-07-21"},
+            "prescriber": {"npi": "1245319599", "name": "Example Oncology Clinic"},
+            "medication": {
+                "name": "Lumakras",
+                "strength_mg": 320,
+                "quantity": 90,
+                "days_supply": 30,
+            },
+            "diagnoses": [
+                {"code": "C34.11", "histology": "adenocarcinoma", "extent": "metastatic"}
+            ],
+            "biomarkers": [
+                {
+                    "gene": "KRAS",
+                    "alteration": "G12C",
+                    "result": "positive",
+                    "test": "therascreen KRAS RGQ PCR Kit",
+                    "fda_approved": True,
+                }
+            ],
+            "prior_therapies": [
+                {"drug": "carboplatin"},
+                {"drug": "pemetrexed"},
+                {"drug": "pembrolizumab"},
+            ],
+            "concurrent_therapies": [],
+            "attestations": {"liver_function_monitoring": True},
+        },
+    ),
+    "pended": (
+        "No KRAS result and no liver-monitoring attestation: pended with those two questions",
+        {
+            "kind": "initial",
+            "date_of_service": "2026-06-15",
+            "member": {"id": "EX-0003", "birth_date": "1949-12-30"},
+            "medication": {
+                "name": "Lumakras",
+                "strength_mg": 120,
+                "quantity": 240,
+                "days_supply": 30,
+            },
+            "diagnoses": [
+                {"code": "C34.31", "histology": "squamous_cell", "extent": "locally_advanced"}
+            ],
+            "prior_therapies": [{"drug": "cisplatin"}, {"drug": "gemcitabine"}],
+            "concurrent_therapies": [],
+        },
+    ),
+    "partial": (
+        "1280 mg a day requested: partially approved at 960 mg a day",
+        {
+            "kind": "initial",
+            "date_of_service": "2026-06-15",
+            "member": {"id": "EX-0004", "birth_date": "1971-05-09"},
+            "medication": {
+                "name": "Lumakras",
+                "strength_mg": 320,
+                "quantity": 120,
+                "days_supply": 30,
+            },
+            "diagnoses": [{"code": "C34.90", "histology": "large_cell", "extent": "metastatic"}],
+            "biomarkers": [
+                {
+                    "gene": "KRAS",
+                    "alteration": "G12C",
+                    "result": "positive",
+                    "test": "Guardant360 CDx",
+                }
+            ],
+            "prior_therapies": [{"drug": "docetaxel"}],
+            "concurrent_therapies": [],
+            "attestations": {"liver_function_monitoring": True},
+        },
+    ),
+    "investigational": (
+        "Melanoma is not a listed indication: a recommended denial (investigational)",
+        {
+            "kind": "initial",
+            "date_of_service": "2026-06-15",
+            "member": {"id": "EX-0005", "birth_date": "1962-09-14"},
+            "medication": {
+                "name": "Lumakras",
+                "strength_mg": 120,
+                "quantity": 240,
+                "days_supply": 30,
+            },
+            "diagnoses": [{"code": "C43.9", "histology": "melanoma", "extent": "metastatic"}],
+            "biomarkers": [{"gene": "KRAS", "alteration": "G12C", "result": "positive"}],
+            "prior_therapies": [{"drug": "nivolumab"}],
+            "attestations": {"liver_function_monitoring": True},
+        },
+    ),
+    "renewal": (
+        "A renewal for the approved member, without progression: approved for 12 months",
+        {
+            "kind": "renewal",
+            "date_of_service": "2027-06-10",
+            "member": {"id": "EX-0001", "birth_date": "1958-07-21"},
+            "medication": {
+                "name": "Lumakras",
+                "strength_mg": 320,
+                "quantity": 90,
+                "days_supply": 30,
+            },
+            "diagnoses": [
+                {"code": "C34.11", "histology": "adenocarcinoma", "extent": "metastatic"}
+            ],
+            "disease_status": {"progression": False, "unacceptable_toxicity": False},
+            "attestations": {"liver_function_monitoring": True},
+        },
+    ),
 }
 
-
-def _pend() -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(_NSCLC)
-    del body["biomarkers"][0]["fda_approved"]
-    del body["attestations"]
-    body["member"]["id"] = "M-1002"
-    return body
-
-
-def _partial() -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(_NSCLC)
-    body["medication"].update(strength_mg=320, quantity=120)
-    body["member"]["id"] = "M-1003"
-    return body
-
-
-def _investigational() -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(_NSCLC)
-    body["diagnoses"] = [{"code": "C43.9", "extent": "metastatic"}]
-    body["member"]["id"] = "M-1004"
-    return body
-
-
-def _renewal() -> dict[str, Any]:
-    return {
-        "kind": "renewal",
-        "date_of_service": "2027-06-10",
-        "member": {"id": "M-1001", "birth_date": "1958-03-02"},
-        "medication": {"name": "sotorasib", "strength_mg": 320, "quantity": 90, "days_supply": 30},
-        "diagnoses": [{"code": "C34.11"}],
-        "disease_status": {"progression": False, "unacceptable_toxicity": False},
-    }
-
-
-REQUEST_EXAMPLES = {
-    "approved": ("NSCLC, KRAS G12C by an FDA-approved test: approved", _NSCLC),
-    "pended": ("The test is not said to be FDA-approved: pended with two questions", _pend()),
-    "partial": ("1280 mg a day requested: authorized at 960 mg a day", _partial()),
-    "investigational": ("Melanoma: a recommended denial (investigational)", _investigational()),
-    "renewal": ("A renewal without progression", _renewal()),
-}
 
 BODY_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("/cases/{case_id}/information", "post"): {

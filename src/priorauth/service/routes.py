@@ -96,7 +96,16 @@ def health(service: Svc) -> dict[str, str]:
     return {"status": "ok", "database": "ok"}
 
 
-@router.post("/cases", status_code=201)
+@router.post(
+    "/cases",
+    status_code=201,
+    responses={
+        200: {
+            "description": "A retry with the same Idempotency-Key: the case it created",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def submit(
     request: Request,
     response: Response,
