@@ -455,7 +455,8 @@ def keys_revoke(
         str, typer.Argument(help="The key's number (keys list), its exact name, or the key.")
     ],
 ) -> None:
-    """Revoke an API key: every running worker refuses it from its next request on."""
+    """Revoke an API key: every running worker refuses it within PRIORAUTH_KEY_CACHE_SECONDS
+    (1 s)."""
     from priorauth.service.auth import revoke_key
 
     with _one_line_errors():

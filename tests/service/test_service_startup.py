@@ -87,7 +87,9 @@ def test_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     code, key, err = run(env, "keys", "create", "--role", "reviewer", "--name", "Pharmacist C")
     assert code == 0, err
     key = key.strip()
-    application = create_app(Settings(database_url=env["PRIORAUTH_DATABASE_URL"]))
+    application = create_app(
+        Settings(database_url=env["PRIORAUTH_DATABASE_URL"], key_cache_seconds=0)
+    )
     try:
         with TestClient(application, raise_server_exceptions=False) as client:
             assert client.get("/queue", headers=bearer(key)).status_code == 200

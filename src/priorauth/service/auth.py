@@ -1,6 +1,6 @@
 """API keys: random, shown once, stored as SHA-256 hashes; each with a role and, for
 submitters, the provider organization whose cases it may see; revoked by `priorauth keys
-revoke`, which every worker honours on the next request (keys are looked up per request).
+revoke`, which every worker honours within PRIORAUTH_KEY_CACHE_SECONDS (1 s).
 
 Why a plain SHA-256 and not a salted, slow hash: a generated key is 24 random bytes (192 bits),
 so there is nothing to guess from its hash and no table to precompute; salts and slow hashes

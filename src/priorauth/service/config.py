@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         default=Limits.max_text_chars, ge=64, description="longest text value in a body"
     )
     access_log: bool = Field(default=True, description="one log line per request")
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how long a worker trusts a key it looked up; a revocation takes effect "
+        "within this time (0: look the key up on every request)",
+    )
     auth_failures_per_minute: int = Field(
         default=20, ge=0, description="unknown API keys one client may send a minute (0: any)"
     )

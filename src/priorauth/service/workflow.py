@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import statistics
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -90,13 +91,20 @@ class Service:
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.throttle = FailureThrottle(limit=settings.auth_failures_per_minute)
+        self._keys: dict[str, tuple[Principal, float]] = {}
 
     # --- helpers ------------------------------------------------------------------------
 
     def principal(self, key: str, client: str = "-") -> Principal:
-        """Who holds this key. Looked up on every request (one indexed read, outside any
-        transaction on PostgreSQL) so that a revoked key is refused at once by every worker;
-        a client sending unknown keys is throttled before the lookup."""
+        """Who holds this key. A worker trusts a key it looked up for `key_cache_seconds` (1 s):
+        a lookup per request cost 0.2-0.4 ms, a tenth of a submission, and a revoked key is
+        still refused by every worker within that second. A client sending unknown keys is
+        throttled before the lookup."""
+        ttl = self.settings.key_cache_seconds
+        known = self._keys.get(key)
+        now = time.monotonic()
+        if known is not None and now - known[1] < ttl:
+            return known[0]
         self.throttle.check(client)
         row = self.db.one(
             select(ApiKey.name, ApiKey.role, ApiKey.org, ApiKey.revoked_at).where(
@@ -104,11 +112,17 @@ class Service:
             )
         )
         if row is None or row.revoked_at is not None:
+            self._keys.pop(key, None)
             self.throttle.failed(client)
             raise Unauthorized(
                 "revoked API key" if row is not None else "unknown API key", "Authorization"
             )
-        return Principal(name=row.name, role=row.role, org=row.org)
+        who = Principal(name=row.name, role=row.role, org=row.org)
+        if ttl > 0:
+            if len(self._keys) >= 10_000:
+                self._keys.clear()
+            self._keys[key] = (who, now)
+        return who
 
     def audit_reads(
         self,
