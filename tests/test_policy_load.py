@@ -201,3 +201,11 @@ def test_version_in_force_is_chosen_by_date_of_service() -> None:
         "partially_approved",
     )
     assert after.authorization is not None and after.authorization.max_daily_dose_mg == 720
+
+
+def test_a_yaml_error_is_one_line_with_where(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(_write(tmp_path, "number: x\n  bad: [\n"))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "not valid YAML at line 2, column 6: mapping values are not allowed here" in message

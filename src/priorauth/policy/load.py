@@ -19,7 +19,7 @@ from priorauth.policy.model import (
     Policy,
     PriorTherapyCondition,
 )
-from priorauth.policy.tables import Knowledge, load_knowledge, norm
+from priorauth.policy.tables import Knowledge, load_knowledge, norm, yaml_problem
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
@@ -74,7 +74,7 @@ def load_policy(path: str | Path) -> Policy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(str(p), "", f"not valid YAML: {exc}") from None
+        raise PolicyError(str(p), "", yaml_problem(exc)) from None
     return policy_from_data(data, str(p))
 
 

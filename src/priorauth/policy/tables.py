@@ -12,6 +12,17 @@ import yaml
 
 from priorauth.errors import PolicyError
 
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: where, and what (its own message spans several lines and
+    quotes the text)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"not valid YAML: {problem}"
+
+
 _SPACES = re.compile(r"[\s_]+")
 _SPLIT = re.compile(r"\s*(?:\+|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 
@@ -163,7 +174,7 @@ def _read(name: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise PolicyError(f"knowledge/{name}", "", f"not valid YAML: {exc}") from None
+        raise PolicyError(f"knowledge/{name}", "", yaml_problem(exc)) from None
     if not isinstance(data, dict):
         raise PolicyError(f"knowledge/{name}", "", "expected a mapping at the top")
     return data
