@@ -68,3 +68,18 @@ def test_every_option_is_documented(command: list[str]) -> None:
     options = set(re.findall(r"(--[a-z][a-z-]+)", help_text)) - {"--help"}
     for option in options:
         assert option in documented, f"{' '.join(command)} {option} is not in docs/cli.md"
+
+
+def test_the_readme_checklist_sample_is_what_the_command_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text()
+    sample = re.search(r"```\n(╭─ examples/nsclc-initial-pend\.json.*?)```", readme, flags=re.S)
+    assert sample, "the README's checklist sample is gone"
+    printed = runner.invoke(
+        app, ["evaluate", "examples/nsclc-initial-pend.json"], env={"COLUMNS": "80"}
+    ).output.splitlines()
+    for line in sample.group(1).splitlines():
+        if "..." not in line:
+            assert line in printed, line
