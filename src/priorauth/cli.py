@@ -351,6 +351,7 @@ def serve(
             settings = prepare()
         except (SettingsError, StartupError) as exc:
             raise BadInput(str(exc)) from None
+        _check_port(host, port)
         from sqlalchemy.engine import make_url
 
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -373,6 +374,21 @@ def serve(
             )
         except OSError as exc:
             raise BadInput(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """The address can be listened on (else one line now, not "serving on" and then uvicorn's
+    error)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise BadInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _database(demo_keys: bool = False) -> Any:

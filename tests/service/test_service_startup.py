@@ -165,3 +165,15 @@ def test_after_a_500_the_next_request_on_the_connection_succeeds(
         assert json.loads(r.read())["status"] == "ok"
     finally:
         conn.close()
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_serves_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PRIORAUTH_DATABASE_URL": f"sqlite:///{tmp_path}/pa.db"}
+        code, out, err = run(env, "serve", "--port", str(port))
+    assert code == 2
+    assert "serving on" not in out
+    assert err.strip() == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
