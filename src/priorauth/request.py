@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from priorauth.errors import RequestError
@@ -151,3 +152,109 @@ def parse_request(data: Any) -> Request:
         return Request.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc) from None
+
+
+# --- the compiled validator ----------------------------------------------------------------
+#
+# The same contract as msgspec Structs, which validate a dict or JSON bytes several times faster
+# than pydantic. They accept a subset of what the models above accept, with the same values
+# (patterns are written so that they can only be stricter: no surrounding spaces in a code, ASCII
+# digits in an NPI); whatever they refuse goes through pydantic, which either words the error
+# exactly as before or accepts the request. The engine reads both kinds alike, attribute by
+# attribute. To add a field, add it to both classes.
+
+_FLOAT = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+
+
+class _Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class FastMember(_Struct):
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]+\Z")]
+    birth_date: dt.date
+
+
+class FastPrescriber(_Struct):
+    npi: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{10}\Z")] | None = None
+    name: str | None = None
+
+
+class FastMedication(_Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    strength_mg: _FLOAT
+    quantity: _FLOAT
+    days_supply: Annotated[int, msgspec.Meta(gt=0, le=366)]
+
+
+class FastDiagnosis(_Struct):
+    code: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z][0-9][0-9A-Za-z](?:\.?[0-9A-Za-z]{1,4})?\Z")
+    ]
+    histology: str | None = None
+    extent: Extent | None = None
+    resectable: bool | None = None
+
+
+class FastBiomarker(_Struct):
+    gene: Annotated[str, msgspec.Meta(min_length=1)]
+    result: Literal["positive", "negative"]
+    alteration: str | None = None
+    test: str | None = None
+    fda_approved: bool | None = None
+
+
+class FastTherapy(_Struct):
+    drug: Annotated[str, msgspec.Meta(min_length=1)]
+    months: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+class FastDiseaseStatus(_Struct):
+    progression: bool | None = None
+    unacceptable_toxicity: bool | None = None
+
+
+class FastRequest(_Struct):
+    kind: Literal["initial", "renewal"]
+    date_of_service: dt.date
+    member: FastMember
+    medication: FastMedication
+    urgency: Literal["standard", "expedited"] = "standard"
+    prescriber: FastPrescriber | None = None
+    diagnoses: list[FastDiagnosis] | None = None
+    biomarkers: list[FastBiomarker] | None = None
+    prior_therapies: list[FastTherapy] | None = None
+    concurrent_therapies: list[FastTherapy] | None = None
+    attestations: dict[str, bool] | None = None
+    disease_status: FastDiseaseStatus | None = None
+    answers: dict[str, bool] | None = None
+
+
+AnyRequest = Request | FastRequest
+"""A validated request: the pydantic model, or the Struct the fast validator gives."""
+
+_convert = msgspec.convert
+_decode = msgspec.json.Decoder(FastRequest).decode
+_ValidationFailed = (msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _dates_in_order(r: FastRequest) -> bool:
+    birth = r.member.birth_date
+    return FIRST_DAY <= birth <= r.date_of_service <= LAST_DAY
+
+
+def read_request(data: Any) -> AnyRequest:
+    """Validate a dict, JSON text or bytes as :func:`parse_request` does, by the fast validator
+    when it accepts, else by pydantic (which words the error)."""
+    try:
+        if isinstance(data, bytes | str):
+            fast = _decode(data)
+        elif type(data) is dict:
+            fast = _convert(data, FastRequest, strict=True)
+        else:
+            return parse_request(data)
+    except _ValidationFailed:
+        return parse_request(data)
+    if not _dates_in_order(fast):
+        return parse_request(data)
+    return fast

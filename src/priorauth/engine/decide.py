@@ -18,12 +18,14 @@ from priorauth.determination import (
     StatusName,
     TraceNode,
 )
+from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
 from priorauth.policy.questions import question_text
-from priorauth.request import Request
+from priorauth.policy.tables import Knowledge
+from priorauth.request import AnyRequest
 
 Kind = Literal["initial", "renewal"]
 _ONE_DAY = dt.timedelta(days=1)
@@ -106,15 +108,22 @@ def question_for(node: Criterion) -> Question:
 
 
 class _Explanation:
-    """Reasons, questions and trace of one evaluation, worked out when first asked for."""
+    """Reasons, questions and trace of one evaluation, worked out when first asked for, by the
+    explaining path (facts, every criterion's status, the facts that decided each)."""
 
-    __slots__ = ("_statuses", "decider", "facts", "limit_text", "within_limit")
+    __slots__ = ("_facts", "_statuses", "decider", "limit_text", "request", "within_limit")
 
     def __init__(
-        self, decider: Decider, facts: Facts, within_limit: bool | None, limit_text: str | None
+        self,
+        decider: Decider,
+        request: AnyRequest,
+        within_limit: bool | None,
+        limit_text: str | None,
+        facts: Facts | None = None,
     ) -> None:
         self.decider = decider
-        self.facts = facts
+        self.request = request
+        self._facts = facts
         self._statuses: Statuses | None = None
         self.within_limit = within_limit
         self.limit_text = limit_text
@@ -122,6 +131,12 @@ class _Explanation:
     @property
     def plan(self) -> Plan:
         return self.decider.plan
+
+    @property
+    def facts(self) -> Facts:
+        if self._facts is None:
+            self._facts = Facts(self.request, self.decider.kb)
+        return self._facts
 
     @property
     def statuses(self) -> Statuses:
@@ -155,8 +170,10 @@ class Decider:
     """Turns one plan's statuses into determinations; what depends on the policy only is
     prepared once here."""
 
-    def __init__(self, policy: Policy, kind: Kind, plan: Plan) -> None:
+    def __init__(self, policy: Policy, kind: Kind, plan: Plan, kb: Knowledge, own: str) -> None:
         self.plan = plan
+        self.kb = kb
+        self.compiled = CompiledPlan(plan, kb, own)
         self.kind = kind
         self.limits: Limits = getattr(policy.limits, kind)
         self.ref = PolicyRef(
@@ -166,6 +183,74 @@ class Decider:
             requirements=kind,
         )
         self.limit_id = f"limits.{kind}.quantity"
+        self.months = self.limits.duration.months
+        self.duration_text = self.limits.duration.text
+        # strength -> (the limit's wording, the daily cap); start -> last day authorized
+        self._caps: dict[float, tuple[str | None, float | None]] = {}
+        self._ends: dict[dt.date, dt.date] = {}
+
+    def _cap(self, strength_mg: float) -> tuple[str | None, float | None]:
+        got = self._caps.get(strength_mg)
+        if got is None:
+            q = self.limits.quantity_for(strength_mg)
+            got = (q.text if q else None, max_daily_dose_mg(self.limits, strength_mg))
+            if len(self._caps) < 1024:
+                self._caps[strength_mg] = got
+        return got
+
+    def _end(self, start: dt.date) -> dt.date:
+        end = self._ends.get(start)
+        if end is None:
+            end = authorization_end(start, self.months)
+            if len(self._ends) < 65536:
+                self._ends[start] = end
+        return end
+
+    def decide_request(self, request: AnyRequest) -> Determination:
+        """The compiled path: the same determination as :meth:`decide`, the explanation left
+        for when it is read."""
+        answers = request.answers
+        compiled = self.compiled
+        overall = compiled.run_answered(request, answers) if answers else compiled.run(request)
+        med = request.medication
+        requested = med.strength_mg * med.quantity / med.days_supply
+        shown = int(requested) if requested.is_integer() else round(requested, 3)
+        if overall is None:
+            return Determination(
+                "pended", None, self.ref, None, shown, _Explanation(self, request, None, None)
+            )
+        if overall is False:
+            basis: DenialBasis = (
+                "investigational"
+                if compiled.diagnosis_matches_none(request, answers)
+                else "criteria_not_met"
+            )
+            return Determination(
+                "denied", basis, self.ref, None, shown, _Explanation(self, request, None, None)
+            )
+        limit_text, cap = self._cap(med.strength_mg)
+        decision: Decision = "approved"
+        within: bool | None = None
+        if cap is not None:
+            within = requested <= cap + 1e-9
+            if not within:
+                decision = "partially_approved"
+        start = request.date_of_service
+        authorization = Authorization(
+            start,
+            self._end(start),
+            _number(cap if cap is not None else requested),
+            limit_text,
+            self.duration_text,
+        )
+        return Determination(
+            decision,
+            None,
+            self.ref,
+            authorization,
+            shown,
+            _Explanation(self, request, within, limit_text),
+        )
 
     def denial_basis(self, facts: Facts) -> DenialBasis:
         """Investigational when none of the listed indications matches the diagnosis."""
@@ -173,7 +258,7 @@ class Decider:
             return "investigational"
         return "criteria_not_met"
 
-    def authorize(self, request: Request) -> Authorization:
+    def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow for this request, whatever its criteria
         say: what a reviewer's overturned denial grants."""
         med = request.medication
@@ -227,5 +312,5 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
-            _Explanation(self, facts, within, limit_text),
+            _Explanation(self, request, within, limit_text, facts),
         )

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code
-from priorauth.request import Request, Therapy
+from priorauth.request import AnyRequest, FastTherapy, Therapy
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def age_in_years(birth: dt.date, on: dt.date) -> int:
 
 
 class Facts:
-    def __init__(self, request: Request, kb: Knowledge) -> None:
+    def __init__(self, request: AnyRequest, kb: Knowledge) -> None:
         self.request = request
         self.kb = kb
         self.answers = request.answers or {}
@@ -182,7 +182,7 @@ class Facts:
     def concurrent_drugs(self) -> list[Rx] | None:
         return self._resolve(self.request.concurrent_therapies)
 
-    def _resolve(self, therapies: list[Therapy] | None) -> list[Rx] | None:
+    def _resolve(self, therapies: list[Therapy] | list[FastTherapy] | None) -> list[Rx] | None:
         if therapies is None:
             return None
         resolve = self.kb.resolve_drugs

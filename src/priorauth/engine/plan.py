@@ -13,7 +13,12 @@ from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
 from priorauth.engine.facts import Fact, Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
-from priorauth.policy.model import AttestationCondition, Criterion, DiagnosisCondition
+from priorauth.policy.model import (
+    AttestationCondition,
+    Condition,
+    Criterion,
+    DiagnosisCondition,
+)
 from priorauth.policy.tables import Knowledge
 
 Statuses = tuple[Status, ...]
@@ -31,10 +36,12 @@ class Plan:
         self.attestation_keys = frozenset(
             n.condition.key for n in self.order if isinstance(n.condition, AttestationCondition)
         )
+        # Every leaf's condition by id, and the diagnosis checks added below for denials.
+        self.conditions: dict[str, Condition] = {
+            n.id: n.condition for n in self.order if n.condition is not None
+        }
         self.evaluators: dict[str, Evaluator] = {
-            n.id: compile_condition(n.condition, kb, own_drug)
-            for n in self.order
-            if n.condition is not None
+            key: compile_condition(cond, kb, own_drug) for key, cond in self.conditions.items()
         }
         # For each listed indication, the leaves that say whether the diagnosis matches; and the
         # diagnoses required whatever the indication (Tagrisso's "NSCLC AND ONE of" settings).
@@ -50,6 +57,7 @@ class Plan:
                     # The disease the indication is for, checked only for the denial's basis.
                     key = f"{n.id}#disease"
                     cond = DiagnosisCondition(type="diagnosis", disease=n.indication_disease)
+                    self.conditions[key] = cond
                     self.evaluators[key] = compile_condition(cond, kb, own_drug)
                     ids = [key]
                 self.indication_dx.append(ids)
