@@ -7,7 +7,6 @@ that only routes on the decision does not pay for the explanation.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ class Authorization:
     duration: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     id: str
     text: str
@@ -48,7 +47,7 @@ class Reason:
     status: StatusName
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     id: str
     """Answer it in the request's ``answers`` under this id (true: the criterion holds)."""
@@ -134,17 +133,23 @@ class Determination:
     def model_dump(
         self, mode: Literal["python", "json"] = "python", exclude: set[str] | None = None
     ) -> dict[str, Any]:
+        """The contract as a dict; ``mode="json"``: dates as ISO text, ready for any encoder."""
+        iso = mode == "json"
+        a = self.authorization
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
-            "policy": _asdict(self.policy, mode),
-            "authorization": _asdict(self.authorization, mode) if self.authorization else None,
+            "policy": _policy(self.policy, iso),
+            "authorization": None if a is None else _authorization(a, iso),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
-            "reasons": [_asdict(r, mode) for r in self.reasons],
-            "missing": [_asdict(q, mode) for q in self.missing],
+            "reasons": [{"id": r.id, "text": r.text, "status": r.status} for r in self.reasons],
+            "missing": [
+                {"id": q.id, "text": q.text, "criterion_text": q.criterion_text}
+                for q in self.missing
+            ],
         }
         if not exclude or "trace" not in exclude:
-            out["trace"] = _asdict(self.trace, mode)
+            out["trace"] = _trace(self.trace)
         for key in exclude or ():
             out.pop(key, None)
         return out
@@ -159,9 +164,38 @@ class Determination:
         )
 
 
-def _asdict(obj: Any, mode: str) -> dict[str, Any]:
-    d: dict[str, Any] = dataclasses.asdict(obj)
-    return _jsonable(d) if mode == "json" else d
+# Hand-written rather than dataclasses.asdict, which deep-copies every value and costs more than
+# deciding the request.
+def _policy(p: PolicyRef, iso: bool) -> dict[str, Any]:
+    day = p.effective_date
+    return {
+        "number": p.number,
+        "title": p.title,
+        "effective_date": day.isoformat() if iso else day,
+        "requirements": p.requirements,
+    }
+
+
+def _authorization(a: Authorization, iso: bool) -> dict[str, Any]:
+    return {
+        "start": a.start.isoformat() if iso else a.start,
+        "end": a.end.isoformat() if iso else a.end,
+        "max_daily_dose_mg": a.max_daily_dose_mg,
+        "quantity_limit": a.quantity_limit,
+        "duration": a.duration,
+    }
+
+
+def _trace(t: TraceNode) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "text": t.text,
+        "kind": t.kind,
+        "status": t.status,
+        "answered": t.answered,
+        "facts": [_jsonable(f) for f in t.facts],
+        "children": [_trace(c) for c in t.children],
+    }
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 from priorauth.engine.conditions import Evaluator, Term, _terms, biomarker_rule
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import Status
-from priorauth.engine.plan import Plan
+from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import (
     AgeCondition,
     AttestationCondition,
@@ -374,6 +374,7 @@ class CompiledPlan:
             self.leaves[key] = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
         self.run: Run = self._generate(answered=False)  # type: ignore[assignment]
         self.run_answered: RunAnswered = self._generate(answered=True)  # type: ignore[assignment]
+        self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
 
     @staticmethod
     def _leaf(
@@ -456,6 +457,48 @@ class CompiledPlan:
         exec(compile(source, name, "exec"), env)
         self.source = source
         run: Callable[..., Status] = env["run"]
+        return run
+
+    def _leaf_expr(self, node: Criterion, env: dict[str, Any], answered: bool) -> str:
+        cond = node.condition
+        i = self.plan.index[node.id]
+        if isinstance(cond, AgeCondition):
+            expr = f"({_AGE} >= {cond.min_years})"
+        elif isinstance(cond, QuestionCondition):
+            expr = "None"
+        else:
+            env[f"e{i}"] = self.leaves[node.id]
+            expr = f"e{i}(r)"
+        if answered:
+            expr = f"(a[{node.id!r}] if {node.id!r} in a else {expr})"
+        return expr
+
+    def _generate_all(self) -> Callable[[Any, dict[str, bool]], Statuses]:
+        """Every node's status in document order, as Plan.evaluate gives them (no short cut:
+        reasons and questions need the whole tree), for the explanation of a decision."""
+        plan = self.plan
+        env: dict[str, Any] = {"_isleap": calendar.isleap}
+        lines: list[str] = []
+
+        def emit(node: Criterion) -> None:
+            i = plan.index[node.id]
+            if node.condition is not None:
+                lines.append(f"    s{i} = {self._leaf_expr(node, env, True)}")
+                return
+            for child in node.children:
+                emit(child)
+            kids = [f"s{plan.index[c.id]}" for c in node.children]
+            decisive, other = ("False", "True") if node.all is not None else ("True", "False")
+            hit = " or ".join(f"{k} is {decisive}" for k in kids)
+            full = " and ".join(f"{k} is {other}" for k in kids)
+            lines.append(f"    s{i} = {decisive} if ({hit}) else ({other} if ({full}) else None)")
+
+        emit(plan.root)
+        head = "def statuses(r, a):\n    _b = r.member.birth_date; _d = r.date_of_service\n"
+        ret = "    return (" + "".join(f"s{i}, " for i in range(len(plan.order))) + ")\n"
+        source = head + "\n".join(lines) + "\n" + ret
+        exec(compile(source, f"<statuses {plan.root.id}>", "exec"), env)
+        run: Callable[[Any, dict[str, bool]], Statuses] = env["statuses"]
         return run
 
     def status(self, key: str, request: AnyRequest, answers: dict[str, bool] | None) -> Status:

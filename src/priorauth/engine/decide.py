@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from priorauth.determination import (
     Authorization,
@@ -141,10 +141,25 @@ class _Explanation:
     @property
     def statuses(self) -> Statuses:
         if self._statuses is None:
-            self._statuses = self.plan.evaluate(self.facts)
+            if self._facts is None:
+                # Decided by the compiled path: its statuses, from the request directly.
+                answers = self.request.answers or {}
+                self._statuses = self.decider.compiled.statuses(self.request, answers)
+            else:
+                self._statuses = self.plan.evaluate(self._facts)
         return self._statuses
 
+    # Reasons and questions depend on the statuses alone (and the quantity limit): the few
+    # hundred combinations a policy meets are worked out once each, then shared (they are frozen).
     def reasons(self) -> list[Reason]:
+        key = (self.statuses, self.within_limit, self.limit_text)
+        memo = self.decider.reasons_memo
+        got = memo.get(key)
+        if got is None:
+            got = _remember(memo, key, tuple(self._reasons()))
+        return list(got)
+
+    def _reasons(self) -> list[Reason]:
         st = self.plan.by_id(self.statuses)
         out = [
             Reason(id=n.id, text=n.text, status=STATUS_NAMES[st[n.id]])
@@ -157,13 +172,26 @@ class _Explanation:
         return out
 
     def missing(self) -> list[Question]:
-        if self.statuses[0] is not None:
+        statuses = self.statuses
+        if statuses[0] is not None:
             return []
-        st = self.plan.by_id(self.statuses)
-        return [question_for(n) for n in open_questions(self.plan.root, st)]
+        memo = self.decider.missing_memo
+        got = memo.get(statuses)
+        if got is None:
+            st = self.plan.by_id(statuses)
+            found = tuple(question_for(n) for n in open_questions(self.plan.root, st))
+            got = _remember(memo, statuses, found)
+        return list(got)
 
     def trace(self) -> TraceNode:
         return self.plan.trace(self.facts, self.statuses)
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) >= 65536:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class Decider:
@@ -188,6 +216,8 @@ class Decider:
         # strength -> (the limit's wording, the daily cap); start -> last day authorized
         self._caps: dict[float, tuple[str | None, float | None]] = {}
         self._ends: dict[dt.date, dt.date] = {}
+        self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
+        self.missing_memo: dict[Statuses, tuple[Question, ...]] = {}
 
     def _cap(self, strength_mg: float) -> tuple[str | None, float | None]:
         got = self._caps.get(strength_mg)
