@@ -8,6 +8,7 @@ that only routes on the decision does not pay for the explanation.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -222,8 +223,18 @@ class DeterminationRecord:
     trace: TraceNode
 
 
-RECORD = TypeAdapter(DeterminationRecord)
+@functools.cache
+def _record() -> TypeAdapter[DeterminationRecord]:
+    # Built on first use: a TypeAdapter costs more at import than the rest of the engine.
+    return TypeAdapter(DeterminationRecord)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RECORD":  # the validator of the whole record, for tests and callers
+        return _record()
+    raise AttributeError(name)
 
 
 def determination_schema() -> dict[str, Any]:
-    return RECORD.json_schema(mode="serialization")
+    schema: dict[str, Any] = _record().json_schema(mode="serialization")
+    return schema
