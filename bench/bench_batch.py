@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         rate = "" if name.startswith("start-up") else f"{args.n / best[name]:>12,.0f} lines/s"
         print(f"{name:<{width}}  {best[name]:>7.2f} s  {rate}")
     load = " ".join(f"{x:.2f}" for x in info["load_average"])
-    print(f"{info['cpu']}, {info['cpu_count']} CPUs, load average {load}; commit {info['git_commit']}")
+    print(
+        f"{info['cpu']}, {info['cpu_count']} CPUs, load average {load}; commit {info['git_commit']}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -77,9 +77,7 @@ def loop(fn: Callable[[Any], Any], items: Sequence[Any]) -> Callable[[], None]:
     return run
 
 
-def side_by_side(
-    cases: list[tuple[str, Callable[[], None]]], rounds: int
-) -> dict[str, float]:
+def side_by_side(cases: list[tuple[str, Callable[[], None]]], rounds: int) -> dict[str, float]:
     """Best time of each case over ``rounds`` rounds, the cases interleaved within a round."""
     best = {name: float("inf") for name, _ in cases}
     for _ in range(rounds):
@@ -160,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     mix = Counter(engine.evaluate(d).decision for d in dicts)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in mix.most_common()))
     print(
-        f"agreement engine vs hand-written (decision, basis, authorization): "
-        f"{n - len(off):,}/{n:,}"
+        f"agreement engine vs hand-written (decision, basis, authorization): {n - len(off):,}/{n:,}"
     )
     for i in off[:5]:
         print(f"  #{i} {wl.labels[i]}: engine {answer(engine.evaluate(dicts[i]))}")

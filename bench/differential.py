@@ -54,19 +54,20 @@ class Vocabulary:
         self.names = sorted({n for p in policies for n in (p.drug.brand, p.drug.generic)})
         self.names += ["LUMAKRAS", "sotorasib 120 mg", "aspirin"]
         self.effective = sorted({p.effective_date for p in policies})
-        self.strengths = sorted({s for p in policies for s in p.drug.strengths_mg}) + [100, 0.5]
+        self.strengths = [*sorted({s for p in policies for s in p.drug.strengths_mg}), 100, 0.5]
         families = sorted(kb.families)
         self.codes = [f"{f}.{d}" for f in families for d in ("0", "9", "90", "11")] + families
         self.codes += ["C78.00", "C78.7", "C79.51", "C77.2", "c34.90", "C3490", "Z99.9", "D49.1"]
-        self.histologies = sorted(kb.histology_aliases) + ["Adenocarcinoma", "papillary", ""]
-        self.genes = sorted(kb.gene_aliases) + ["KRAS", "Kras", "TP53"]
+        self.histologies = [*sorted(kb.histology_aliases), "Adenocarcinoma", "papillary", ""]
+        self.genes = [*sorted(kb.gene_aliases), "KRAS", "Kras", "TP53"]
         alts = sorted({alt for (_, alt) in kb.companion_tests})
         alts += sorted({spelling for (_, spelling) in kb.alteration_aliases})
-        self.alterations = alts + ["p.G12C", "p.Gly12Cys", "KRAS G12C", "G12D", "exon 19 del", "?"]
+        self.alterations = [*alts, "p.G12C", "p.Gly12Cys", "KRAS G12C", "G12D", "exon 19 del", "?"]
         self.tests = sorted({t for tests in kb.companion_tests.values() for t in tests})
         self.tests += ["Therascreen KRAS RGQ PCR Kit", "in-house NGS panel", "Regional Lab Assay"]
         drugs = sorted(kb.drug_aliases) + sorted(kb.regimens)
-        self.drugs = drugs + [
+        self.drugs = [
+            *drugs,
             "FOLFOX + bevacizumab",
             "carboplatin/pemetrexed + pembrolizumab",
             "hemicolectomy",
@@ -79,22 +80,29 @@ class Vocabulary:
             "sotorasib + panitumumab",
         ]
         self.topic_keys = [f"{t}_monitoring" for t in kb.attestation_topics]
-        self.attestation_keys = sorted(
-            {
-                n.condition.key
+        self.attestation_keys = (
+            sorted(
+                {
+                    n.condition.key
+                    for p in policies
+                    for root in (p.requirements.initial, p.requirements.renewal)
+                    for n in root.walk()
+                    if isinstance(n.condition, AttestationCondition)
+                }
+            )
+            + self.topic_keys[:3]
+            + ["liver_monitorng"]
+        )
+        self.leaf_ids = [
+            *sorted(
+                n.id
                 for p in policies
                 for root in (p.requirements.initial, p.requirements.renewal)
                 for n in root.walk()
-                if isinstance(n.condition, AttestationCondition)
-            }
-        ) + self.topic_keys[:3] + ["liver_monitorng"]
-        self.leaf_ids = sorted(
-            n.id
-            for p in policies
-            for root in (p.requirements.initial, p.requirements.renewal)
-            for n in root.walk()
-            if n.condition is not None
-        ) + ["initial.nope"]
+                if n.condition is not None
+            ),
+            "initial.nope",
+        ]
         # What each policy's criteria name, so that most requests reach deep into its tree.
         self.own: dict[str, dict[str, list[Any]]] = {}
         for p in policies:
@@ -109,15 +117,20 @@ class Vocabulary:
                 }
             )
             genes = sorted({c.gene for c in conds if isinstance(c, BiomarkerCondition)})
-            alts = sorted({a for c in conds if isinstance(c, BiomarkerCondition) for a in c.alterations})
+            alts = sorted(
+                {a for c in conds if isinstance(c, BiomarkerCondition) for a in c.alterations}
+            )
             named = sorted(
                 {
                     t
                     for c in conds
                     if isinstance(c, PriorTherapyCondition | ConcurrentTherapyCondition)
-                    for t in getattr(c, "all_classes", []) + getattr(c, "any_classes", [])
-                    + getattr(c, "with_any", []) + getattr(c, "with_all", [])
-                    + getattr(c, "none_of", []) + getattr(c, "not_progressed_on", [])
+                    for t in getattr(c, "all_classes", [])
+                    + getattr(c, "any_classes", [])
+                    + getattr(c, "with_any", [])
+                    + getattr(c, "with_all", [])
+                    + getattr(c, "none_of", [])
+                    + getattr(c, "not_progressed_on", [])
                 }
             )
             class_drugs = sorted(
@@ -128,9 +141,7 @@ class Vocabulary:
                 "genes": genes,
                 "alterations": alts,
                 "drugs": class_drugs,
-                "keys": sorted(
-                    {c.key for c in conds if isinstance(c, AttestationCondition)}
-                ),
+                "keys": sorted({c.key for c in conds if isinstance(c, AttestationCondition)}),
                 "ids": [n.id for n in nodes if n.condition is not None],
             }
 
@@ -167,10 +178,7 @@ def _therapies(
 def make_request(rng: random.Random, bad: float = 0.03) -> dict[str, Any]:
     """Half the time an example request (examples/) changed in a few places, so that every
     decision is reached; otherwise one drawn field by field."""
-    if _maybe(rng, 0.5):
-        req = _mutated_example(rng)
-    else:
-        req = _drawn(rng)
+    req = _mutated_example(rng) if _maybe(rng, 0.5) else _drawn(rng)
     if _maybe(rng, bad):
         _spoil(rng, req)
     return req
@@ -361,7 +369,9 @@ def _spoil(rng: random.Random, req: dict[str, Any]) -> None:
     elif kind == 5:
         member["id"] = "M\x001"
     elif kind == 6:
-        req["prescriber"] = {"npi": rng.choice(["123", "1234567893\n", "12345678901", "١٢٣٤٥٦٧٨٩٠"])}
+        req["prescriber"] = {
+            "npi": rng.choice(["123", "1234567893\n", "12345678901", "١٢٣٤٥٦٧٨٩٠"])
+        }
     elif kind == 7:
         req["diagnoses"] = [{"code": rng.choice([" C34.90 ", "C34.90\n", "34.90", "C3X"])}]
     elif kind == 8:

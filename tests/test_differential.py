@@ -21,15 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import differential  # noqa: E402
-from test_policy_cases import CASES, EXAMPLES_DIR  # noqa: E402
+import differential
+from test_policy_cases import CASES, EXAMPLES_DIR
 
-from priorauth.errors import RequestError  # noqa: E402
-from priorauth.request import FastRequest, Request, parse_request, read_request  # noqa: E402
+from priorauth.errors import RequestError
+from priorauth.request import FastRequest, Request, parse_request, read_request
 
-SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @functools.cache
@@ -138,8 +136,21 @@ def test_fast_validator_gives_structs_and_pydantic_words_the_error() -> None:
     with pytest.raises(RequestError) as caught:
         read_request(request)
     assert caught.value.field == "medication.quantity"
-    assert read_request(parse_request(orjson.dumps(request | {"medication": {
-        "name": "Lumakras", "strength_mg": 120, "quantity": 240, "days_supply": 30}})))
+    assert read_request(
+        parse_request(
+            orjson.dumps(
+                request
+                | {
+                    "medication": {
+                        "name": "Lumakras",
+                        "strength_mg": 120,
+                        "quantity": 240,
+                        "days_supply": 30,
+                    }
+                }
+            )
+        )
+    )
 
 
 def test_spaces_around_a_code_are_accepted_as_before() -> None:

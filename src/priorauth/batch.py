@@ -22,7 +22,6 @@ from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError
 
 CHUNK_LINES = 2000
-_NO_TRACE = {"trace"}
 
 Chunk = tuple[int, list[bytes]]  # number of the first line, the lines
 Decided = tuple[bytes, list[tuple[int, str]]]  # output lines, (line, error) for each bad one
@@ -33,12 +32,11 @@ def decide_lines(engine: Engine, first: int, lines: list[bytes], trace: bool) ->
     errors: list[tuple[int, str]] = []
     dumps = orjson.dumps
     evaluate = engine.evaluate_json
-    exclude = None if trace else _NO_TRACE
     for n, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
-            out.append(dumps(evaluate(line).model_dump("json", exclude)))
+            out.append(evaluate(line).to_json(trace))
         except PriorAuthError as exc:
             errors.append((n, str(exc)))
             out.append(dumps({"line": n, "error": str(exc)}))

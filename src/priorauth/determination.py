@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import orjson
 from pydantic import TypeAdapter
 
 Decision = Literal["approved", "partially_approved", "denied", "pended"]
@@ -74,6 +75,9 @@ class Explanation(Protocol):
     def reasons(self) -> list[Reason]: ...
     def missing(self) -> list[Question]: ...
     def trace(self) -> TraceNode: ...
+    def dumped(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Reasons and questions as JSON-ready dicts, which the caller only reads."""
+        ...
 
 
 class Determination:
@@ -157,6 +161,29 @@ class Determination:
 
     def model_dump_json(self, indent: int | None = None, exclude: set[str] | None = None) -> str:
         return json.dumps(self.model_dump("json", exclude), indent=indent)
+
+    def to_json(self, trace: bool = False) -> bytes:
+        """The JSON contract as compact UTF-8 bytes (orjson), with the trace only when asked
+        for: what a batch writes a line of. Reasons and questions come from the explanation's
+        shared, read-only forms, so a batch does not rebuild them for every line."""
+        a = self.authorization
+        if self._reasons is None and self._missing is None:
+            reasons, missing = self._explanation.dumped()
+        else:
+            dumped = self.model_dump("json", {"trace"})
+            reasons, missing = dumped["reasons"], dumped["missing"]
+        out: dict[str, Any] = {
+            "decision": self.decision,
+            "denial_basis": self.denial_basis,
+            "policy": _policy(self.policy, True),
+            "authorization": None if a is None else _authorization(a, True),
+            "requested_daily_dose_mg": self.requested_daily_dose_mg,
+            "reasons": reasons,
+            "missing": missing,
+        }
+        if trace:
+            out["trace"] = _trace(self.trace)
+        return orjson.dumps(out)
 
     def __repr__(self) -> str:
         return (

@@ -172,31 +172,31 @@ class _Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False)
     """Frozen data without cycles: nothing for the garbage collector to track."""
 
 
-class FastMember(_Struct):
+class FastMember(_Struct, frozen=True):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     birth_date: dt.date
 
 
-class FastPrescriber(_Struct):
+class FastPrescriber(_Struct, frozen=True):
     npi: str | None = None
     name: str | None = None
 
 
-class FastMedication(_Struct):
+class FastMedication(_Struct, frozen=True):
     name: Annotated[str, msgspec.Meta(min_length=1)]
     strength_mg: _FLOAT
     quantity: _FLOAT
     days_supply: Annotated[int, msgspec.Meta(gt=0, le=366)]
 
 
-class FastDiagnosis(_Struct):
+class FastDiagnosis(_Struct, frozen=True):
     code: str
     histology: str | None = None
     extent: Extent | None = None
     resectable: bool | None = None
 
 
-class FastBiomarker(_Struct):
+class FastBiomarker(_Struct, frozen=True):
     gene: Annotated[str, msgspec.Meta(min_length=1)]
     result: Literal["positive", "negative"]
     alteration: str | None = None
@@ -204,17 +204,17 @@ class FastBiomarker(_Struct):
     fda_approved: bool | None = None
 
 
-class FastTherapy(_Struct):
+class FastTherapy(_Struct, frozen=True):
     drug: Annotated[str, msgspec.Meta(min_length=1)]
     months: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
-class FastDiseaseStatus(_Struct):
+class FastDiseaseStatus(_Struct, frozen=True):
     progression: bool | None = None
     unacceptable_toxicity: bool | None = None
 
 
-class FastRequest(_Struct):
+class FastRequest(_Struct, frozen=True):
     kind: Literal["initial", "renewal"]
     date_of_service: dt.date
     member: FastMember
@@ -267,6 +267,24 @@ def _checks_pass(r: FastRequest) -> bool:
                 return False
     p = r.prescriber
     return p is None or p.npi is None or _matches(p.npi, _FAST_NPI, _good_npis)
+
+
+def read_dict(data: dict[str, Any]) -> AnyRequest:
+    """:func:`read_request` for a dict (the commonest call, without the type dispatch)."""
+    try:
+        fast: FastRequest = _convert(data, FastRequest, strict=True)
+    except msgspec.ValidationError:
+        return parse_request(data)
+    return fast if _checks_pass(fast) else parse_request(data)
+
+
+def read_json(raw: bytes | str) -> AnyRequest:
+    """:func:`read_request` for JSON bytes or text."""
+    try:
+        fast: FastRequest = _decode(raw)
+    except _ValidationFailed:
+        return parse_request(raw)
+    return fast if _checks_pass(fast) else parse_request(raw)
 
 
 def read_request(data: Any) -> AnyRequest:

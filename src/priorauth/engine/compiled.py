@@ -87,6 +87,8 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLea
     resectable = c.resectable
     hist_memo: dict[str, str] = {}
 
+    known = info.memo
+
     def diagnosis(r: Any) -> Status:
         dxs = r.diagnoses
         if dxs is None:
@@ -95,7 +97,8 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLea
         spread: str | None = None
         spread_done = False
         for d in dxs:
-            if info(d.code)[0] not in families:
+            code_info = known.get(d.code) or info(d.code)
+            if code_info[0] not in families:
                 continue
             s: Status = True
             if histologies is not None:
@@ -372,8 +375,8 @@ class CompiledPlan:
         conditions = plan.conditions
         for key, cond in conditions.items():
             self.leaves[key] = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
-        self.run: Run = self._generate(answered=False)  # type: ignore[assignment]
-        self.run_answered: RunAnswered = self._generate(answered=True)  # type: ignore[assignment]
+        self.run: Run = self._generate(answered=False)
+        self.run_answered: RunAnswered = self._generate(answered=True)
         self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
 
     @staticmethod

@@ -171,6 +171,19 @@ class _Explanation:
             out.append(Reason(id=d.limit_id, text=f"Quantity {self.limit_text}", status=status))
         return out
 
+    def dumped(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        key = (self.statuses, self.within_limit, self.limit_text)
+        memo = self.decider.dumped_memo
+        got = memo.get(key)
+        if got is None:
+            reasons = [{"id": r.id, "text": r.text, "status": r.status} for r in self.reasons()]
+            missing = [
+                {"id": q.id, "text": q.text, "criterion_text": q.criterion_text}
+                for q in self.missing()
+            ]
+            got = _remember(memo, key, (reasons, missing))
+        return got
+
     def missing(self) -> list[Question]:
         statuses = self.statuses
         if statuses[0] is not None:
@@ -214,16 +227,22 @@ class Decider:
         self.months = self.limits.duration.months
         self.duration_text = self.limits.duration.text
         # strength -> (the limit's wording, the daily cap); start -> last day authorized
-        self._caps: dict[float, tuple[str | None, float | None]] = {}
+        self._caps: dict[float, tuple[str | None, float | None, int | float | None]] = {}
         self._ends: dict[dt.date, dt.date] = {}
         self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
         self.missing_memo: dict[Statuses, tuple[Question, ...]] = {}
+        self.dumped_memo: dict[
+            tuple[Statuses, bool | None, str | None],
+            tuple[list[dict[str, Any]], list[dict[str, Any]]],
+        ] = {}
 
-    def _cap(self, strength_mg: float) -> tuple[str | None, float | None]:
+    def _cap(self, strength_mg: float) -> tuple[str | None, float | None, int | float | None]:
+        """The limit's wording, the daily cap, and the cap as shown (None: no limit)."""
         got = self._caps.get(strength_mg)
         if got is None:
             q = self.limits.quantity_for(strength_mg)
-            got = (q.text if q else None, max_daily_dose_mg(self.limits, strength_mg))
+            cap = max_daily_dose_mg(self.limits, strength_mg)
+            got = (q.text if q else None, cap, None if cap is None else _number(cap))
             if len(self._caps) < 1024:
                 self._caps[strength_mg] = got
         return got
@@ -258,7 +277,7 @@ class Decider:
             return Determination(
                 "denied", basis, self.ref, None, shown, _Explanation(self, request, None, None)
             )
-        limit_text, cap = self._cap(med.strength_mg)
+        limit_text, cap, cap_shown = self._caps.get(med.strength_mg) or self._cap(med.strength_mg)
         decision: Decision = "approved"
         within: bool | None = None
         if cap is not None:
@@ -268,8 +287,8 @@ class Decider:
         start = request.date_of_service
         authorization = Authorization(
             start,
-            self._end(start),
-            _number(cap if cap is not None else requested),
+            self._ends.get(start) or self._end(start),
+            cap_shown if cap_shown is not None else shown,
             limit_text,
             self.duration_text,
         )

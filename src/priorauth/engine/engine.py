@@ -16,7 +16,7 @@ from priorauth.errors import NoPolicyError, PolicyError, RequestError
 from priorauth.policy.load import builtin_policies
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge, load_knowledge, norm
-from priorauth.request import AnyRequest, Request, read_request
+from priorauth.request import AnyRequest, Request, read_dict, read_json, read_request
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
 KINDS: tuple[Kind, ...] = ("initial", "renewal")
@@ -116,16 +116,26 @@ class Engine:
 
     def evaluate(self, request: Request | Mapping[str, Any] | str | bytes) -> Determination:
         """Decide a request given as a model, a dict, or JSON text or bytes."""
+        if type(request) is dict:
+            return self.evaluate_model(read_dict(request))
         if isinstance(request, Request):
             return self.evaluate_model(request)
         return self.evaluate_model(read_request(request))
 
     def evaluate_json(self, raw: str | bytes) -> Determination:
+        if isinstance(raw, bytes | str):
+            return self.evaluate_model(read_json(raw))
         return self.evaluate_model(read_request(raw))
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
-        version = self._version(request)
-        self._check_against(version, request)
+        """Decide a request already validated (a :class:`Request` or the fast validator's)."""
+        chooser = self._choosers.get(request.medication.name)
+        version = self._version(request) if chooser is None else chooser.at(request.date_of_service)
+        strengths = version.strengths
+        if (strengths and request.medication.strength_mg not in strengths) or (
+            request.answers or request.attestations
+        ):
+            self._check_against(version, request)
         decider = version.deciders[request.kind]
         if self.compiled:
             return decider.decide_request(request)

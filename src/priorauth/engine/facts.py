@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code
-from priorauth.request import AnyRequest, FastTherapy, Therapy
+from priorauth.request import (
+    AnyRequest,
+    Biomarker,
+    Diagnosis,
+    FastBiomarker,
+    FastDiagnosis,
+    FastTherapy,
+    Therapy,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ class Facts:
 
     @lazy
     def diagnoses(self) -> list[Dx] | None:
-        dxs = self.request.diagnoses
+        dxs: Sequence[Diagnosis | FastDiagnosis] | None = self.request.diagnoses
         if dxs is None:
             return None
         spread: str | None = None
@@ -125,7 +133,7 @@ class Facts:
 
     @lazy
     def biomarkers(self) -> list[Marker] | None:
-        bms = self.request.biomarkers
+        bms: Sequence[Biomarker | FastBiomarker] | None = self.request.biomarkers
         if bms is None:
             return None
         kb = self.kb
@@ -182,7 +190,7 @@ class Facts:
     def concurrent_drugs(self) -> list[Rx] | None:
         return self._resolve(self.request.concurrent_therapies)
 
-    def _resolve(self, therapies: list[Therapy] | list[FastTherapy] | None) -> list[Rx] | None:
+    def _resolve(self, therapies: Sequence[Therapy | FastTherapy] | None) -> list[Rx] | None:
         if therapies is None:
             return None
         resolve = self.kb.resolve_drugs

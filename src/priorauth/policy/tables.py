@@ -212,7 +212,7 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def yaml_load(text: str) -> Any:
     """``yaml.safe_load``, by libyaml when available."""
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=_LOADER)
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -310,7 +310,8 @@ def load_knowledge() -> Knowledge:
     procedure_suffixes: list[tuple[str, str]] = []
     for generic, pattern in px["patterns"].items():
         if generic not in drugs:
-            raise PolicyError("knowledge/procedures.yaml", f"patterns.{generic}", "unknown procedure")
+            where = f"patterns.{generic}"
+            raise PolicyError("knowledge/procedures.yaml", where, "unknown procedure")
         for word in pattern.get("words", []):
             procedure_words[norm(word)] = generic
         procedure_suffixes += [(norm(x), generic) for x in pattern.get("suffixes", [])]
