@@ -394,7 +394,7 @@ def _answer(det: Any) -> tuple[Any, ...]:
         det.denial_basis,
         det.authorization,
         det.requested_daily_dose_mg,
-        det._explanation.statuses,
+        det._explain().statuses,
         [(r.id, r.text, r.status) for r in det.reasons],
         [(q.id, q.text) for q in det.missing],
     )

@@ -110,30 +110,38 @@ class Determination:
         self.authorization = authorization
         self.requested_daily_dose_mg = requested_daily_dose_mg
         self._explanation = explanation
-        self._reasons: list[Reason] | None = None
-        self._missing: list[Question] | None = None
-        self._trace: TraceNode | None = None
+        # _reasons, _missing and _trace stay unset until first read.
+
+    def _explain(self) -> Explanation:
+        """Where reasons, questions and the trace come from (a subclass may build it late)."""
+        return self._explanation
 
     @property
     def reasons(self) -> list[Reason]:
         """The criteria that decided the outcome, in the policy's words, with their status."""
-        if self._reasons is None:
-            self._reasons = self._explanation.reasons()
-        return self._reasons
+        try:
+            return self._reasons
+        except AttributeError:
+            self._reasons: list[Reason] = self._explain().reasons()
+            return self._reasons
 
     @property
     def missing(self) -> list[Question]:
         """For a pend: only the questions whose answers can still change the outcome."""
-        if self._missing is None:
-            self._missing = self._explanation.missing()
-        return self._missing
+        try:
+            return self._missing
+        except AttributeError:
+            self._missing: list[Question] = self._explain().missing()
+            return self._missing
 
     @property
     def trace(self) -> TraceNode:
         """The whole criteria tree with each node's status and the facts that decided it."""
-        if self._trace is None:
-            self._trace = self._explanation.trace()
-        return self._trace
+        try:
+            return self._trace
+        except AttributeError:
+            self._trace: TraceNode = self._explain().trace()
+            return self._trace
 
     def model_dump(
         self, mode: Literal["python", "json"] = "python", exclude: set[str] | None = None
@@ -167,8 +175,8 @@ class Determination:
         for: what a batch writes a line of. Reasons and questions come from the explanation's
         shared, read-only forms, so a batch does not rebuild them for every line."""
         a = self.authorization
-        if self._reasons is None and self._missing is None:
-            reasons, missing = self._explanation.dumped()
+        if not (hasattr(self, "_reasons") or hasattr(self, "_missing")):
+            reasons, missing = self._explain().dumped()
         else:
             dumped = self.model_dump("json", {"trace"})
             reasons, missing = dumped["reasons"], dumped["missing"]

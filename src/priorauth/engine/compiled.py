@@ -408,30 +408,13 @@ class CompiledPlan:
         plan = self.plan
         env: dict[str, Any] = {"_isleap": calendar.isleap, "_ONCE": (None,)}
         lines: list[str] = []
-        uses_age = False
-
-        def leaf_expr(node: Criterion) -> str:
-            nonlocal uses_age
-            cond = node.condition
-            i = plan.index[node.id]
-            if isinstance(cond, AgeCondition):
-                uses_age = True
-                expr = f"({_AGE} >= {cond.min_years})"
-            elif isinstance(cond, QuestionCondition):
-                expr = "None"
-            else:
-                env[f"e{i}"] = self.leaves[node.id]
-                expr = f"e{i}(r)"
-            if answered:
-                expr = f"(a[{node.id!r}] if {node.id!r} in a else {expr})"
-            return expr
 
         def emit(node: Criterion, depth: int, top: bool) -> None:
             """Lines that leave the node's status in s{i} (or return it, at the top)."""
             pad = "    " * depth
             i = plan.index[node.id]
             if node.condition is not None:
-                lines.append(f"{pad}s{i} = {leaf_expr(node)}")
+                lines.append(f"{pad}s{i} = {self._leaf_expr(node, env, answered)}")
                 if top:
                     lines.append(f"{pad}return s{i}")
                 return
@@ -453,7 +436,7 @@ class CompiledPlan:
 
         emit(plan.root, 1, True)
         head = ["def run(r, a):" if answered else "def run(r):"]
-        if uses_age:
+        if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
             head.append("    _b = r.member.birth_date; _d = r.date_of_service")
         source = "\n".join(head + lines) + "\n"
         name = f"<compiled {plan.root.id}{' answered' if answered else ''}>"
@@ -469,6 +452,11 @@ class CompiledPlan:
             expr = f"({_AGE} >= {cond.min_years})"
         elif isinstance(cond, QuestionCondition):
             expr = "None"
+        elif isinstance(cond, AttestationCondition):
+            # Inline for the common case, the key itself given; topics go to the function.
+            env[f"e{i}"] = self.leaves[node.id]
+            key = repr(cond.key)
+            expr = f"(None if (_g := r.attestations) is None else _g[{key}] if {key} in _g else e{i}(r))"
         else:
             env[f"e{i}"] = self.leaves[node.id]
             expr = f"e{i}(r)"

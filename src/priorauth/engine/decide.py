@@ -12,6 +12,7 @@ from priorauth.determination import (
     Decision,
     DenialBasis,
     Determination,
+    Explanation,
     PolicyRef,
     Question,
     Reason,
@@ -200,6 +201,43 @@ class _Explanation:
         return self.plan.trace(self.facts, self.statuses)
 
 
+class _Decided(Determination):
+    """A determination of the compiled path: the explanation object itself is made only when
+    reasons, questions or the trace are first read."""
+
+    __slots__ = ("_decider", "_limit_text", "_request", "_within")
+
+    def __init__(
+        self,
+        decision: Decision,
+        denial_basis: DenialBasis | None,
+        decider: Decider,
+        authorization: Authorization | None,
+        requested_daily_dose_mg: int | float,
+        request: AnyRequest,
+        within: bool | None,
+        limit_text: str | None,
+    ) -> None:
+        self.decision = decision
+        self.denial_basis = denial_basis
+        self.policy = decider.ref
+        self.authorization = authorization
+        self.requested_daily_dose_mg = requested_daily_dose_mg
+        self._decider = decider
+        self._request = request
+        self._within = within
+        self._limit_text = limit_text
+
+    def _explain(self) -> Explanation:
+        try:
+            return self._explanation
+        except AttributeError:
+            self._explanation = _Explanation(
+                self._decider, self._request, self._within, self._limit_text
+            )
+            return self._explanation
+
+
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(memo) >= 65536:
         memo.clear()
@@ -224,6 +262,8 @@ class Decider:
             requirements=kind,
         )
         self.limit_id = f"limits.{kind}.quantity"
+        # Attestation keys a request may send: the policy's, and topic keys once checked.
+        self.known_attestations: set[str] = set(plan.attestation_keys)
         self.months = self.limits.duration.months
         self.duration_text = self.limits.duration.text
         # strength -> (the limit's wording, the daily cap); start -> last day authorized
@@ -265,18 +305,14 @@ class Decider:
         requested = med.strength_mg * med.quantity / med.days_supply
         shown = int(requested) if requested.is_integer() else round(requested, 3)
         if overall is None:
-            return Determination(
-                "pended", None, self.ref, None, shown, _Explanation(self, request, None, None)
-            )
+            return _Decided("pended", None, self, None, shown, request, None, None)
         if overall is False:
             basis: DenialBasis = (
                 "investigational"
                 if compiled.diagnosis_matches_none(request, answers)
                 else "criteria_not_met"
             )
-            return Determination(
-                "denied", basis, self.ref, None, shown, _Explanation(self, request, None, None)
-            )
+            return _Decided("denied", basis, self, None, shown, request, None, None)
         limit_text, cap, cap_shown = self._caps.get(med.strength_mg) or self._cap(med.strength_mg)
         decision: Decision = "approved"
         within: bool | None = None
@@ -292,14 +328,7 @@ class Decider:
             limit_text,
             self.duration_text,
         )
-        return Determination(
-            decision,
-            None,
-            self.ref,
-            authorization,
-            shown,
-            _Explanation(self, request, within, limit_text),
-        )
+        return _Decided(decision, None, self, authorization, shown, request, within, limit_text)
 
     def denial_basis(self, facts: Facts) -> DenialBasis:
         """Investigational when none of the listed indications matches the diagnosis."""

@@ -132,11 +132,14 @@ class Engine:
         chooser = self._choosers.get(request.medication.name)
         version = self._version(request) if chooser is None else chooser.at(request.date_of_service)
         strengths = version.strengths
-        if (strengths and request.medication.strength_mg not in strengths) or (
-            request.answers or request.attestations
+        decider = version.deciders[request.kind]
+        attestations = request.attestations
+        if (
+            (strengths and request.medication.strength_mg not in strengths)
+            or request.answers
+            or (attestations and not attestations.keys() <= decider.known_attestations)
         ):
             self._check_against(version, request)
-        decider = version.deciders[request.kind]
         if self.compiled:
             return decider.decide_request(request)
         return decider.decide(Facts(request, self.kb))
@@ -167,11 +170,15 @@ class Engine:
                     f"answers.{qid}",
                     f"not a question of the {request.kind} requirements of policy {policy.number}",
                 )
+        known = version.deciders[request.kind].known_attestations
         for key in attestations or ():
-            if key in plan.attestation_keys:
+            if key in known:
                 continue
             topics = self.kb.attestation_parts(key)
-            if not all(t in self.kb.attestation_topics for t in topics):
+            if all(t in self.kb.attestation_topics for t in topics):
+                if len(known) < 4096:
+                    known.add(key)  # a topic-by-topic key: checked once
+            else:
                 asked = ", ".join(sorted(plan.attestation_keys)) or "none"
                 raise RequestError(
                     f"attestations.{key}",
