@@ -112,7 +112,15 @@ class _Explanation:
     """Reasons, questions and trace of one evaluation, worked out when first asked for, by the
     explaining path (facts, every criterion's status, the facts that decided each)."""
 
-    __slots__ = ("_facts", "_statuses", "decider", "limit_text", "request", "within_limit")
+    __slots__ = (
+        "_facts",
+        "_statuses",
+        "compiled",
+        "decider",
+        "limit_text",
+        "request",
+        "within_limit",
+    )
 
     def __init__(
         self,
@@ -125,6 +133,7 @@ class _Explanation:
         self.decider = decider
         self.request = request
         self._facts = facts
+        self.compiled = facts is None
         self._statuses: Statuses | None = None
         self.within_limit = within_limit
         self.limit_text = limit_text
@@ -142,7 +151,7 @@ class _Explanation:
     @property
     def statuses(self) -> Statuses:
         if self._statuses is None:
-            if self._facts is None:
+            if self.compiled:
                 # Decided by the compiled path: its statuses, from the request directly.
                 answers = self.request.answers or {}
                 self._statuses = self.decider.compiled.statuses(self.request, answers)

@@ -174,23 +174,25 @@ class Plan:
         return self._trace(self.root, facts, self.by_id(statuses))
 
     def _trace(self, node: Criterion, facts: Facts, st: dict[str, Status]) -> TraceNode:
+        children = [self._trace(c, facts, st) for c in node.children]
+        cond = node.condition
+        if cond is None:
+            kind = "all" if node.all is not None else "any"
+            return TraceNode(
+                node.id, node.text, kind, STATUS_NAMES[st[node.id]], False, [], children
+            )
         notes: list[Fact] = []
-        answered = node.condition is not None and node.id in facts.answers
+        answered = node.id in facts.answers
         if answered:
             notes.append(Fact("answer", facts.answers[node.id], f"answers.{node.id}"))
-        elif node.condition is not None:
-            self.evaluators[node.id](facts, notes)
-        kind: str
-        if node.condition is not None:
-            kind = node.condition.type
         else:
-            kind = "all" if node.all is not None else "any"
+            self.evaluators[node.id](facts, notes)
         return TraceNode(
-            id=node.id,
-            text=node.text,
-            kind=kind,
-            status=STATUS_NAMES[st[node.id]],
-            answered=answered,
-            facts=[n.as_dict() for n in notes],
-            children=[self._trace(c, facts, st) for c in node.children],
+            node.id,
+            node.text,
+            cond.type,
+            STATUS_NAMES[st[node.id]],
+            answered,
+            [{"fact": n.name, "value": n.value, "source": n.source} for n in notes],
+            children,
         )
