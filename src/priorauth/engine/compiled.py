@@ -456,7 +456,10 @@ class CompiledPlan:
             # Inline for the common case, the key itself given; topics go to the function.
             env[f"e{i}"] = self.leaves[node.id]
             key = repr(cond.key)
-            expr = f"(None if (_g := r.attestations) is None else _g[{key}] if {key} in _g else e{i}(r))"
+            expr = (
+                f"(None if (_g := r.attestations) is None"
+                f" else _g[{key}] if {key} in _g else e{i}(r))"
+            )
         else:
             env[f"e{i}"] = self.leaves[node.id]
             expr = f"e{i}(r)"

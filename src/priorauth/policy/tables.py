@@ -11,9 +11,14 @@ from typing import Any, NamedTuple
 import yaml
 
 from priorauth.errors import PolicyError
+from priorauth.policy.procedures import (
+    NotSystemic,
+    load_not_systemic,
+    procedure_named,
+    with_radiation,
+)
 
 _SPACES = re.compile(r"[\s_]+")
-_WORDS = re.compile(r"[\s\-/(),.]+")
 _SPLIT = re.compile(r"\s*(?:\+|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 
 
@@ -76,13 +81,8 @@ class Knowledge:
     strengths: dict[str, list[float]] = field(default_factory=dict)
     # attestation topic -> the words that name it
     attestation_topics: dict[str, list[str]] = field(default_factory=dict)
-    # procedures named by a word or a suffix (procedures.yaml): word -> generic, (suffix, generic)
-    procedure_words: dict[str, str] = field(default_factory=dict)
-    procedure_suffixes: tuple[tuple[str, str], ...] = ()
-    # "chemoradiation" and its spellings: the radiation part when a drug is named beside it
-    chemoradiation: frozenset[str] = frozenset()
-    # the generics procedures.yaml lists (surgery, radiation therapy, ablation)
-    procedures: frozenset[str] = frozenset()
+    # procedures read from their words, chemoradiation (policy/procedures.py)
+    not_systemic: NotSystemic | None = None
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: normalise each spelling once.
@@ -152,54 +152,22 @@ class Knowledge:
         if key in self.drug_aliases:
             return (self.drug_aliases[key],)
         parts = [p for p in _SPLIT.split(key) if p]
+        named = with_radiation(self, parts) if len(parts) > 1 else None
+        if named is not None:
+            # "chemoradiation with cisplatin": the drugs named, and the radiation part.
+            got = self.resolve_drugs(" + ".join(named)) if named else None
+            if got is None or not any(self.drugs[g].systemic_anticancer for g in got):
+                return None
+            return (*got, self.not_systemic.radiation)  # type: ignore[union-attr]
         if len(parts) > 1:
             out: list[str] = []
-            radiation = False
             for part in parts:
-                if part in self.chemoradiation:
-                    radiation = True
-                    continue
                 got = self.resolve_drugs(part)
                 if got is None:
                     return None
                 out.extend(got)
-            if radiation:
-                # "chemoradiation with cisplatin": the named drug, and the radiation part.
-                if not any(self.drugs[g].systemic_anticancer for g in out):
-                    return None
-                out.append(self.procedure_words["radiation"])
             return tuple(out)
-        return self._procedure(key)
-
-    def _procedure(self, key: str) -> tuple[str, ...] | None:
-        """A procedure named in words the tables do not list as such ("robotic right
-        hemicolectomy", "VATS lobectomy"): a listed procedure name inside it, or a procedure
-        word or suffix; never when a word of it is a drug, a regimen or a chemotherapy."""
-        if not self.procedure_words:
-            return None
-        words = [w for w in _WORDS.split(key) if w]
-        found: str | None = None
-        for w in words:
-            generic = self.drug_aliases.get(w)
-            if w.startswith("chemo") or w in self.regimens:
-                return None
-            if generic is not None and generic not in self.procedures:
-                return None  # a drug, or supportive care, inside a longer name
-            if found is None:
-                found = generic or self.procedure_words.get(w)
-            if found is None:
-                for suffix, owner in self.procedure_suffixes:
-                    if w.endswith(suffix):
-                        found = owner
-                        break
-        if found is None:
-            tokens = key.split(" ")
-            for i in range(len(tokens)):
-                for j in range(len(tokens), i + 1, -1):
-                    generic = self.drug_aliases.get(" ".join(tokens[i:j]))
-                    if generic in self.procedures:
-                        return (generic,)
-        return (found,) if found is not None else None
+        return procedure_named(self, key)
 
     def is_class(self, name: str) -> bool:
         return any(name in d.classes for d in self.drugs.values())
@@ -224,33 +192,6 @@ def _read(name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PolicyError(f"knowledge/{name}", "", "expected a mapping at the top")
     return data
-
-
-def _add_not_systemic(
-    drugs: dict[str, Drug],
-    aliases: dict[str, str],
-    generic: str,
-    entry: dict[str, Any],
-    file: str,
-    section: str,
-) -> None:
-    """A procedure or supportive-care entry; merged with the drug table's entry of that name."""
-    if entry.get("systemic_anticancer", False):
-        raise PolicyError(f"knowledge/{file}", f"{section}.{generic}", "is never systemic therapy")
-    classes = frozenset(entry.get("classes", []))
-    known = drugs.get(generic)
-    if known is not None:
-        if known.systemic_anticancer:
-            where = f"{section}.{generic}"
-            raise PolicyError(f"knowledge/{file}", where, "drugs.yaml lists it as systemic")
-        classes |= known.classes
-    drugs[generic] = Drug(generic=generic, classes=classes, systemic_anticancer=False)
-    for alias in [generic, *entry.get("names", [])]:
-        owner = aliases.setdefault(norm(alias), generic)
-        if owner != generic and drugs[owner].systemic_anticancer:
-            raise PolicyError(
-                f"knowledge/{file}", f"{section}.{generic}", f"{alias!r} is already {owner!r}"
-            )
 
 
 def _expand_family(spec: str) -> list[str]:
@@ -300,21 +241,7 @@ def load_knowledge() -> Knowledge:
         )
         for alias in [generic, *d.get("names", [])]:
             drug_aliases[norm(alias)] = generic
-    not_systemic = [("procedures.yaml", _read("procedures.yaml"), "procedures")]
-    not_systemic.append(("supportive_care.yaml", _read("supportive_care.yaml"), "supportive_care"))
-    for file, data, section in not_systemic:
-        for generic, d in data[section].items():
-            _add_not_systemic(drugs, drug_aliases, generic, d, file, section)
-    px = not_systemic[0][1]
-    procedure_words: dict[str, str] = {}
-    procedure_suffixes: list[tuple[str, str]] = []
-    for generic, pattern in px["patterns"].items():
-        if generic not in drugs:
-            where = f"patterns.{generic}"
-            raise PolicyError("knowledge/procedures.yaml", where, "unknown procedure")
-        for word in pattern.get("words", []):
-            procedure_words[norm(word)] = generic
-        procedure_suffixes += [(norm(x), generic) for x in pattern.get("suffixes", [])]
+    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm)
     regimens: dict[str, tuple[str, ...]] = {}
     for name, members in rx["regimens"].items():
         for m in members:
@@ -354,10 +281,7 @@ def load_knowledge() -> Knowledge:
         class_aliases=class_aliases,
         strengths=strengths,
         attestation_topics={k: list(v) for k, v in ax["topics"].items()},
-        procedure_words=procedure_words,
-        procedure_suffixes=tuple(procedure_suffixes),
-        chemoradiation=frozenset(norm(w) for w in px.get("chemoradiation", [])),
-        procedures=frozenset(px["procedures"]),
+        not_systemic=not_systemic,
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,
