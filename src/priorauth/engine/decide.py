@@ -156,7 +156,7 @@ class _Explanation:
                 answers = self.request.answers or {}
                 self._statuses = self.decider.compiled.statuses(self.request, answers)
             else:
-                self._statuses = self.plan.evaluate(self._facts)
+                self._statuses = self.plan.evaluate(self.facts)
         return self._statuses
 
     # Reasons and questions depend on the statuses alone (and the quantity limit): the few
