@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
@@ -24,9 +23,9 @@ from priorauth.request import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One thing the engine read or derived, and the request field it came from."""
+class Fact(NamedTuple):
+    """One thing the engine read or derived, and the request field it came from (a tuple: the
+    trace makes dozens of these a request)."""
 
     name: str
     value: object
