@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-api reliability clean examples fuzz
+.PHONY: run test lint bench bench-batch differential bench-api reliability clean examples fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,8 +23,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+# The engine side by side with the tightest hand-written rule, then the batch command;
+# figures go to var/bench/ (outside the tracked tree).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_batch.py
+
+bench-batch: $(STAMP)
+	$(BIN)/python bench/bench_batch.py
+
+# The compiled path against the explaining path on a million seeded requests (a few minutes).
+differential: $(STAMP)
+	$(BIN)/python bench/differential.py --n 1000000 --seed 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from priorauth.batch import run_batch
 from priorauth.determination import Determination, determination_schema
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError
@@ -93,7 +95,19 @@ def evaluate(
         Path | None,
         typer.Option(help="NDJSON file: one request a line in, one determination a line out."),
     ] = None,
-    trace: Annotated[bool, typer.Option(help="Include the trace in JSON output.")] = True,
+    trace: Annotated[
+        bool | None,
+        typer.Option(
+            help="Include the trace in JSON output (default: on with --json, off with --batch).",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", help="With --batch: worker processes (0: one per core)."
+        ),
+    ] = 1,
     policy: PolicyOpt = None,
 ) -> None:
     """Decide prior-authorization requests and show why.
@@ -108,13 +122,13 @@ def evaluate(
         if batch is not None:
             if requests:
                 raise BadInput("give either request files or --batch, not both")
-            raise typer.Exit(_run_batch(engine, batch, trace))
+            raise typer.Exit(_run_batch(engine, batch, bool(trace), jobs))
         if not requests:
             raise BadInput("give a request file, '-' for stdin, or --batch FILE.ndjson")
         if len(requests) == 1:
             det = engine.evaluate_json(_read(requests[0]))
             if as_json:
-                print(json.dumps(_dump(det, trace), indent=2))
+                print(json.dumps(_dump(det, trace is not False), indent=2))
             else:
                 out.print(determination_view(det, "stdin" if requests[0] == "-" else requests[0]))
             return
@@ -130,7 +144,7 @@ def evaluate(
                 shown = str(exc) if str(exc).startswith(f"{path}:") else f"{path}: {exc}"
                 err.print(f"error: {shown}", markup=False, soft_wrap=True)
         if as_json:
-            print(json.dumps([_dump(d, trace) for _, d in decided], indent=2))
+            print(json.dumps([_dump(d, trace is not False) for _, d in decided], indent=2))
         else:
             for path, det in decided:
                 out.print(determination_view(det, "stdin" if path == "-" else path))
@@ -140,19 +154,22 @@ def evaluate(
             raise typer.Exit(2)
 
 
-def _run_batch(engine: Engine, path: Path, trace: bool) -> int:
-    bad = 0
-    write = sys.stdout.write
-    for n, line in enumerate(_read(str(path)).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row: dict[str, Any] = _dump(engine.evaluate_json(line), trace)
-        except PriorAuthError as exc:
-            bad += 1
-            row = {"line": n, "error": str(exc)}
-            err.print(f"line {n}: {exc}", markup=False, soft_wrap=True)
-        write(json.dumps(row) + "\n")
+def _run_batch(engine: Engine, path: Path, trace: bool, jobs: int) -> int:
+    def report(n: int, message: str) -> None:
+        err.print(f"line {n}: {message}", markup=False, soft_wrap=True)
+
+    sys.stdout.flush()
+    sink = sys.stdout.buffer
+    try:
+        source = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc})") from None
+    with source:
+        workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+        bad = run_batch(engine, source, sink, trace=trace, jobs=workers, on_error=report)
+    sink.flush()
     return 2 if bad else 0
 
 

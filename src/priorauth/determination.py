@@ -7,12 +7,13 @@ that only routes on the decision does not pay for the explanation.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import orjson
 from pydantic import TypeAdapter
 
 Decision = Literal["approved", "partially_approved", "denied", "pended"]
@@ -40,7 +41,7 @@ class Authorization:
     duration: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     id: str
     text: str
@@ -48,7 +49,7 @@ class Reason:
     status: StatusName
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     id: str
     """Answer it in the request's ``answers`` under this id (true: the criterion holds)."""
@@ -74,6 +75,9 @@ class Explanation(Protocol):
     def reasons(self) -> list[Reason]: ...
     def missing(self) -> list[Question]: ...
     def trace(self) -> TraceNode: ...
+    def dumped(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Reasons and questions as JSON-ready dicts, which the caller only reads."""
+        ...
 
 
 class Determination:
@@ -106,51 +110,88 @@ class Determination:
         self.authorization = authorization
         self.requested_daily_dose_mg = requested_daily_dose_mg
         self._explanation = explanation
-        self._reasons: list[Reason] | None = None
-        self._missing: list[Question] | None = None
-        self._trace: TraceNode | None = None
+        # _reasons, _missing and _trace stay unset until first read.
+
+    def _explain(self) -> Explanation:
+        """Where reasons, questions and the trace come from (a subclass may build it late)."""
+        return self._explanation
 
     @property
     def reasons(self) -> list[Reason]:
         """The criteria that decided the outcome, in the policy's words, with their status."""
-        if self._reasons is None:
-            self._reasons = self._explanation.reasons()
-        return self._reasons
+        try:
+            return self._reasons
+        except AttributeError:
+            self._reasons: list[Reason] = self._explain().reasons()
+            return self._reasons
 
     @property
     def missing(self) -> list[Question]:
         """For a pend: only the questions whose answers can still change the outcome."""
-        if self._missing is None:
-            self._missing = self._explanation.missing()
-        return self._missing
+        try:
+            return self._missing
+        except AttributeError:
+            self._missing: list[Question] = self._explain().missing()
+            return self._missing
 
     @property
     def trace(self) -> TraceNode:
         """The whole criteria tree with each node's status and the facts that decided it."""
-        if self._trace is None:
-            self._trace = self._explanation.trace()
-        return self._trace
+        try:
+            return self._trace
+        except AttributeError:
+            self._trace: TraceNode = self._explain().trace()
+            return self._trace
 
     def model_dump(
         self, mode: Literal["python", "json"] = "python", exclude: set[str] | None = None
     ) -> dict[str, Any]:
+        """The contract as a dict; ``mode="json"``: dates as ISO text, ready for any encoder."""
+        iso = mode == "json"
+        a = self.authorization
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
-            "policy": _asdict(self.policy, mode),
-            "authorization": _asdict(self.authorization, mode) if self.authorization else None,
+            "policy": _policy(self.policy, iso),
+            "authorization": None if a is None else _authorization(a, iso),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
-            "reasons": [_asdict(r, mode) for r in self.reasons],
-            "missing": [_asdict(q, mode) for q in self.missing],
+            "reasons": [{"id": r.id, "text": r.text, "status": r.status} for r in self.reasons],
+            "missing": [
+                {"id": q.id, "text": q.text, "criterion_text": q.criterion_text}
+                for q in self.missing
+            ],
         }
         if not exclude or "trace" not in exclude:
-            out["trace"] = _asdict(self.trace, mode)
+            out["trace"] = _trace(self.trace)
         for key in exclude or ():
             out.pop(key, None)
         return out
 
     def model_dump_json(self, indent: int | None = None, exclude: set[str] | None = None) -> str:
         return json.dumps(self.model_dump("json", exclude), indent=indent)
+
+    def to_json(self, trace: bool = False) -> bytes:
+        """The JSON contract as compact UTF-8 bytes (orjson), with the trace only when asked
+        for: what a batch writes a line of. Reasons and questions come from the explanation's
+        shared, read-only forms, so a batch does not rebuild them for every line."""
+        a = self.authorization
+        if not (hasattr(self, "_reasons") or hasattr(self, "_missing")):
+            reasons, missing = self._explain().dumped()
+        else:
+            dumped = self.model_dump("json", {"trace"})
+            reasons, missing = dumped["reasons"], dumped["missing"]
+        out: dict[str, Any] = {
+            "decision": self.decision,
+            "denial_basis": self.denial_basis,
+            "policy": _policy(self.policy, True),
+            "authorization": None if a is None else _authorization(a, True),
+            "requested_daily_dose_mg": self.requested_daily_dose_mg,
+            "reasons": reasons,
+            "missing": missing,
+        }
+        if trace:
+            out["trace"] = _trace(self.trace)
+        return orjson.dumps(out)
 
     def __repr__(self) -> str:
         return (
@@ -159,9 +200,38 @@ class Determination:
         )
 
 
-def _asdict(obj: Any, mode: str) -> dict[str, Any]:
-    d: dict[str, Any] = dataclasses.asdict(obj)
-    return _jsonable(d) if mode == "json" else d
+# Hand-written rather than dataclasses.asdict, which deep-copies every value and costs more than
+# deciding the request.
+def _policy(p: PolicyRef, iso: bool) -> dict[str, Any]:
+    day = p.effective_date
+    return {
+        "number": p.number,
+        "title": p.title,
+        "effective_date": day.isoformat() if iso else day,
+        "requirements": p.requirements,
+    }
+
+
+def _authorization(a: Authorization, iso: bool) -> dict[str, Any]:
+    return {
+        "start": a.start.isoformat() if iso else a.start,
+        "end": a.end.isoformat() if iso else a.end,
+        "max_daily_dose_mg": a.max_daily_dose_mg,
+        "quantity_limit": a.quantity_limit,
+        "duration": a.duration,
+    }
+
+
+def _trace(t: TraceNode) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "text": t.text,
+        "kind": t.kind,
+        "status": t.status,
+        "answered": t.answered,
+        "facts": [_jsonable(f) for f in t.facts],
+        "children": [_trace(c) for c in t.children],
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -188,8 +258,18 @@ class DeterminationRecord:
     trace: TraceNode
 
 
-RECORD = TypeAdapter(DeterminationRecord)
+@functools.cache
+def _record() -> TypeAdapter[DeterminationRecord]:
+    # Built on first use: a TypeAdapter costs more at import than the rest of the engine.
+    return TypeAdapter(DeterminationRecord)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RECORD":  # the validator of the whole record, for tests and callers
+        return _record()
+    raise AttributeError(name)
 
 
 def determination_schema() -> dict[str, Any]:
-    return RECORD.json_schema(mode="serialization")
+    schema: dict[str, Any] = _record().json_schema(mode="serialization")
+    return schema

@@ -112,7 +112,14 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
     return diagnosis
 
 
-def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
+MarkerRule = Callable[[str | None, bool, str, str | None, bool | None], Status]
+ApprovedTests = Callable[[str | None], dict[str, frozenset[str]]]
+
+
+def biomarker_rule(c: BiomarkerCondition, kb: Knowledge) -> tuple[str, MarkerRule, ApprovedTests]:
+    """The criterion's gene, its verdict on one result of that gene (canonical alteration,
+    whether one was written, result, normalized test name, the request's FDA flag), and the
+    companion tests that count for an alteration."""
     gene = kb.gene(c.gene)
     wanted_alts = frozenset(
         kb.alteration(gene, a) or normalize_alteration(a) for a in c.alterations
@@ -153,6 +160,13 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
             # knows which indications each companion diagnostic is approved for.
             return disease is None or disease in tests[test]
         return flag
+
+    return gene, one, approved_tests
+
+
+def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
+    gene, one, approved_tests = biomarker_rule(c, kb)
+    need_test = c.fda_approved_test
 
     def biomarker(f: Facts, notes: Notes) -> Status:
         markers = f.biomarkers

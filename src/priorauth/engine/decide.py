@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from priorauth.determination import (
     Authorization,
     Decision,
     DenialBasis,
     Determination,
+    Explanation,
     PolicyRef,
     Question,
     Reason,
     StatusName,
     TraceNode,
 )
+from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
 from priorauth.policy.questions import question_text
-from priorauth.request import Request
+from priorauth.policy.tables import Knowledge
+from priorauth.request import AnyRequest
 
 Kind = Literal["initial", "renewal"]
 _ONE_DAY = dt.timedelta(days=1)
@@ -106,15 +109,31 @@ def question_for(node: Criterion) -> Question:
 
 
 class _Explanation:
-    """Reasons, questions and trace of one evaluation, worked out when first asked for."""
+    """Reasons, questions and trace of one evaluation, worked out when first asked for, by the
+    explaining path (facts, every criterion's status, the facts that decided each)."""
 
-    __slots__ = ("_statuses", "decider", "facts", "limit_text", "within_limit")
+    __slots__ = (
+        "_facts",
+        "_statuses",
+        "compiled",
+        "decider",
+        "limit_text",
+        "request",
+        "within_limit",
+    )
 
     def __init__(
-        self, decider: Decider, facts: Facts, within_limit: bool | None, limit_text: str | None
+        self,
+        decider: Decider,
+        request: AnyRequest,
+        within_limit: bool | None,
+        limit_text: str | None,
+        facts: Facts | None = None,
     ) -> None:
         self.decider = decider
-        self.facts = facts
+        self.request = request
+        self._facts = facts
+        self.compiled = facts is None
         self._statuses: Statuses | None = None
         self.within_limit = within_limit
         self.limit_text = limit_text
@@ -124,12 +143,33 @@ class _Explanation:
         return self.decider.plan
 
     @property
+    def facts(self) -> Facts:
+        if self._facts is None:
+            self._facts = Facts(self.request, self.decider.kb)
+        return self._facts
+
+    @property
     def statuses(self) -> Statuses:
         if self._statuses is None:
-            self._statuses = self.plan.evaluate(self.facts)
+            if self.compiled:
+                # Decided by the compiled path: its statuses, from the request directly.
+                answers = self.request.answers or {}
+                self._statuses = self.decider.compiled.statuses(self.request, answers)
+            else:
+                self._statuses = self.plan.evaluate(self.facts)
         return self._statuses
 
+    # Reasons and questions depend on the statuses alone (and the quantity limit): the few
+    # hundred combinations a policy meets are worked out once each, then shared (they are frozen).
     def reasons(self) -> list[Reason]:
+        key = (self.statuses, self.within_limit, self.limit_text)
+        memo = self.decider.reasons_memo
+        got = memo.get(key)
+        if got is None:
+            got = _remember(memo, key, tuple(self._reasons()))
+        return list(got)
+
+    def _reasons(self) -> list[Reason]:
         st = self.plan.by_id(self.statuses)
         out = [
             Reason(id=n.id, text=n.text, status=STATUS_NAMES[st[n.id]])
@@ -141,22 +181,87 @@ class _Explanation:
             out.append(Reason(id=d.limit_id, text=f"Quantity {self.limit_text}", status=status))
         return out
 
+    def dumped(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        key = (self.statuses, self.within_limit, self.limit_text)
+        memo = self.decider.dumped_memo
+        got = memo.get(key)
+        if got is None:
+            reasons = [{"id": r.id, "text": r.text, "status": r.status} for r in self.reasons()]
+            missing = [
+                {"id": q.id, "text": q.text, "criterion_text": q.criterion_text}
+                for q in self.missing()
+            ]
+            got = _remember(memo, key, (reasons, missing))
+        return got
+
     def missing(self) -> list[Question]:
-        if self.statuses[0] is not None:
+        statuses = self.statuses
+        if statuses[0] is not None:
             return []
-        st = self.plan.by_id(self.statuses)
-        return [question_for(n) for n in open_questions(self.plan.root, st)]
+        memo = self.decider.missing_memo
+        got = memo.get(statuses)
+        if got is None:
+            st = self.plan.by_id(statuses)
+            found = tuple(question_for(n) for n in open_questions(self.plan.root, st))
+            got = _remember(memo, statuses, found)
+        return list(got)
 
     def trace(self) -> TraceNode:
         return self.plan.trace(self.facts, self.statuses)
+
+
+class _Decided(Determination):
+    """A determination of the compiled path: the explanation object itself is made only when
+    reasons, questions or the trace are first read."""
+
+    __slots__ = ("_decider", "_limit_text", "_request", "_within")
+
+    def __init__(
+        self,
+        decision: Decision,
+        denial_basis: DenialBasis | None,
+        decider: Decider,
+        authorization: Authorization | None,
+        requested_daily_dose_mg: int | float,
+        request: AnyRequest,
+        within: bool | None,
+        limit_text: str | None,
+    ) -> None:
+        self.decision = decision
+        self.denial_basis = denial_basis
+        self.policy = decider.ref
+        self.authorization = authorization
+        self.requested_daily_dose_mg = requested_daily_dose_mg
+        self._decider = decider
+        self._request = request
+        self._within = within
+        self._limit_text = limit_text
+
+    def _explain(self) -> Explanation:
+        try:
+            return self._explanation
+        except AttributeError:
+            self._explanation = _Explanation(
+                self._decider, self._request, self._within, self._limit_text
+            )
+            return self._explanation
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) >= 65536:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class Decider:
     """Turns one plan's statuses into determinations; what depends on the policy only is
     prepared once here."""
 
-    def __init__(self, policy: Policy, kind: Kind, plan: Plan) -> None:
+    def __init__(self, policy: Policy, kind: Kind, plan: Plan, kb: Knowledge, own: str) -> None:
         self.plan = plan
+        self.kb = kb
+        self.compiled = CompiledPlan(plan, kb, own)
         self.kind = kind
         self.limits: Limits = getattr(policy.limits, kind)
         self.ref = PolicyRef(
@@ -166,6 +271,73 @@ class Decider:
             requirements=kind,
         )
         self.limit_id = f"limits.{kind}.quantity"
+        # Attestation keys a request may send: the policy's, and topic keys once checked.
+        self.known_attestations: set[str] = set(plan.attestation_keys)
+        self.months = self.limits.duration.months
+        self.duration_text = self.limits.duration.text
+        # strength -> (the limit's wording, the daily cap); start -> last day authorized
+        self._caps: dict[float, tuple[str | None, float | None, int | float | None]] = {}
+        self._ends: dict[dt.date, dt.date] = {}
+        self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
+        self.missing_memo: dict[Statuses, tuple[Question, ...]] = {}
+        self.dumped_memo: dict[
+            tuple[Statuses, bool | None, str | None],
+            tuple[list[dict[str, Any]], list[dict[str, Any]]],
+        ] = {}
+
+    def _cap(self, strength_mg: float) -> tuple[str | None, float | None, int | float | None]:
+        """The limit's wording, the daily cap, and the cap as shown (None: no limit)."""
+        got = self._caps.get(strength_mg)
+        if got is None:
+            q = self.limits.quantity_for(strength_mg)
+            cap = max_daily_dose_mg(self.limits, strength_mg)
+            got = (q.text if q else None, cap, None if cap is None else _number(cap))
+            if len(self._caps) < 1024:
+                self._caps[strength_mg] = got
+        return got
+
+    def _end(self, start: dt.date) -> dt.date:
+        end = self._ends.get(start)
+        if end is None:
+            end = authorization_end(start, self.months)
+            if len(self._ends) < 65536:
+                self._ends[start] = end
+        return end
+
+    def decide_request(self, request: AnyRequest) -> Determination:
+        """The compiled path: the same determination as :meth:`decide`, the explanation left
+        for when it is read."""
+        answers = request.answers
+        compiled = self.compiled
+        overall = compiled.run_answered(request, answers) if answers else compiled.run(request)
+        med = request.medication
+        requested = med.strength_mg * med.quantity / med.days_supply
+        shown = int(requested) if requested.is_integer() else round(requested, 3)
+        if overall is None:
+            return _Decided("pended", None, self, None, shown, request, None, None)
+        if overall is False:
+            basis: DenialBasis = (
+                "investigational"
+                if compiled.diagnosis_matches_none(request, answers)
+                else "criteria_not_met"
+            )
+            return _Decided("denied", basis, self, None, shown, request, None, None)
+        limit_text, cap, cap_shown = self._caps.get(med.strength_mg) or self._cap(med.strength_mg)
+        decision: Decision = "approved"
+        within: bool | None = None
+        if cap is not None:
+            within = requested <= cap + 1e-9
+            if not within:
+                decision = "partially_approved"
+        start = request.date_of_service
+        authorization = Authorization(
+            start,
+            self._ends.get(start) or self._end(start),
+            cap_shown if cap_shown is not None else shown,
+            limit_text,
+            self.duration_text,
+        )
+        return _Decided(decision, None, self, authorization, shown, request, within, limit_text)
 
     def denial_basis(self, facts: Facts) -> DenialBasis:
         """Investigational when none of the listed indications matches the diagnosis."""
@@ -173,7 +345,7 @@ class Decider:
             return "investigational"
         return "criteria_not_met"
 
-    def authorize(self, request: Request) -> Authorization:
+    def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow for this request, whatever its criteria
         say: what a reviewer's overturned denial grants."""
         med = request.medication
@@ -227,5 +399,5 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
-            _Explanation(self, facts, within, limit_text),
+            _Explanation(self, request, within, limit_text, facts),
         )

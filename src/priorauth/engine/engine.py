@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from priorauth.errors import NoPolicyError, PolicyError, RequestError
 from priorauth.policy.load import builtin_policies
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge, load_knowledge, norm
-from priorauth.request import Request, parse_request
+from priorauth.request import AnyRequest, Request, read_dict, read_json, read_request
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
 KINDS: tuple[Kind, ...] = ("initial", "renewal")
@@ -29,9 +30,16 @@ class Engine:
     """
 
     def __init__(
-        self, policies: Iterable[Policy] | None = None, knowledge: Knowledge | None = None
+        self,
+        policies: Iterable[Policy] | None = None,
+        knowledge: Knowledge | None = None,
+        *,
+        compiled: bool = True,
     ) -> None:
+        """``compiled=False`` decides by the explaining path instead of the compiled functions:
+        slower, and the reference the differential test holds the compiled path to."""
         self.kb = knowledge or load_knowledge()
+        self.compiled = compiled
         self.policies: list[Policy] = sorted(
             builtin_policies() if policies is None else policies,
             key=lambda p: (p.number, p.effective_date),
@@ -53,7 +61,9 @@ class Engine:
             for kind in KINDS:
                 plan = Plan(getattr(p.requirements, kind), self.kb, own)
                 key = (p.number, p.effective_date, kind)
-                self._deciders[key] = Decider(p, kind, plan)
+                self._deciders[key] = Decider(p, kind, plan, self.kb, own)
+        # name as written -> the drug's versions by effective date, ready for bisect
+        self._choosers: dict[str, _Versions] = {}
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -83,19 +93,18 @@ class Engine:
             "medication.name", f"no policy covers {name!r} (policies for: {covered})"
         )
 
-    def policy_for(self, request: Request) -> Policy:
+    def policy_for(self, request: AnyRequest) -> Policy:
         """The version of the drug's policy in force on the date of service."""
-        versions = self.versions(request.medication.name)
-        dos = request.date_of_service
-        in_force = [p for p in versions if p.effective_date <= dos]
-        if not in_force:
-            first = versions[0]
-            raise NoPolicyError(
-                "date_of_service",
-                f"no version of policy {first.number} ({first.title}) is in force on {dos}; "
-                f"the earliest takes effect on {first.effective_date}",
-            )
-        return in_force[-1]
+        return self._version(request).policy
+
+    def _version(self, request: AnyRequest) -> _Version:
+        name = request.medication.name
+        chooser = self._choosers.get(name)
+        if chooser is None:
+            chooser = _Versions(self.versions(name), self._deciders)
+            if len(self._choosers) < 4096:
+                self._choosers[name] = chooser
+        return chooser.at(request.date_of_service)
 
     def decider(self, policy: Policy, kind: str) -> Decider:
         return self._deciders[(policy.number, policy.effective_date, kind)]
@@ -106,44 +115,70 @@ class Engine:
     # --- deciding -------------------------------------------------------------------------
 
     def evaluate(self, request: Request | Mapping[str, Any] | str | bytes) -> Determination:
-        """Decide a request given as a model, a dict, or JSON text."""
-        return self.evaluate_model(parse_request(request))
+        """Decide a request given as a model, a dict, or JSON text or bytes."""
+        if type(request) is dict:
+            return self.evaluate_model(read_dict(request))
+        if isinstance(request, Request):
+            return self.evaluate_model(request)
+        return self.evaluate_model(read_request(request))
 
     def evaluate_json(self, raw: str | bytes) -> Determination:
-        return self.evaluate_model(parse_request(raw))
+        if isinstance(raw, bytes | str):
+            return self.evaluate_model(read_json(raw))
+        return self.evaluate_model(read_request(raw))
 
-    def evaluate_model(self, request: Request) -> Determination:
-        policy = self.policy_for(request)
-        self._check_against(policy, request)
-        return self.decider(policy, request.kind).decide(Facts(request, self.kb))
+    def evaluate_model(self, request: AnyRequest) -> Determination:
+        """Decide a request already validated (a :class:`Request` or the fast validator's)."""
+        chooser = self._choosers.get(request.medication.name)
+        version = self._version(request) if chooser is None else chooser.at(request.date_of_service)
+        strengths = version.strengths
+        decider = version.deciders[request.kind]
+        attestations = request.attestations
+        if (
+            (strengths and request.medication.strength_mg not in strengths)
+            or request.answers
+            or (attestations and not attestations.keys() <= decider.known_attestations)
+        ):
+            self._check_against(version, request)
+        if self.compiled:
+            return decider.decide_request(request)
+        return decider.decide(Facts(request, self.kb))
 
-    def authorize(self, request: Request) -> Authorization:
+    def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
-        policy = self.policy_for(request)
-        return self.decider(policy, request.kind).authorize(request)
+        version = self._version(request)
+        return version.deciders[request.kind].authorize(request)
 
-    def _check_against(self, policy: Policy, request: Request) -> None:
-        strengths = policy.drug.strengths_mg
+    def _check_against(self, version: _Version, request: AnyRequest) -> None:
         strength = request.medication.strength_mg
-        if strengths and strength not in strengths:
-            listed = ", ".join(f"{s:g}" for s in strengths)
+        if version.strengths and strength not in version.strengths:
+            policy = version.policy
+            listed = ", ".join(f"{s:g}" for s in policy.drug.strengths_mg)
             raise RequestError(
                 "medication.strength_mg",
                 f"{strength:g} mg is not a strength of {policy.drug.brand} ({listed} mg)",
             )
-        plan = self.plan(policy, request.kind)
-        for qid in request.answers or ():
+        answers = request.answers
+        attestations = request.attestations
+        if not answers and not attestations:
+            return
+        policy = version.policy
+        plan = version.deciders[request.kind].plan
+        for qid in answers or ():
             if qid not in plan.leaf_ids:
                 raise RequestError(
                     f"answers.{qid}",
                     f"not a question of the {request.kind} requirements of policy {policy.number}",
                 )
-        for key in request.attestations or ():
+        known = version.deciders[request.kind].known_attestations
+        for key in attestations or ():
+            if key in known:
+                continue
             topics = self.kb.attestation_parts(key)
-            known = key in plan.attestation_keys or all(
-                t in self.kb.attestation_topics for t in topics
-            )
-            if not known:
+            if all(t in self.kb.attestation_topics for t in topics):
+                if len(known) < 4096:
+                    known.add(key)  # a topic-by-topic key: checked once
+            else:
                 asked = ", ".join(sorted(plan.attestation_keys)) or "none"
                 raise RequestError(
                     f"attestations.{key}",
@@ -154,3 +189,52 @@ class Engine:
         """Every question the policy's requirements can ask, in document order."""
         plan = self.plan(policy, kind)
         return [question_for(n) for n in plan.nodes.values() if n.condition is not None]
+
+
+class _Version:
+    """One policy version with what deciding under it needs."""
+
+    __slots__ = ("deciders", "policy", "strengths")
+
+    def __init__(self, policy: Policy, deciders: dict[str, Decider]) -> None:
+        self.policy = policy
+        self.deciders = deciders
+        self.strengths = frozenset(policy.drug.strengths_mg)
+
+
+class _Versions:
+    """A drug's versions by effective date: the one in force on a date by bisection, so that
+    choosing among a hundred versions costs what choosing among two does."""
+
+    __slots__ = ("dates", "first", "versions")
+
+    def __init__(
+        self, policies: list[Policy], deciders: dict[tuple[str, dt.date, str], Decider]
+    ) -> None:
+        self.first = policies[0]
+        self.dates = [p.effective_date for p in policies]
+        self.versions = [
+            _Version(p, {k: deciders[(p.number, p.effective_date, k)] for k in KINDS})
+            for p in policies
+        ]
+        if self.dates != sorted(self.dates):
+            # Two policy numbers for one drug: the last listed in force, as policy_for always
+            # chose (a plan key will make this choice explicit).
+            self.at = self._scan  # type: ignore[method-assign]
+
+    def _scan(self, day: dt.date) -> _Version:
+        in_force = [v for v in self.versions if v.policy.effective_date <= day]
+        if not in_force:
+            return _Versions.at(self, day)
+        return in_force[-1]
+
+    def at(self, day: dt.date) -> _Version:
+        i = bisect_right(self.dates, day)
+        if not i:
+            first = self.first
+            raise NoPolicyError(
+                "date_of_service",
+                f"no version of policy {first.number} ({first.title}) is in force on {day}; "
+                f"the earliest takes effect on {first.effective_date}",
+            )
+        return self.versions[i - 1]

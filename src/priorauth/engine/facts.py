@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code
-from priorauth.request import Request, Therapy
+from priorauth.request import (
+    AnyRequest,
+    Biomarker,
+    Diagnosis,
+    FastBiomarker,
+    FastDiagnosis,
+    FastTherapy,
+    Therapy,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One thing the engine read or derived, and the request field it came from."""
+class Fact(NamedTuple):
+    """One thing the engine read or derived, and the request field it came from (a tuple: the
+    trace makes dozens of these a request)."""
 
     name: str
     value: object
@@ -88,7 +95,7 @@ def age_in_years(birth: dt.date, on: dt.date) -> int:
 
 
 class Facts:
-    def __init__(self, request: Request, kb: Knowledge) -> None:
+    def __init__(self, request: AnyRequest, kb: Knowledge) -> None:
         self.request = request
         self.kb = kb
         self.answers = request.answers or {}
@@ -100,7 +107,7 @@ class Facts:
 
     @lazy
     def diagnoses(self) -> list[Dx] | None:
-        dxs = self.request.diagnoses
+        dxs: Sequence[Diagnosis | FastDiagnosis] | None = self.request.diagnoses
         if dxs is None:
             return None
         spread: str | None = None
@@ -125,7 +132,7 @@ class Facts:
 
     @lazy
     def biomarkers(self) -> list[Marker] | None:
-        bms = self.request.biomarkers
+        bms: Sequence[Biomarker | FastBiomarker] | None = self.request.biomarkers
         if bms is None:
             return None
         kb = self.kb
@@ -182,7 +189,7 @@ class Facts:
     def concurrent_drugs(self) -> list[Rx] | None:
         return self._resolve(self.request.concurrent_therapies)
 
-    def _resolve(self, therapies: list[Therapy] | None) -> list[Rx] | None:
+    def _resolve(self, therapies: Sequence[Therapy | FastTherapy] | None) -> list[Rx] | None:
         if therapies is None:
             return None
         resolve = self.kb.resolve_drugs

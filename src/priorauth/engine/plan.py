@@ -13,7 +13,12 @@ from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
 from priorauth.engine.facts import Fact, Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
-from priorauth.policy.model import AttestationCondition, Criterion, DiagnosisCondition
+from priorauth.policy.model import (
+    AttestationCondition,
+    Condition,
+    Criterion,
+    DiagnosisCondition,
+)
 from priorauth.policy.tables import Knowledge
 
 Statuses = tuple[Status, ...]
@@ -31,10 +36,12 @@ class Plan:
         self.attestation_keys = frozenset(
             n.condition.key for n in self.order if isinstance(n.condition, AttestationCondition)
         )
+        # Every leaf's condition by id, and the diagnosis checks added below for denials.
+        self.conditions: dict[str, Condition] = {
+            n.id: n.condition for n in self.order if n.condition is not None
+        }
         self.evaluators: dict[str, Evaluator] = {
-            n.id: compile_condition(n.condition, kb, own_drug)
-            for n in self.order
-            if n.condition is not None
+            key: compile_condition(cond, kb, own_drug) for key, cond in self.conditions.items()
         }
         # For each listed indication, the leaves that say whether the diagnosis matches; and the
         # diagnoses required whatever the indication (Tagrisso's "NSCLC AND ONE of" settings).
@@ -50,6 +57,7 @@ class Plan:
                     # The disease the indication is for, checked only for the denial's basis.
                     key = f"{n.id}#disease"
                     cond = DiagnosisCondition(type="diagnosis", disease=n.indication_disease)
+                    self.conditions[key] = cond
                     self.evaluators[key] = compile_condition(cond, kb, own_drug)
                     ids = [key]
                 self.indication_dx.append(ids)
@@ -166,23 +174,25 @@ class Plan:
         return self._trace(self.root, facts, self.by_id(statuses))
 
     def _trace(self, node: Criterion, facts: Facts, st: dict[str, Status]) -> TraceNode:
+        children = [self._trace(c, facts, st) for c in node.children]
+        cond = node.condition
+        if cond is None:
+            kind = "all" if node.all is not None else "any"
+            return TraceNode(
+                node.id, node.text, kind, STATUS_NAMES[st[node.id]], False, [], children
+            )
         notes: list[Fact] = []
-        answered = node.condition is not None and node.id in facts.answers
+        answered = node.id in facts.answers
         if answered:
             notes.append(Fact("answer", facts.answers[node.id], f"answers.{node.id}"))
-        elif node.condition is not None:
-            self.evaluators[node.id](facts, notes)
-        kind: str
-        if node.condition is not None:
-            kind = node.condition.type
         else:
-            kind = "all" if node.all is not None else "any"
+            self.evaluators[node.id](facts, notes)
         return TraceNode(
-            id=node.id,
-            text=node.text,
-            kind=kind,
-            status=STATUS_NAMES[st[node.id]],
-            answered=answered,
-            facts=[n.as_dict() for n in notes],
-            children=[self._trace(c, facts, st) for c in node.children],
+            node.id,
+            node.text,
+            cond.type,
+            STATUS_NAMES[st[node.id]],
+            answered,
+            [{"fact": n.name, "value": n.value, "source": n.source} for n in notes],
+            children,
         )

@@ -19,7 +19,7 @@ from priorauth.policy.model import (
     Policy,
     PriorTherapyCondition,
 )
-from priorauth.policy.tables import Knowledge, load_knowledge, norm, yaml_problem
+from priorauth.policy.tables import Knowledge, load_knowledge, norm, yaml_load, yaml_problem
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
@@ -72,7 +72,7 @@ def load_policy(path: str | Path) -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(str(p), "", f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(str(p), "", yaml_problem(exc)) from None
     return policy_from_data(data, str(p))
@@ -88,5 +88,5 @@ def builtin_policy_files() -> Iterator[tuple[str, str]]:
 def builtin_policies() -> list[Policy]:
     out = []
     for name, text in builtin_policy_files():
-        out.append(policy_from_data(yaml.safe_load(text), f"builtin/{name}"))
+        out.append(policy_from_data(yaml_load(text), f"builtin/{name}"))
     return out

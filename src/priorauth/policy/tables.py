@@ -11,6 +11,12 @@ from typing import Any, NamedTuple
 import yaml
 
 from priorauth.errors import PolicyError
+from priorauth.policy.procedures import (
+    NotSystemic,
+    load_not_systemic,
+    procedure_named,
+    with_radiation,
+)
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
@@ -86,6 +92,8 @@ class Knowledge:
     strengths: dict[str, list[float]] = field(default_factory=dict)
     # attestation topic -> the words that name it
     attestation_topics: dict[str, list[str]] = field(default_factory=dict)
+    # procedures read from their words, chemoradiation (policy/procedures.py)
+    not_systemic: NotSystemic | None = None
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: normalise each spelling once.
@@ -155,6 +163,13 @@ class Knowledge:
         if key in self.drug_aliases:
             return (self.drug_aliases[key],)
         parts = [p for p in _SPLIT.split(key) if p]
+        named = with_radiation(self, parts) if len(parts) > 1 else None
+        if named is not None:
+            # "chemoradiation with cisplatin": the drugs named, and the radiation part.
+            got = self.resolve_drugs(" + ".join(named)) if named else None
+            if got is None or not any(self.drugs[g].systemic_anticancer for g in got):
+                return None
+            return (*got, self.not_systemic.radiation)  # type: ignore[union-attr]
         if len(parts) > 1:
             out: list[str] = []
             for part in parts:
@@ -163,16 +178,26 @@ class Knowledge:
                     return None
                 out.extend(got)
             return tuple(out)
-        return None
+        return procedure_named(self, key)
 
     def is_class(self, name: str) -> bool:
         return any(name in d.classes for d in self.drugs.values())
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): several times faster than the
+# pure-Python one, and policy loading is most of an Engine's start-up.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_load(text: str) -> Any:
+    """``yaml.safe_load``, by libyaml when available."""
+    return yaml.load(text, Loader=_LOADER)
+
+
 def _read(name: str) -> dict[str, Any]:
     path = resources.files("priorauth.policy") / "knowledge" / name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise PolicyError(f"knowledge/{name}", "", yaml_problem(exc)) from None
     if not isinstance(data, dict):
@@ -227,6 +252,7 @@ def load_knowledge() -> Knowledge:
         )
         for alias in [generic, *d.get("names", [])]:
             drug_aliases[norm(alias)] = generic
+    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm)
     regimens: dict[str, tuple[str, ...]] = {}
     for name, members in rx["regimens"].items():
         for m in members:
@@ -266,6 +292,7 @@ def load_knowledge() -> Knowledge:
         class_aliases=class_aliases,
         strengths=strengths,
         attestation_topics={k: list(v) for k, v in ax["topics"].items()},
+        not_systemic=not_systemic,
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,

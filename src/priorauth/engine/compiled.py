@@ -1,0 +1,521 @@
+"""The decision alone, compiled: one generated Python function per (policy version, kind).
+
+The explaining path (``plan.py``, ``conditions.py``) normalizes a request into facts, computes
+every criterion's status and records the facts that decided it. Routing a request needs none of
+that, only the overall status. Here each criterion becomes a few lines of Python inlined into one
+function that reads the validated request directly, stops at the first child that settles each
+group, and looks knowledge up once per distinct string (a drug name, a code, a test) in tables
+precomputed per criterion. It must decide exactly as the explaining path does: a differential
+test (``make differential``) compares the two on generated requests across every built-in policy.
+
+Rare shapes (a drug given for at most N months, the adjuvant setting, attestations given topic
+by topic) call the explaining path's evaluator for that criterion, so they stay exact without a
+second implementation.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from typing import Any
+
+from priorauth.engine.conditions import Evaluator, Term, _terms, biomarker_rule
+from priorauth.engine.facts import Facts
+from priorauth.engine.logic import Status
+from priorauth.engine.plan import Plan, Statuses
+from priorauth.policy.model import (
+    AgeCondition,
+    AttestationCondition,
+    BiomarkerCondition,
+    ConcurrentTherapyCondition,
+    Condition,
+    Criterion,
+    DiagnosisCondition,
+    DiseaseStatusCondition,
+    PriorTherapyCondition,
+    QuestionCondition,
+)
+from priorauth.policy.tables import Knowledge, norm, norm_code
+from priorauth.request import AnyRequest
+
+FastLeaf = Callable[[Any], Status]
+Run = Callable[[Any], Status]
+RunAnswered = Callable[[Any, dict[str, bool]], Status]
+
+# Memo tables are per criterion and bounded: the same few thousand spellings recur across
+# millions of requests, and a stream of unique strings must not grow them without end.
+_MEMO_LIMIT = 65536
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+class _CodeInfo:
+    """ICD-10-CM code as written -> (family, the extent the code says by itself)."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        self.memo: dict[str, tuple[str, str | None]] = {}
+        self.extent_codes = kb.extent_codes
+
+    def __call__(self, code: str) -> tuple[str, str | None]:
+        got = self.memo.get(code)
+        if got is None:
+            family = norm_code(code)[:3]
+            got = _remember(self.memo, code, (family, self.extent_codes.get(family)))
+        return got
+
+
+def _spread(dxs: list[Any], info: _CodeInfo) -> str | None:
+    """The extent secondary-neoplasm codes say (metastatic wins), as facts.Facts.diagnoses."""
+    spread: str | None = None
+    for d in dxs:
+        ext = info(d.code)[1]
+        if ext == "metastatic" or (ext and spread is None):
+            spread = ext
+    return spread
+
+
+def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLeaf:
+    disease = kb.diseases[c.disease]
+    families = disease.families
+    histologies = disease.histologies
+    extents = frozenset(c.extents) if c.extents else None
+    resectable = c.resectable
+    hist_memo: dict[str, str] = {}
+
+    known = info.memo
+
+    def diagnosis(r: Any) -> Status:
+        dxs = r.diagnoses
+        if dxs is None:
+            return None
+        unknown = False
+        spread: str | None = None
+        spread_done = False
+        for d in dxs:
+            code_info = known.get(d.code) or info(d.code)
+            if code_info[0] not in families:
+                continue
+            s: Status = True
+            if histologies is not None:
+                h = d.histology
+                if not h:
+                    s = None
+                else:
+                    canon = hist_memo.get(h)
+                    if canon is None:
+                        canon = _remember(hist_memo, h, kb.histology(h))
+                    if canon not in histologies:
+                        continue  # this diagnosis is not met: k_or moves on
+            if extents is not None:
+                ext = d.extent
+                if ext is None:
+                    if not spread_done:
+                        spread, spread_done = _spread(dxs, info), True
+                    ext = spread
+                if ext is None:
+                    s = None
+                elif ext not in extents:
+                    continue
+            if resectable is not None:
+                res = d.resectable
+                if res is None:
+                    s = None
+                elif res != resectable:
+                    continue
+            if s is True:
+                return True
+            unknown = True
+        return None if unknown else False
+
+    return diagnosis
+
+
+_SKIP = False  # a result for another gene: k_or's identity, the same as not met
+
+
+def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> FastLeaf:
+    gene, one, _ = biomarker_rule(c, kb)
+    memo: dict[tuple[Any, ...], Status] = {}
+    missing = object()
+
+    def verdict(key: tuple[Any, ...]) -> Status:
+        m_gene, alteration, result, test, flag = key
+        if kb.gene(m_gene) != gene:
+            return _SKIP
+        alt = kb.alteration(gene, alteration) if alteration else None
+        return one(alt, alteration is not None, result, norm(test) if test else None, flag)
+
+    def biomarker(r: Any) -> Status:
+        markers = r.biomarkers
+        if markers is None:
+            return None
+        unknown = False
+        for m in markers:
+            key = (m.gene, m.alteration, m.result, m.test, m.fda_approved)
+            s = memo.get(key, missing)
+            if s is missing:
+                s = _remember(memo, key, verdict(key))
+            if s is True:
+                return True
+            if s is None:
+                unknown = True
+        return None if unknown else False
+
+    return biomarker
+
+
+def _masks(terms: tuple[Term, ...], classes: frozenset[str], generics: frozenset[str]) -> int:
+    """Bit i set when the i-th term is covered (conditions._covers)."""
+    mask = 0
+    for i, (is_drug, name) in enumerate(terms):
+        if (name in generics) if is_drug else (name in classes):
+            mask |= 1 << i
+    return mask
+
+
+def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
+    if c.limit_drug or c.only_in_setting is not None:
+        # Months of a drug and the adjuvant setting: rare; the explaining evaluator decides.
+        def delegated(r: Any) -> Status:
+            return slow(Facts(r, kb), None)
+
+        return delegated
+
+    minimum = c.min_systemic
+    maximum = c.max_systemic
+    every_of = _terms(c.all_classes, kb)
+    one_of = _terms(c.any_classes, kb)
+    watch = _terms(c.not_progressed_on, kb)
+    progression = c.progression
+    terms = every_of + one_of + watch
+    every_bits = (1 << len(every_of)) - 1
+    one_bits = ((1 << len(one_of)) - 1) << len(every_of)
+    watch_bits = ((1 << len(watch)) - 1) << (len(every_of) + len(one_of))
+    # drug as written -> (recognised, systemic, terms covered)
+    memo: dict[str, tuple[bool, int, int]] = {}
+
+    def entry(drug: str) -> tuple[bool, int, int]:
+        d = kb.drug_info(drug)
+        if d is None:
+            return (False, 0, 0)
+        got = (True, int(d.systemic_anticancer), _masks(terms, d.classes, frozenset(d.generics)))
+        return got
+
+    def prior_therapy(r: Any) -> Status:
+        therapies = r.prior_therapies
+        if therapies is None:
+            return None
+        systemic = unresolved = covered = 0
+        for t in therapies:
+            e = memo.get(t.drug)
+            if e is None:
+                e = _remember(memo, t.drug, entry(t.drug))
+            if e[0]:
+                systemic += e[1]
+                covered |= e[2]
+            else:
+                unresolved += 1
+        verdict: Status = True
+        if minimum and systemic < minimum:
+            if systemic + unresolved < minimum:
+                return False
+            verdict = None
+        if every_bits and covered & every_bits != every_bits:
+            if not unresolved:
+                return False
+            verdict = None
+        if maximum is not None and systemic + unresolved > maximum:
+            if systemic > maximum:
+                return False
+            verdict = None
+        if one_bits and not covered & one_bits:
+            if not unresolved:
+                return False
+            verdict = None
+        if progression is not None or watch_bits:
+            ds = r.disease_status
+            progressed = None if ds is None else ds.progression
+            if progression is not None:
+                if progressed is None:
+                    verdict = None
+                elif progressed != progression:
+                    return False
+            if watch_bits:
+                if covered & watch_bits:
+                    if progressed is None:
+                        verdict = None
+                    elif progressed:
+                        return False
+                elif unresolved:
+                    verdict = None
+        return verdict
+
+    return prior_therapy
+
+
+def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> FastLeaf:
+    single = c.single_agent
+    with_any = _terms(c.with_any, kb)
+    with_all = _terms(c.with_all, kb)
+    none_of = _terms(c.none_of, kb)
+    terms = with_any or with_all or none_of
+    all_bits = (1 << len(terms)) - 1
+    own = (own_drug,)
+    UNRESOLVED, ITSELF, OTHER = 0, 1, 2
+    # drug as written -> (what it is, rules out a single agent, terms covered)
+    memo: dict[str, tuple[int, bool, int]] = {}
+
+    def entry(drug: str) -> tuple[int, bool, int]:
+        d = kb.drug_info(drug)
+        if d is None:
+            return (UNRESOLVED, False, 0)
+        if d.generics == own:
+            return (ITSELF, False, 0)
+        others = frozenset(g for g in d.generics if g != own_drug)
+        kills = d.systemic_anticancer and bool(others)
+        return (OTHER, kills, _masks(terms, d.classes, others))
+
+    def concurrent_therapy(r: Any) -> Status:
+        therapies = r.concurrent_therapies
+        if therapies is None:
+            return None
+        unresolved = False
+        covered = 0
+        for t in therapies:
+            e = memo.get(t.drug)
+            if e is None:
+                e = _remember(memo, t.drug, entry(t.drug))
+            kind = e[0]
+            if kind == UNRESOLVED:
+                unresolved = True
+            elif kind == OTHER:
+                if single and e[1]:
+                    return False
+                covered |= e[2]
+        if single:
+            return None if unresolved else True
+        if with_any:
+            if covered:
+                return True
+            return None if unresolved else False
+        if with_all:
+            if covered == all_bits:
+                return True
+            return None if unresolved else False
+        if covered:
+            return False
+        return None if unresolved else True
+
+    return concurrent_therapy
+
+
+def _attestation(c: AttestationCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
+    key = c.key
+
+    def attestation(r: Any) -> Status:
+        given = r.attestations
+        if given is None:
+            return None
+        if key in given:
+            value: bool = given[key]
+            return value
+        # Attested topic by topic: rare; the explaining evaluator combines the topics.
+        return slow(Facts(r, kb), None)
+
+    return attestation
+
+
+def _disease_status(c: DiseaseStatusCondition) -> FastLeaf:
+    check_p = c.no_progression
+    check_t = c.no_unacceptable_toxicity
+
+    def disease_status(r: Any) -> Status:
+        ds = r.disease_status
+        if ds is None:
+            return None if (check_p or check_t) else True
+        verdict: Status = True
+        if check_p:
+            p = ds.progression
+            if p is None:
+                verdict = None
+            elif p:
+                return False
+        if check_t:
+            t = ds.unacceptable_toxicity
+            if t is None:
+                verdict = None
+            elif t:
+                return False
+        return verdict
+
+    return disease_status
+
+
+# The age in completed calendar years, inline; someone born on February 29 has their birthday
+# on February 28 in other years (facts.age_in_years).
+_AGE = (
+    "(_d.year - _b.year - (_d.month * 32 + _d.day < _b.month * 32 + _b.day)"
+    " + (_b.month == 2 and _b.day == 29 and _d.month == 2 and _d.day == 28"
+    " and not _isleap(_d.year)))"
+)
+
+
+class CompiledPlan:
+    """One plan's overall status as one generated function, with and without direct answers."""
+
+    def __init__(self, plan: Plan, kb: Knowledge, own_drug: str) -> None:
+        self.plan = plan
+        info = _CodeInfo(kb)
+        self.leaves: dict[str, FastLeaf] = {}
+        conditions = plan.conditions
+        for key, cond in conditions.items():
+            self.leaves[key] = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
+        self.run: Run = self._generate(answered=False)
+        self.run_answered: RunAnswered = self._generate(answered=True)
+        self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
+
+    @staticmethod
+    def _leaf(
+        cond: Condition, kb: Knowledge, own: str, info: _CodeInfo, slow: Evaluator
+    ) -> FastLeaf:
+        if isinstance(cond, DiagnosisCondition):
+            return _diagnosis(cond, kb, info)
+        if isinstance(cond, BiomarkerCondition):
+            return _biomarker(cond, kb)
+        if isinstance(cond, PriorTherapyCondition):
+            return _prior_therapy(cond, kb, slow)
+        if isinstance(cond, ConcurrentTherapyCondition):
+            return _concurrent(cond, kb, own)
+        if isinstance(cond, AttestationCondition):
+            return _attestation(cond, kb, slow)
+        if isinstance(cond, DiseaseStatusCondition):
+            return _disease_status(cond)
+        if isinstance(cond, QuestionCondition):
+            return lambda r: None
+
+        # Age is inlined by the generator; anything else the explaining evaluator decides.
+        def delegated(r: Any) -> Status:
+            return slow(Facts(r, kb), None)
+
+        return delegated
+
+    def _generate(self, answered: bool) -> Callable[..., Status]:
+        plan = self.plan
+        env: dict[str, Any] = {"_isleap": calendar.isleap, "_ONCE": (None,)}
+        lines: list[str] = []
+
+        def emit(node: Criterion, depth: int, top: bool) -> None:
+            """Lines that leave the node's status in s{i} (or return it, at the top)."""
+            pad = "    " * depth
+            i = plan.index[node.id]
+            if node.condition is not None:
+                lines.append(f"{pad}s{i} = {self._leaf_expr(node, env, answered)}")
+                if top:
+                    lines.append(f"{pad}return s{i}")
+                return
+            settle, other = ("False", "True") if node.all is not None else ("True", "False")
+            inner = pad if top else pad + "    "
+            if not top:
+                lines.append(f"{pad}for _ in _ONCE:")
+            lines.append(f"{inner}u{i} = False")
+            stop = f"return {settle}" if top else f"s{i} = {settle}; break"
+            for child in node.children:
+                j = plan.index[child.id]
+                emit(child, len(inner) // 4, False)
+                lines.append(f"{inner}if s{j} is {settle}: {stop}")
+                lines.append(f"{inner}if s{j} is None: u{i} = True")
+            if top:
+                lines.append(f"{inner}return None if u{i} else {other}")
+            else:
+                lines.append(f"{inner}s{i} = None if u{i} else {other}")
+
+        emit(plan.root, 1, True)
+        head = ["def run(r, a):" if answered else "def run(r):"]
+        if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
+            head.append("    _b = r.member.birth_date; _d = r.date_of_service")
+        source = "\n".join(head + lines) + "\n"
+        name = f"<compiled {plan.root.id}{' answered' if answered else ''}>"
+        exec(compile(source, name, "exec"), env)
+        self.source = source
+        run: Callable[..., Status] = env["run"]
+        return run
+
+    def _leaf_expr(self, node: Criterion, env: dict[str, Any], answered: bool) -> str:
+        cond = node.condition
+        i = self.plan.index[node.id]
+        if isinstance(cond, AgeCondition):
+            expr = f"({_AGE} >= {cond.min_years})"
+        elif isinstance(cond, QuestionCondition):
+            expr = "None"
+        elif isinstance(cond, AttestationCondition):
+            # Inline for the common case, the key itself given; topics go to the function.
+            env[f"e{i}"] = self.leaves[node.id]
+            key = repr(cond.key)
+            expr = (
+                f"(None if (_g := r.attestations) is None"
+                f" else _g[{key}] if {key} in _g else e{i}(r))"
+            )
+        else:
+            env[f"e{i}"] = self.leaves[node.id]
+            expr = f"e{i}(r)"
+        if answered:
+            expr = f"(a[{node.id!r}] if {node.id!r} in a else {expr})"
+        return expr
+
+    def _generate_all(self) -> Callable[[Any, dict[str, bool]], Statuses]:
+        """Every node's status in document order, as Plan.evaluate gives them (no short cut:
+        reasons and questions need the whole tree), for the explanation of a decision."""
+        plan = self.plan
+        env: dict[str, Any] = {"_isleap": calendar.isleap}
+        lines: list[str] = []
+
+        def emit(node: Criterion) -> None:
+            i = plan.index[node.id]
+            if node.condition is not None:
+                lines.append(f"    s{i} = {self._leaf_expr(node, env, True)}")
+                return
+            for child in node.children:
+                emit(child)
+            kids = [f"s{plan.index[c.id]}" for c in node.children]
+            decisive, other = ("False", "True") if node.all is not None else ("True", "False")
+            hit = " or ".join(f"{k} is {decisive}" for k in kids)
+            full = " and ".join(f"{k} is {other}" for k in kids)
+            lines.append(f"    s{i} = {decisive} if ({hit}) else ({other} if ({full}) else None)")
+
+        emit(plan.root)
+        head = "def statuses(r, a):\n    _b = r.member.birth_date; _d = r.date_of_service\n"
+        ret = "    return (" + "".join(f"s{i}, " for i in range(len(plan.order))) + ")\n"
+        source = head + "\n".join(lines) + "\n" + ret
+        exec(compile(source, f"<statuses {plan.root.id}>", "exec"), env)
+        run: Callable[[Any, dict[str, bool]], Statuses] = env["statuses"]
+        return run
+
+    def status(self, key: str, request: AnyRequest, answers: dict[str, bool] | None) -> Status:
+        if answers and key in answers:
+            return answers[key]
+        return self.leaves[key](request)
+
+    def diagnosis_matches_none(self, request: AnyRequest, answers: dict[str, bool] | None) -> bool:
+        """As Plan.diagnosis_matches_none, from the request directly."""
+        plan = self.plan
+        for i in plan.gate_dx:
+            if self.status(i, request, answers) is False:
+                return True
+        if not plan.indication_dx:
+            return False
+        for leaf_ids in plan.indication_dx:
+            if not leaf_ids:
+                return False
+            failed = False
+            for i in leaf_ids:
+                if self.status(i, request, answers) is False:
+                    failed = True
+                    break
+            if not failed:
+                return False
+        return True
