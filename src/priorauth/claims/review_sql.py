@@ -261,7 +261,8 @@ FROM reviewed r LEFT JOIN matched m ON m._row = r._row"""
       coalesce('; the next starts ' || CAST(f.next_start AS STRING), '') || {allowance}
     WHEN 'expired_authorization' THEN 'Filled ' || {fill} || ', ' ||
       CAST({d.days_between("f.last_end", "f.fill_date")} AS STRING) ||
-      ' days after the member''s ' || f.drug_label || ' authorization ended on ' ||
+      CASE WHEN {d.days_between("f.last_end", "f.fill_date")} = 1 THEN ' day' ELSE ' days' END ||
+      ' after the member''s ' || f.drug_label || ' authorization ended on ' ||
       CAST(f.last_end AS STRING) ||
       coalesce('; the next starts ' || CAST(f.next_start AS STRING), '') || {allowance}
     ELSE {dose_text} || ' is above ' || {limit_source} || '; ' ||
