@@ -103,6 +103,12 @@ def _nodes(root: TraceNode) -> dict[str, tuple[TraceNode, str | None]]:
     return out
 
 
+def _diagnosis_met(node: TraceNode) -> bool:
+    if node.kind == "diagnosis" and node.status == "met":
+        return True
+    return any(_diagnosis_met(c) for c in node.children)
+
+
 def causes(before: Determination, after: Determination) -> list[str]:
     """The criteria whose status changed between the two decisions: leaves whose status differs,
     and criteria the new version removed (met or unknown before) or added (not met now)."""
@@ -118,9 +124,11 @@ def causes(before: Determination, after: Determination) -> list[str]:
         parent_in_both = parent is None or (parent in old and parent in new)
         if not parent_in_both:
             continue  # inside a removed or added branch: the branch itself is named
-        if o and node.status != "not_met":
+        # A removed branch mattered if it was not ruled out, or if it was the case's own
+        # indication (its diagnosis met); an added one, if it is not met.
+        if o and (node.status != "not_met" or _diagnosis_met(node)):
             found.append(cid)
-        if n and node.status != "met":
+        if n and (node.status != "met" or _diagnosis_met(node)):
             found.append(cid)
     return found
 
