@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-api reliability clean examples
+.PHONY: run test lint bench bench-api reliability clean examples bench-claims
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,3 +39,8 @@ reliability: $(STAMP)
 # A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL.
 bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
+
+# Claims reviewed per minute, 1M and 10M synthetic claims from Parquet, DuckDB and Spark side by
+# side (the data is generated under data/bench-claims/ on first use; about 15 minutes).
+bench-claims: $(STAMP)
+	$(BIN)/python bench/claims/run.py
