@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workload import generate  # noqa: E402  (bench/workload.py, beside this folder)
+from workload import generate
 
 
 def main(argv: list[str] | None = None) -> int:

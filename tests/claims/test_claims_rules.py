@@ -1,5 +1,5 @@
-"""The review's rules on hand-built claims: every rule and boundary (tests/claims/review_cases.yaml),
-the pre-PA allowance, and policies that do not apply after service."""
+"""The review's rules on hand-built claims: every rule and boundary (review_cases.yaml beside
+this file), the pre-PA allowance, and policies that do not apply after service."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -163,8 +162,7 @@ def review(
         run_query(con, "CREATE TEMP TABLE rejects AS " + q.rejects(), "checking rows", progress)
         run_query(
             con,
-            "CREATE TEMP TABLE counts AS SELECT * FROM (" + q.counts() + ") a, ("
-            + q.reviewed_count() + ") b, (" + q.auth_counts() + ") c",
+            "CREATE TEMP TABLE counts AS " + q.counts(),
             "counting",
             progress,
         )
@@ -172,18 +170,11 @@ def review(
         raise ClaimsInputError(str(claims), f"cannot review: {_line(exc)}") from None
     row = con.execute("SELECT * FROM counts").fetchone()
     assert row is not None
-    _fill_counts(out, row)
+    out.claims_read, out.claims_reviewed, out.auths_read = (int(x or 0) for x in row)
+    out.count_rejects()
     out.tally()
     out.seconds = time.perf_counter() - started
     return out
-
-
-def _fill_counts(out: Review, row: tuple[Any, ...]) -> None:
-    out.claims_read = int(row[0] or 0)
-    out.claims_rejected = int(row[1] or 0)
-    out.claims_reviewed = int(row[2] or 0)
-    out.auths_read = int(row[3] or 0)
-    out.auths_rejected = int(row[4] or 0)
 
 
 def _line(exc: BaseException) -> str:

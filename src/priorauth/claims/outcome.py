@@ -52,6 +52,11 @@ class Review:
         got = {str(f): (int(n), int(c or 0) / 100) for f, n, c in rows}
         self.by_finding = {f: got.get(f, (0, 0.0)) for f in FINDINGS}
 
+    def count_rejects(self) -> None:
+        rows = dict(self.con.execute("SELECT file, count(*) FROM rejects GROUP BY file").fetchall())
+        self.claims_rejected = int(rows.get("claims", 0))
+        self.auths_rejected = int(rows.get("authorizations", 0))
+
     def write_findings(self, path: Path) -> None:
         write_table(self.con, findings_query(self.extras), path, "findings")
 

@@ -4,7 +4,7 @@ so a report opens the same on a machine with no network."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from priorauth.claims.impact import Impact
@@ -59,7 +59,7 @@ def table(head: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[in
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def legend(series: Sequence[str], colors: dict[str, str]) -> str:
+def legend(series: Sequence[str], colors: Mapping[str, str]) -> str:
     return '<p class="legend">' + "".join(
         f'<span><i class="sw" style="background:{colors[s]}"></i>{escape(s)}</span>'
         for s in series
@@ -67,7 +67,7 @@ def legend(series: Sequence[str], colors: dict[str, str]) -> str:
 
 
 def stacked_columns(
-    labels: Sequence[str], series: dict[str, Sequence[float]], colors: dict[str, str]
+    labels: Sequence[str], series: Mapping[str, Sequence[float]], colors: Mapping[str, str]
 ) -> str:
     """Vertical stacked columns, one per label (months), one colour per series."""
     if not labels:

@@ -29,7 +29,7 @@ _ALLOWANCE = re.compile(
 
 @dataclass(frozen=True)
 class Rate:
-    """A quantity per day: in mg, or in units (tablets, capsules) that the strength turns into mg."""
+    """A quantity per period: in mg, or in units (tablets, capsules) the strength makes mg."""
 
     amount: float
     per_days: int

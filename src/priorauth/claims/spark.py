@@ -153,8 +153,6 @@ def review(
     rejects = spark.sql(q.rejects()).toArrow()
     progress("counting", 0.85)
     c = spark.sql(q.counts()).collect()[0]
-    r = spark.sql(q.reviewed_count()).collect()[0]
-    a = spark.sql(q.auth_counts()).collect()[0]
     progress("counting", 1.0)
     con = connect()
     con.register("findings_arrow", findings)
@@ -163,10 +161,9 @@ def review(
     con.execute("CREATE TEMP TABLE rejects AS SELECT * FROM rejects_arrow")
     out = Review("spark", con, rules, extras, warnings=list(rules.warnings))
     out.claims_read = int(c["claims_read"] or 0)
-    out.claims_rejected = int(c["claims_rejected"] or 0)
-    out.claims_reviewed = int(r["n"] or 0)
-    out.auths_read = int(a["auths_read"] or 0)
-    out.auths_rejected = int(a["auths_rejected"] or 0)
+    out.claims_reviewed = int(c["claims_reviewed"] or 0)
+    out.auths_read = int(c["auths_read"] or 0)
+    out.count_rejects()
     out.tally()
     out.seconds = time.perf_counter() - started
     return out

@@ -47,10 +47,8 @@ def catalogue(engine: Engine) -> list[Product]:
         strengths = p.drug.strengths_mg or sorted(per_strength) or [100.0]
         names = (p.drug.brand, p.drug.generic, p.drug.brand.upper())
         for s in strengths:
-            if s in per_strength:
-                mg_day = per_strength[s][0]
-            else:
-                mg_day = base.mg_per_day(s) if base else s
+            fallback = base.mg_per_day(s) if base else s
+            mg_day = per_strength[s][0] if s in per_strength else fallback
             units = max(1, int(mg_day // s))
             # A month of a specialty drug costs about $20,000, whatever the strength.
             price = round(20_000 / (units * 30), 2)
