@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -79,7 +80,11 @@ class Columns:
 
 
 def columns_of(
-    types: list[tuple[str, str]], required: tuple[str, ...], source: str, what: str
+    types: list[tuple[str, str]],
+    required: tuple[str, ...],
+    source: str,
+    what: str,
+    kind: Callable[[str], Kind] = kind_of,
 ) -> Columns:
     names = [n for n, _ in types if n != "_row"]
     missing = [c for c in required if c not in names]
@@ -89,7 +94,7 @@ def columns_of(
             f"{what}: missing required column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (has: {', '.join(names) or 'none'})",
         )
-    kinds = {n: kind_of(t) for n, t in types}
+    kinds = {n: kind(t) for n, t in types}
     extras = [
         (n, f"claim_{n}" if n in _RESERVED or n.startswith("_raw_") else n)
         for n in names

@@ -104,12 +104,14 @@ def horizontal_bars(rows: Sequence[tuple[str, float, str]], color: str = "#2c7fb
     """One bar per row: (label, value, text shown after the bar)."""
     if not rows:
         return "<p>Nothing to chart.</p>"
-    width, left, line = 900, 190, 20
+    # Room on the left for the longest label, on the right for the text after the bar.
+    width, line = 1000, 20
+    left = min(420, 12 + 7 * max(len(label) for label, _, _ in rows))
     top = max(v for _, v, _ in rows) or 1
     parts = [f'<svg width="{width}" height="{line * len(rows) + 10}" role="img">']
     for i, (label, value, shown) in enumerate(rows):
         y = 5 + i * line
-        w = value / top * (width - left - 160)
+        w = value / top * (width - left - 250)
         parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{line - 6}" '
                      f'fill="{color}"/>')

@@ -110,10 +110,8 @@ def review(
         q.CLAIM_COLUMNS,
         str(claims),
         "claims",
+        _kind_of,
     )
-    claim_cols.kinds = {
-        f.name: _kind_of(f.dataType.simpleString()) for f in claims_df.schema.fields
-    }
     if isinstance(authorizations, pa.Table):
         auths_df = spark.createDataFrame(authorizations)
         auth_name = "authorizations (database)"
@@ -125,8 +123,8 @@ def review(
         q.AUTH_COLUMNS,
         auth_name,
         "authorizations",
+        _kind_of,
     )
-    auth_cols.kinds = {f.name: _kind_of(f.dataType.simpleString()) for f in auths_df.schema.fields}
     progress("numbering rows", 0.1)
     _numbered(claims_df).createOrReplaceTempView("claims_src")
     _numbered(auths_df).createOrReplaceTempView("auths_src")
