@@ -503,3 +503,225 @@ def keys_revoke(
         finally:
             db.engine.dispose()
         out.print(f"revoked key {shown}", markup=False)
+# --- post-service review of paid claims, and policy impact (priorauth.claims) ------------------
+
+claims_app = typer.Typer(
+    help="Post-service review of paid claims, and synthetic claims to try it on.",
+    no_args_is_help=True,
+)
+app.add_typer(claims_app, name="claims")
+
+
+@claims_app.command("review")
+def claims_review(
+    claims: Annotated[Path, typer.Argument(help="Paid claims: a .csv or .parquet file.")],
+    authorizations: Annotated[
+        str,
+        typer.Option(
+            "--authorizations",
+            help="Authorizations: a .csv or .parquet file, or 'db' for the service's database "
+            "(PRIORAUTH_DATABASE_URL).",
+        ),
+    ],
+    findings: Annotated[
+        Path | None, typer.Option("--out", help="Write the findings here (.csv or .parquet).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write an HTML report with charts here.")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Write rows that could not be read here (.csv or .parquet); default: beside "
+            "--out as NAME.rejects.csv.",
+        ),
+    ] = None,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="duckdb (one machine) or spark (PySpark).")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="spark.master for --engine spark (default $SPARK_MASTER, else local[*]).",
+        ),
+    ] = None,
+    policy: PolicyOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON.")
+    ] = False,
+) -> None:
+    """Review paid claims against the authorizations on file and the policies: one finding per
+    flagged claim (no_authorization, expired_authorization, over_daily_dose) with the dollars at
+    risk. Rows that cannot be read go to the rejects file and never stop the run."""
+    from priorauth.claims.console import progress_bar, summary_table
+
+    with _one_line_errors():
+        if engine_name not in ("duckdb", "spark"):
+            raise BadInput(f"--engine: expected duckdb or spark, got {engine_name!r}")
+        for path, what in ((findings, "--out"), (report, "--report"), (rejects, "--rejects")):
+            if path is not None and path.exists() and path.is_dir():
+                raise BadInput(f"{what}: {path} is a directory")
+        auths: Any
+        if authorizations == "db":
+            from priorauth.claims.database import read_authorizations
+
+            auths = read_authorizations()
+        else:
+            auths = Path(authorizations)
+        engine = _engine(policy)
+        with progress_bar(err) as progress:
+            if engine_name == "spark":
+                from priorauth.claims.spark import review as spark_review
+
+                try:
+                    result = spark_review(claims, auths, engine, progress, master=spark_master)
+                except PriorAuthError:
+                    raise
+                except Exception as exc:  # Py4J and Spark analysis errors: one line, no trace
+                    text = str(exc).strip().splitlines()
+                    raise BadInput(f"spark: {text[0] if text else type(exc).__name__}") from None
+            else:
+                from priorauth.claims.duckdb_review import review as duckdb_review
+
+                result = duckdb_review(claims, auths, engine, progress)
+            if findings is not None:
+                result.write_findings(findings)
+            rejects_path = rejects
+            if rejects_path is None and findings is not None:
+                stem = findings.name.rsplit(".", 1)[0]
+                rejects_path = findings.with_name(stem + ".rejects.csv")
+            if rejects_path is not None:
+                result.write_rejects(rejects_path)
+            if report is not None:
+                from priorauth.claims.report import review_report
+                from priorauth.policy.dump import write_atomically
+
+                write_atomically(report, review_report(result, str(claims), str(authorizations)))
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        if as_json:
+            print(json.dumps(result.as_dict(), indent=2))
+        else:
+            out.print(summary_table(result))
+        if result.claims_rejected or result.auths_rejected:
+            where = f" (all in {rejects_path})" if rejects_path else " (--rejects FILE for all)"
+            err.print(
+                f"{result.claims_rejected:,} claims and {result.auths_rejected:,} authorizations "
+                f"could not be read{where}:",
+                markup=False,
+                soft_wrap=True,
+            )
+            for file, row, problem in result.rejects_preview():
+                err.print(f"  {file} row {row}: {problem}", markup=False, soft_wrap=True)
+        written = [str(p) for p in (findings, rejects_path, report) if p is not None]
+        if written:
+            err.print("wrote " + ", ".join(written), markup=False, soft_wrap=True)
+
+
+@claims_app.command("synth")
+def claims_synth(
+    n: Annotated[int, typer.Option("--n", min=1, help="How many claims.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for claims.* and authorizations.*.")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 1,
+    start: Annotated[
+        str, typer.Option("--start", help="First day of the year of fills (YYYY-MM-DD).")
+    ] = "2026-04-01",
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """Write realistic synthetic paid claims and authorizations: members on a course of a drug
+    with on-time and early refills, gaps, dose escalations, lapsed and late authorizations, and
+    drugs no policy covers."""
+    import datetime as dt
+
+    from priorauth.claims.synth import synthesize
+
+    with _one_line_errors():
+        if fmt not in ("parquet", "csv"):
+            raise BadInput(f"--format: expected parquet or csv, got {fmt!r}")
+        try:
+            first = dt.date.fromisoformat(start)
+        except ValueError:
+            raise BadInput(f"--start: not a date (YYYY-MM-DD): {start!r}") from None
+        if out_dir.exists() and not out_dir.is_dir():
+            raise BadInput(f"--out: {out_dir} is not a folder")
+        claims_path, auths_path, n_auths = synthesize(n, out_dir, seed=seed, start=first, fmt=fmt)
+        out.print(f"wrote {n:,} claims to {claims_path} and {n_auths:,} authorizations to "
+                  f"{auths_path}", soft_wrap=True)
+
+
+@policy_app.command("impact")
+def policy_impact(
+    new: Annotated[Path, typer.Argument(help="The new policy version (YAML file).")],
+    cases: Annotated[
+        str,
+        typer.Option(
+            "--cases",
+            help="Past requests: an NDJSON file (a request a line, or {\"id\", \"request\"}), "
+            "or 'db' for every case in the service's database.",
+        ),
+    ],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write one NDJSON line per changed case here (else stdout)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write an HTML report with charts here.")
+    ] = None,
+) -> None:
+    """Decide past cases under the version in force then and under a new version, and show what
+    changes: decision flips, the criteria behind each, and the cases affected."""
+    from rich.table import Table
+
+    from priorauth.claims.impact import analyse, cases_from_ndjson
+
+    with _one_line_errors():
+        policy = load_policy(new)
+        if cases == "db":
+            from priorauth.claims.database import read_cases
+            from priorauth.claims.impact import CaseInput
+
+            source = [CaseInput(cid, req) for cid, req, _ in read_cases()]
+        else:
+            source = list(cases_from_ndjson(_read(cases)))
+        impact = analyse(policy, source)
+        lines = "".join(json.dumps(c.as_json()) + "\n" for c in impact.changes)
+        shown = out if out_file is not None else err
+        if out_file is not None:
+            from priorauth.policy.dump import write_atomically
+
+            write_atomically(out_file, lines)
+        else:
+            sys.stdout.write(lines)
+        if report is not None:
+            from priorauth.claims.report import impact_report
+            from priorauth.policy.dump import write_atomically
+
+            write_atomically(report, impact_report(impact, cases))
+        table = Table(
+            title=f"Impact of {policy.number} {policy.title} (effective {policy.effective_date}): "
+            f"{impact.decided:,} cases decided twice, {len(impact.changes):,} changed",
+            title_justify="left",
+        )
+        table.add_column("from")
+        table.add_column("to")
+        table.add_column("cases", justify="right")
+        table.add_column("criteria that changed")
+        by_flip = impact.criteria_by_flip()
+        for (a, b), n in impact.flips.most_common():
+            crit = ", ".join(f"{c} ({k})" for c, k in by_flip[(a, b)].most_common(6))
+            table.add_row(a, b, f"{n:,}", crit)
+        shown.print(table)
+        skipped = impact.other_drug + impact.no_version_then + len(impact.errors)
+        if skipped:
+            shown.print(
+                f"not compared: {impact.other_drug:,} for other drugs, "
+                f"{impact.no_version_then:,} with no version in force then, "
+                f"{len(impact.errors):,} that could not be decided",
+                soft_wrap=True,
+            )
+        for cid, problem in impact.errors[:5]:
+            err.print(f"  {cid}: {problem}", markup=False, soft_wrap=True)

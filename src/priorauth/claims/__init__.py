@@ -1,0 +1,1 @@
+"""Post-service review of paid claims, synthetic claims, and policy impact analysis."""
