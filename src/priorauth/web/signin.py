@@ -1,0 +1,110 @@
+"""Signing in (an API key, or a username and password), signing out, and the home page."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from priorauth.service.users import check_password, close_session, key_hash_for, open_session
+from priorauth.web.app import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    Visitor,
+    login_csrf,
+    page,
+    posted,
+    real_now,
+    redirect,
+    service_of,
+    set_session_cookie,
+    visitor,
+)
+
+router = APIRouter()
+Signed = Annotated[Visitor, Depends(visitor)]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only our own pages: never an absolute URL another site could use to bounce people on.
+    if target and target.startswith("/ui/") and not target.startswith("//"):
+        return target
+    return "/ui/"
+
+
+def _login_page(request: Request, next_: str, error: str = "", status: int = 200) -> Response:
+    token = login_csrf(request)
+    response = page(
+        request,
+        "login.html",
+        {"title": "Sign in", "next": _safe_next(next_), "login_csrf": token, "error": error},
+        status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ui/",
+    )
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/ui/") -> Response:
+    return _login_page(request, next)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/ui/",
+    key: Annotated[str, Form()] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        return _login_page(request, next, "The sign-in form expired; please try again.", 403)
+    service = service_of(request)
+    now = real_now()
+    with service.db.session() as s:
+        if key.strip():
+            key_hash = key_hash_for(s, key.strip())
+            if key_hash is None:
+                return _login_page(request, next, "That API key is not known.", 401)
+            token, _ = open_session(s, now, key_hash=key_hash)
+        elif username.strip():
+            user = check_password(s, username, password)
+            if user is None:
+                return _login_page(request, next, "Wrong username or password.", 401)
+            token, _ = open_session(s, now, user_id=user.id)
+        else:
+            return _login_page(
+                request, next, "Give an API key, or a username and password.", 422
+            )
+    response = redirect(_safe_next(next))
+    set_session_cookie(request, response, token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, v: Signed) -> Response:
+    await posted(request, v.csrf)
+    with service_of(request).db.session() as s:
+        close_session(s, request.cookies.get(COOKIE, ""))
+    response = redirect("/ui/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(v: Signed) -> Response:
+    if v.who.role == "reviewer":
+        return redirect("/ui/queue")
+    return redirect("/ui/cases")
