@@ -48,7 +48,7 @@ NSCLC_PEND = {
 def submit(c: TestClient, fields: dict[str, str]) -> str:
     page = c.get("/ui/submit?drug=Lumakras")
     r = c.post("/ui/submit", data={"csrf": csrf_of(page.text), **fields})
-    assert r.status_code == 303, re.findall(r'field-error[^>]*>([^<]*)', r.text)
+    assert r.status_code == 303, re.findall(r"field-error[^>]*>([^<]*)", r.text)
     found = re.match(r"/ui/cases/([0-9a-f-]+)\?done=submitted", r.headers["location"])
     assert found
     return found.group(1)
@@ -241,9 +241,11 @@ def test_a_denial_letter_gives_each_reason_in_the_policys_words(client_for) -> N
 def test_an_approval_letter_gives_the_period_and_quantity(client_for) -> None:
     c = client_for("demo-submitter-key")
     body = json.loads((ROOT / "examples" / "nsclc-initial-partial.json").read_text())
-    created = client_for().post(
-        "/cases", json=body, headers={"Authorization": "Bearer demo-submitter-key"}
-    ).json()
+    created = (
+        client_for()
+        .post("/cases", json=body, headers={"Authorization": "Bearer demo-submitter-key"})
+        .json()
+    )
     text = pdf_text(c.get(f"/ui/cases/{created['id']}/letter.pdf").content)
     assert "Partially approved" in text
     assert "authorized from 2026-06-15 to 2027-06-14" in text

@@ -161,15 +161,32 @@ def test_users_create_on_the_command_line(tmp_path: Path) -> None:
     cli = Path(sys.executable).parent / "priorauth"
     env = {**os.environ, "PRIORAUTH_DATABASE_URL": f"sqlite:///{tmp_path}/pa.db"}
     done = subprocess.run(
-        [str(cli), "users", "create", "carol", "--role", "submitter", "--org", "demo-clinic",
-         "--password-stdin"],
-        input="twelve chars or more\n", env=env, capture_output=True, text=True, timeout=60,
+        [
+            str(cli),
+            "users",
+            "create",
+            "carol",
+            "--role",
+            "submitter",
+            "--org",
+            "demo-clinic",
+            "--password-stdin",
+        ],
+        input="twelve chars or more\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "user created: carol (submitter, demo-clinic)" in done.stdout
     short = subprocess.run(
         [str(cli), "users", "create", "dave", "--role", "reviewer", "--password-stdin"],
-        input="short\n", env=env, capture_output=True, text=True, timeout=60,
+        input="short\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert short.returncode == 2
     assert short.stderr.strip() == "error: password: at least 12 characters"

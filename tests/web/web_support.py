@@ -53,9 +53,7 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: TestClient, key: str) -> None:
     r = client.get("/ui/login")
-    r = client.post(
-        "/ui/login", data={"csrf": csrf_of(r.text), "key": key, "next": "/ui/"}
-    )
+    r = client.post("/ui/login", data={"csrf": csrf_of(r.text), "key": key, "next": "/ui/"})
     assert r.status_code == 303, r.text
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
-
-from typing import TYPE_CHECKING
 
 from priorauth.service.models import ApiKey, Base
 
@@ -141,6 +140,7 @@ def session_principal(
 ) -> tuple[Principal, str] | None:
     """(who, CSRF token) for a live session token, else None."""
     from priorauth.service.auth import Principal
+
     row = session.get(WebSession, _sha256(token))
     if row is None or _utc(row.expires_at) <= now:
         return None

@@ -29,8 +29,7 @@ PAGE_SIZE = 20
 # Messages after a decision, chosen by code so that nothing from the address is echoed.
 DONE = {
     "confirm_denial": "The denial is confirmed. The letter is ready.",
-    "overturn": "The denial is overturned: the request is approved and the authorization "
-    "recorded.",
+    "overturn": "The denial is overturned: the request is approved and the authorization recorded.",
     "uphold": "The denial is upheld on appeal.",
     "appeal_overturn": "The appeal is granted: the request is approved.",
     "answered": "Your answers were recorded and the request was evaluated again.",
@@ -153,9 +152,7 @@ def case_page(request: Request, case_id: str, v: Signed, done: str = "") -> Resp
     return page(request, "case.html", ctx, v=v)
 
 
-async def _decide(
-    request: Request, v: Visitor, case_id: str, act: Any, done: str
-) -> Response:
+async def _decide(request: Request, v: Visitor, case_id: str, act: Any, done: str) -> Response:
     """Run a decision; a conflict or a refusal is shown on the case page, not as an error."""
     service = service_of(request)
     form = await posted(request, v.csrf)

@@ -101,7 +101,7 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
 
 
 def render_pdf(context: dict[str, Any]) -> bytes:
-    import weasyprint  # imported on first use: it loads Pango, which costs a second
+    import weasyprint  # type: ignore[import-untyped]  # imported on first use: it loads Pango, which costs a second
 
     html = templates.get_template("letter.html").render(context)
     pdf: bytes = weasyprint.HTML(string=html).write_pdf()

@@ -61,9 +61,9 @@ def _decision_hours(service: Service, lo: dt.datetime, hi: dt.datetime) -> dict[
             )
         ).all()
     for urgency, received, decided in rows:
-        out.setdefault(urgency, []).append(
-            (utc(decided) - utc(received)).total_seconds() / 3600
-        )
+        if decided is not None:
+            hours = (utc(decided) - utc(received)).total_seconds() / 3600
+            out.setdefault(urgency, []).append(hours)
     return out
 
 

@@ -84,9 +84,7 @@ def login(
                 return _login_page(request, next, "Wrong username or password.", 401)
             token, _ = open_session(s, now, user_id=user.id)
         else:
-            return _login_page(
-                request, next, "Give an API key, or a username and password.", 422
-            )
+            return _login_page(request, next, "Give an API key, or a username and password.", 422)
     response = redirect(_safe_next(next))
     set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/")

@@ -18,7 +18,11 @@ from priorauth.web.app import Visitor, page, posted, redirect, service_of, visit
 
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]
-EXTENTS = {"localized": "localized", "locally_advanced": "locally advanced", "metastatic": "metastatic"}
+EXTENTS = {
+    "localized": "localized",
+    "locally_advanced": "locally advanced",
+    "metastatic": "metastatic",
+}
 BIOMARKER_ROWS = 2
 
 
@@ -190,7 +194,11 @@ FORM_NAMES = [
     "diagnoses[0].histology",
     "diagnoses[0].extent",
     "diagnoses[0].resectable",
-    *[f"biomarkers[{i}].{p}" for i in range(BIOMARKER_ROWS) for p in ("gene", "alteration", "result", "test", "fda_approved")],
+    *[
+        f"biomarkers[{i}].{part}"
+        for i in range(BIOMARKER_ROWS)
+        for part in ("gene", "alteration", "result", "test", "fda_approved")
+    ],
     "biomarkers",
     "prior_therapies",
     "concurrent_therapies",
