@@ -28,6 +28,8 @@ HERE = Path(__file__).parent
 COOKIE = "priorauth_session"
 LOGIN_CSRF_COOKIE = "priorauth_signin"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# 120.0 from JSON reads as 120: numbers in the pages and letters as people write them.
+templates.env.filters["num"] = lambda v: f"{v:g}" if isinstance(v, int | float) else v
 access_log = logging.getLogger("priorauth.web.access")
 
 

@@ -51,7 +51,7 @@ def rate_bars(title: str, bars: list[Bar], width: int = 560, height: int = 240) 
         )
         if gi < len(groups) - 1:
             x += slot
-    legend = _legend(list(dict.fromkeys((b.label, b.color) for b in bars)), width)
+    legend = _legend(list(dict.fromkeys((b.label, b.color) for b in bars)), height)
     return _svg(title, width, height + 24, "".join(parts) + legend)
 
 
@@ -104,12 +104,12 @@ def _axis(left: int, top: int, plot_h: int, width: int, top_label: str = "100 %"
     )
 
 
-def _legend(items: list[tuple[str, str]], width: int) -> str:
+def _legend(items: list[tuple[str, str]], top: int) -> str:
     out, x = [], 50
     for label, color in items:
         out.append(
-            f'<rect x="{x}" y="256" width="12" height="12" fill="{color}"/>'
-            f'<text x="{x + 16}" y="266" font-size="12">{escape(label)}</text>'
+            f'<rect x="{x}" y="{top + 4}" width="12" height="12" fill="{color}"/>'
+            f'<text x="{x + 16}" y="{top + 14}" font-size="12">{escape(label)}</text>'
         )
         x += 24 + 8 * len(label)
     return "".join(out)
