@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-api reliability clean examples
+.PHONY: run test lint bench bench-api reliability clean examples test-web
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,3 +39,7 @@ reliability: $(STAMP)
 # A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL.
 bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
+
+# The workbench's tests alone, the browser ones included (screenshots in var/screenshots/).
+test-web: $(STAMP)
+	$(BIN)/pytest tests/web

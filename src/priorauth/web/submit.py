@@ -41,10 +41,19 @@ def _drugs(service: Service) -> dict[str, Policy]:
 
 
 def _attestation_keys(service: Service, policy: Policy) -> list[str]:
-    keys: set[str] = set()
-    for kind in ("initial", "renewal"):
-        keys |= set(service.engine.plan(policy, kind).attestation_keys)
-    return sorted(keys)
+    # From the policy model, not the engine's compiled plan: the workbench reads policies only
+    # through their public shape.
+    return sorted(_attestation_wording(policy))
+
+
+def _attestation_wording(policy: Policy) -> dict[str, str]:
+    """Each attestation's criterion in the policy's words: what the prescriber attests to."""
+    out: dict[str, str] = {}
+    for root in (policy.requirements.initial, policy.requirements.renewal):
+        for node in root.walk():
+            if node.condition is not None and node.condition.type == "attestation":
+                out.setdefault(node.condition.key, node.text)
+    return out
 
 
 def _text(form: dict[str, Any], name: str) -> str:
@@ -235,6 +244,7 @@ def _form_page(
             "policy": policy,
             "drugs": drugs,
             "keys": keys,
+            "wording": _attestation_wording(policy) if policy else {},
             "form": {**defaults, **(form or {})},
             "errors": errors or {},
             "extents": EXTENTS,
