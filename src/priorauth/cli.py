@@ -344,7 +344,8 @@ def serve(
 
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         out.print(
-            f"priorauth: serving on http://{host}:{port} (API docs at /docs), database {shown}"
+            f"priorauth: serving on http://{host}:{port} (workbench at /ui, API docs at /docs), "
+            f"database {shown}"
         )
         if settings.demo_keys:
             out.print(
