@@ -230,6 +230,7 @@ def test_a_denial_letter_gives_each_reason_in_the_policys_words(client_for) -> N
         "Locally advanced or metastatic non-small cell lung cancer (NSCLC)",  # what is covered
         "Metastatic colorectal cancer (mCRC)",
         "Melanoma is not covered.",
+        "What would be needed: A diagnosis the policy covers",
         "appeal this decision",
         "within 180 days",
         "Deadline: 2026-11-28",  # decided 2026-06-01, plus 180 days
@@ -283,3 +284,39 @@ def test_the_letter_in_the_json_api_and_only_for_decided_cases(client_for) -> No
     )
     assert ok.status_code == 200
     assert "Approved" in pdf_text(ok.content)
+
+
+def test_what_a_request_says_is_shown_as_text_never_as_markup(client_for) -> None:
+    body = json.loads((ROOT / "examples" / "investigational-deny.json").read_text())
+    body["member"]["id"] = "<script>alert(1)</script>"
+    created = (
+        client_for()
+        .post("/cases", json=body, headers={"Authorization": "Bearer demo-submitter-key"})
+        .json()
+    )
+    r = client_for("demo-reviewer-key").get(f"/ui/cases/{created['id']}")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    assert "<script>alert(1)" not in r.text
+    assert "script-src 'none'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_the_queue_pages_twenty_at_a_time_most_urgent_first(client_for, clock) -> None:
+    api = client_for()
+    body = json.loads((ROOT / "examples" / "investigational-deny.json").read_text())
+    for i in range(25):
+        body["member"]["id"] = f"Q-{i:03d}"
+        body["urgency"] = "expedited" if i == 24 else "standard"
+        r = api.post("/cases", json=body, headers={"Authorization": "Bearer demo-submitter-key"})
+        assert r.status_code == 201
+        clock.advance(minutes=1)
+    reviewer = client_for("demo-reviewer-key")
+    first = reviewer.get("/ui/queue").text
+    members = re.findall(r"<td>(Q-\d{3})</td>", first)
+    assert len(members) == 20
+    assert members[:3] == ["Q-024", "Q-000", "Q-001"]  # the expedited one is due first
+    second = re.findall(r"<td>(Q-\d{3})</td>", reviewer.get("/ui/queue?page=2").text)
+    assert second == [f"Q-{i:03d}" for i in range(19, 24)]
+    only = re.findall(r"<td>(Q-\d{3})</td>", reviewer.get("/ui/queue?status=in_appeal").text)
+    assert only == []

@@ -104,8 +104,13 @@ def render_pdf(context: dict[str, Any]) -> bytes:
     import weasyprint  # type: ignore[import-untyped]  # imported on first use: it loads Pango, which costs a second
 
     html = templates.get_template("letter.html").render(context)
-    pdf: bytes = weasyprint.HTML(string=html).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_fetch_nothing).write_pdf()
     return pdf
+
+
+def _fetch_nothing(url: str, *args: Any, **kwargs: Any) -> Any:
+    # The letter is self-contained: it never loads a file or a URL, whatever a request held.
+    raise ValueError(f"the letter loads no resources ({url[:40]})")
 
 
 def _pdf_response(pdf: bytes, case_id: str) -> Response:

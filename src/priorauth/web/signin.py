@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
+from priorauth.service.auth import DEMO_KEYS
 from priorauth.service.users import check_password, close_session, key_hash_for, open_session
 from priorauth.web.app import (
     COOKIE,
@@ -39,7 +41,14 @@ def _login_page(request: Request, next_: str, error: str = "", status: int = 200
     response = page(
         request,
         "login.html",
-        {"title": "Sign in", "next": _safe_next(next_), "login_csrf": token, "error": error},
+        {
+            "title": "Sign in",
+            "next": _safe_next(next_),
+            "login_csrf": token,
+            "error": error,
+            # make run's documented demo keys, shown only while the service creates them
+            "demo_keys": list(DEMO_KEYS) if service_of(request).settings.demo_keys else [],
+        },
         status,
     )
     response.set_cookie(
@@ -94,11 +103,15 @@ def login(
 @router.post("/logout")
 async def logout(request: Request, v: Signed) -> Response:
     await posted(request, v.csrf)
-    with service_of(request).db.session() as s:
-        close_session(s, request.cookies.get(COOKIE, ""))
+    await run_in_threadpool(_close, request, request.cookies.get(COOKIE, ""))
     response = redirect("/ui/login")
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+def _close(request: Request, token: str) -> None:
+    with service_of(request).db.session() as s:
+        close_session(s, token)
 
 
 @router.get("/")
