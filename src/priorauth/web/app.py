@@ -30,6 +30,24 @@ LOGIN_CSRF_COOKIE = "priorauth_signin"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 # 120.0 from JSON reads as 120: numbers in the pages and letters as people write them.
 templates.env.filters["num"] = lambda v: f"{v:g}" if isinstance(v, int | float) else v
+
+
+def shown(value: Any) -> str:
+    """A policy value as a person reads it: a limit by its wording, lists joined, no braces."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        if value.get("text"):
+            return str(value["text"])
+        return "; ".join(f"{k.replace('_', ' ')}: {shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+templates.env.filters["shown"] = shown
 access_log = logging.getLogger("priorauth.web.access")
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # patient data stays out of shared caches
