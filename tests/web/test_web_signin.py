@@ -190,3 +190,18 @@ def test_users_create_on_the_command_line(tmp_path: Path) -> None:
     )
     assert short.returncode == 2
     assert short.stderr.strip() == "error: password: at least 12 characters"
+
+
+def test_a_deleted_key_ends_its_sessions_at_once(app: FastAPI, client_for) -> None:
+    from sqlalchemy import delete
+
+    from priorauth.service.auth import create_key
+    from priorauth.service.models import ApiKey
+
+    with app.state.service.db.session() as s:
+        key = create_key(s, "reviewer", None, "Temporary reviewer")
+    c = client_for(key)
+    assert c.get("/ui/queue").status_code == 200
+    with app.state.service.db.session() as s:
+        s.execute(delete(ApiKey).where(ApiKey.name == "Temporary reviewer"))
+    assert c.get("/ui/queue").status_code == 303

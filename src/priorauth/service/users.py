@@ -110,10 +110,15 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     return user
 
 
+def _live(key: ApiKey | None) -> bool:
+    # A revoked key (once keys carry revoked_at) signs no one in and ends its sessions.
+    return key is not None and getattr(key, "revoked_at", None) is None
+
+
 def key_hash_for(session: Session, key: str) -> str | None:
-    """The stored hash of an API key that exists, else None."""
+    """The stored hash of an API key that exists and is not revoked, else None."""
     h = _sha256(key)
-    return h if session.scalar(select(ApiKey.id).where(ApiKey.key_hash == h)) else None
+    return h if _live(session.scalar(select(ApiKey).where(ApiKey.key_hash == h))) else None
 
 
 def open_session(
@@ -150,7 +155,7 @@ def session_principal(
             return None
         return Principal(name=user.name, role=user.role, org=user.org), row.csrf
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == row.key_hash))
-    if key is None:
+    if key is None or not _live(key):
         return None
     return Principal(name=key.name, role=key.role, org=key.org), row.csrf
 
