@@ -252,7 +252,9 @@ def test_an_approval_letter_gives_the_period_and_quantity(client_for) -> None:
     assert "authorized from 2026-06-15 to 2027-06-14" in text
     assert "at most 960 mg per day" in text
     assert "Quantity limit:" in text
-    assert "appeal rights" not in text.lower()
+    assert "Why the quantity was reduced" in text
+    assert "Quantity 960 mg per day" in text  # the policy's wording of the limit
+    assert "within 180 days" in text  # the reduction can be appealed
 
 
 def test_the_letter_in_the_json_api_and_only_for_decided_cases(client_for) -> None:
@@ -320,3 +322,30 @@ def test_the_queue_pages_twenty_at_a_time_most_urgent_first(client_for, clock) -
     assert second == [f"Q-{i:03d}" for i in range(19, 24)]
     only = re.findall(r"<td>(Q-\d{3})</td>", reviewer.get("/ui/queue?status=in_appeal").text)
     assert only == []
+
+
+def test_a_full_approval_letter_has_no_appeal_section(client_for) -> None:
+    body = json.loads((ROOT / "examples" / "nsclc-initial-approve.json").read_text())
+    created = (
+        client_for()
+        .post("/cases", json=body, headers={"Authorization": "Bearer demo-submitter-key"})
+        .json()
+    )
+    c = client_for("demo-submitter-key")
+    text = pdf_text(c.get(f"/ui/cases/{created['id']}/letter.pdf").content)
+    assert "Approved" in text and "authorized from 2026-06-15 to 2027-06-14" in text
+    assert "appeal rights" not in text.lower()
+
+
+def test_a_letter_after_an_upheld_appeal_offers_external_review(client_for, clock) -> None:
+    submitter = client_for("demo-submitter-key")
+    case_id = submit(submitter, MELANOMA)
+    post(client_for("demo-reviewer-key"), case_id, "review", action="confirm_denial", note="no")
+    post(submitter, case_id, "appeal", reason="Please look again.")
+    clock.advance(days=3)
+    b = client_for("demo-reviewer2-key")
+    post(b, case_id, "appeal-decision", action="uphold", note="Melanoma is still not covered.")
+    text = pdf_text(submitter.get(f"/ui/cases/{case_id}/letter.pdf").content)
+    assert "Denied (decision on appeal)" in text
+    assert "external review" in text
+    assert "Deadline: 2026-10-04" in text  # decided 2026-06-04, plus 4 months

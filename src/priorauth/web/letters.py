@@ -65,7 +65,8 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
             deadline = decided + relativedelta(months=EXTERNAL_REVIEW_MONTHS)
         else:
             rights, deadline = "", None
-    elif case.status == "denied":
+    elif case.status in ("denied", "partially_approved"):
+        # A partial approval denies the rest of the quantity: the same rights apply to it.
         deadline = decided + dt.timedelta(days=APPEAL_DAYS)
         rights = (
             "You or your prescriber may appeal this decision. Send the appeal, with any "
@@ -93,6 +94,9 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
         "authorization": authorization,
         "limits": limits,
         "reasons": denial_reasons(view, policy) if case.status == "denied" else [],
+        "limit_reasons": [r for r in det.get("reasons", []) if r["status"] == "not_met"]
+        if case.status == "partially_approved"
+        else [],
         "note": note,
         "rights": rights,
         "deadline": deadline.isoformat() if deadline else "",
