@@ -7,7 +7,7 @@ import datetime as dt
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -67,11 +67,13 @@ def _decision_hours(service: Service, lo: dt.datetime, hi: dt.datetime) -> dict[
     return out
 
 
+From = Annotated[str, Query(alias="from")]
+
+
 @router.get("/metrics")
-def metrics_page(request: Request, v: Signed, from_: str = "", to: str = "") -> Response:
+def metrics_page(request: Request, v: Signed, from_: From = "", to: str = "") -> Response:
     service = service_of(request)
-    # "from" is a Python keyword: read it from the query string as it is.
-    start, end = _period(service, request.query_params.get("from", from_), to)
+    start, end = _period(service, from_, to)
     lo, hi = _bounds(start, end)
     figures: dict[str, Any] = service.metrics(v.who, lo, hi)
     hours = _decision_hours(service, lo, hi)
@@ -105,9 +107,9 @@ def metrics_page(request: Request, v: Signed, from_: str = "", to: str = "") -> 
 
 
 @router.get("/metrics.csv")
-def metrics_csv(request: Request, v: Signed, to: str = "") -> Response:
+def metrics_csv(request: Request, v: Signed, from_: From = "", to: str = "") -> Response:
     service = service_of(request)
-    start, end = _period(service, request.query_params.get("from", ""), to)
+    start, end = _period(service, from_, to)
     figures = service.metrics(v.who, *_bounds(start, end))
     buf = io.StringIO()
     keys = list(figures["standard"])
