@@ -205,3 +205,17 @@ def test_a_deleted_key_ends_its_sessions_at_once(app: FastAPI, client_for) -> No
     with app.state.service.db.session() as s:
         s.execute(delete(ApiKey).where(ApiKey.name == "Temporary reviewer"))
     assert c.get("/ui/queue").status_code == 303
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(client_for) -> None:
+    from priorauth.web import signin
+
+    c = client_for()
+    for _ in range(signin.FAILURES_ALLOWED):
+        page = c.get("/ui/login")
+        r = c.post("/ui/login", data={"csrf": csrf_of(page.text), "key": "guess"})
+        assert r.status_code == 401
+    page = c.get("/ui/login")
+    r = c.post("/ui/login", data={"csrf": csrf_of(page.text), "key": "demo-reviewer-key"})
+    assert r.status_code == 429
+    assert "Too many failed sign-ins from this address" in r.text

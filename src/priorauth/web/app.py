@@ -153,6 +153,9 @@ def login_csrf(request: Request) -> str:
 def create_web_app(service: Service) -> FastAPI:
     web = FastAPI(title="priorauth workbench", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.service = service
+    from priorauth.web.signin import Throttle
+
+    web.state.throttle = Throttle()
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @web.exception_handler(SignInNeeded)

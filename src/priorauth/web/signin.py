@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import threading
+import time
+from collections import deque
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -27,6 +30,37 @@ from priorauth.web.app import (
 
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]
+FAILURES_ALLOWED, FAILURE_WINDOW_S = 10, 600
+
+
+class Throttle:
+    """Failed sign-ins per client address, in this process: past the allowance within the
+    window, sign-ins from that address are refused until the oldest failure ages out. Slows
+    password guessing; Argon2 already makes each guess cost tens of milliseconds."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        seen = self._failures.setdefault(client, deque())
+        while seen and seen[0] < now - FAILURE_WINDOW_S:
+            seen.popleft()
+        return seen
+
+    def wait_s(self, client: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._recent(client, now)
+            if len(seen) < FAILURES_ALLOWED:
+                return 0
+            return int(seen[0] + FAILURE_WINDOW_S - now) + 1
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+                self._failures.clear()
+            self._recent(client, time.monotonic()).append(time.monotonic())
 
 
 def _safe_next(target: str | None) -> str:
@@ -79,17 +113,25 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         return _login_page(request, next, "The sign-in form expired; please try again.", 403)
+    client = request.client.host if request.client else "?"
+    throttle: Throttle = request.app.state.throttle
+    wait = throttle.wait_s(client)
+    if wait:
+        message = f"Too many failed sign-ins from this address: try again in {wait // 60 + 1} min."
+        return _login_page(request, next, message, 429)
     service = service_of(request)
     now = real_now()
     with service.db.session() as s:
         if key.strip():
             key_hash = key_hash_for(s, key.strip())
             if key_hash is None:
+                throttle.failed(client)
                 return _login_page(request, next, "That API key is not known.", 401)
             token, _ = open_session(s, now, key_hash=key_hash)
         elif username.strip():
             user = check_password(s, username, password)
             if user is None:
+                throttle.failed(client)
                 return _login_page(request, next, "Wrong username or password.", 401)
             token, _ = open_session(s, now, user_id=user.id)
         else:
