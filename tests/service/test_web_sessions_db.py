@@ -47,3 +47,28 @@ def test_a_key_session_and_a_letter(client: TestClient) -> None:
     )
     r = client.get(f"/ui/cases/{case['id']}/letter.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
+
+
+def test_control_characters_in_a_form_never_reach_the_database(client: TestClient) -> None:
+    case = submit(client, "investigational-deny", SUBMITTER)
+    page = client.get("/ui/login")
+    client.post(
+        "/ui/login",
+        data={"csrf": _csrf(page.text), "key": "demo-reviewer-key"},
+        follow_redirects=False,
+    )
+    page = client.get(f"/ui/cases/{case['id']}")
+    r = client.post(
+        f"/ui/cases/{case['id']}/review",
+        data={"csrf": _csrf(page.text), "action": "confirm_denial", "note": "not\x00 covered\x07"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    stored = client.get(f"/cases/{case['id']}", headers=SUBMITTER).json()
+    assert stored["decision_reason"] == "not covered"
+    long = client.post(
+        f"/ui/cases/{case['id']}/withdraw",
+        data={"csrf": _csrf(page.text), "reason": "x" * 20_001},
+        follow_redirects=False,
+    )
+    assert long.status_code == 422 and "at most 20,000 characters" in long.text

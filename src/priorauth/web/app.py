@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.service.auth import Principal
-from priorauth.service.errors import ServiceError
+from priorauth.service.errors import Invalid, ServiceError
 from priorauth.service.users import session_principal
 from priorauth.service.workflow import Service
 
@@ -107,9 +107,22 @@ async def posted(request: Request, csrf: str) -> dict[str, Any]:
         raise BadForm
     out: dict[str, Any] = {}
     for key in form:
-        values = [str(v) for v in form.getlist(key)]
+        values = [_clean(key, str(v)) for v in form.getlist(key)]
         out[key] = values if len(values) > 1 else values[0]
     return out
+
+
+MAX_FIELD = 20_000
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def _clean(name: str, value: str) -> str:
+    """Free text as every database stores it: no NUL or other control characters (PostgreSQL
+    refuses NUL), no lone surrogates, and of a size a person writes."""
+    if len(value) > MAX_FIELD:
+        raise Invalid(f"{name}: at most {MAX_FIELD:,} characters", name)
+    value = value.translate(_CONTROLS)
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def values_of(form: dict[str, Any], key: str) -> list[str]:
