@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from web_support import ROOT, FakeClock, make_app, pdf_text, serve
 
 from priorauth.service.users import create_user
@@ -66,6 +67,7 @@ class Site:
 
     def check(self, page: Any, name: str) -> None:
         """axe-core on the page as it is now, then a screenshot."""
+        page.wait_for_load_state()
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [
@@ -123,17 +125,17 @@ def test_a_submitters_day(site: Site) -> None:
     page.get_by_label("Used together with").fill("none")
     site.check(page, "submit-form")
     page.get_by_role("button", name="Submit the request").click()
-    assert page.get_by_text("The request is submitted.").is_visible()
-    assert page.locator(".summary .status").inner_text() == "pended: questions open"
+    expect(page.get_by_text("The request is submitted.")).to_be_visible()
+    expect(page.locator(".summary .status")).to_have_text("pended: questions open")
     site.check(page, "case-pended")
     questions = page.locator("fieldset.question")
-    assert questions.count() == 2
+    expect(questions).to_have_count(2)
     questions.nth(0).get_by_label("Yes").check()
     questions.nth(1).get_by_label("Yes").check()
     page.get_by_role("button", name="Send the answers").click()
-    assert page.get_by_text("Your answers were recorded").is_visible()
-    assert page.locator(".summary .status").inner_text() == "approved"
-    assert page.get_by_text("2026-06-15 to 2027-06-14").is_visible()
+    expect(page.get_by_text("Your answers were recorded")).to_be_visible()
+    expect(page.locator(".summary .status")).to_have_text("approved")
+    expect(page.get_by_text("2026-06-15 to 2027-06-14")).to_be_visible()
     site.check(page, "case-approved-after-answers")
 
     # A request for a diagnosis the policy does not cover: a recommended denial.
@@ -155,7 +157,7 @@ def test_a_submitters_day(site: Site) -> None:
     site.check(page, "submit-form-error")
     page.get_by_label("Member's date of birth").fill("1962-09-14")
     page.get_by_role("button", name="Submit the request").click()
-    assert page.locator(".summary .status").inner_text() == "recommended denial: in review"
+    expect(page.locator(".summary .status")).to_have_text("recommended denial: in review")
     site.cases["denial"] = page.url.split("/ui/cases/")[1].split("?")[0]
 
 
@@ -173,14 +175,13 @@ def test_a_reviewers_day(site: Site) -> None:
     )
     page = site.sign_in("demo-reviewer-key")
     assert page.url.endswith("/ui/queue")
-    rows = page.locator("tbody tr")
-    assert rows.count() == 3
-    assert page.locator("tr.overdue").count() == 2  # the expedited one and the first one
+    expect(page.locator("tbody tr")).to_have_count(3)
+    expect(page.locator("tr.overdue")).to_have_count(2)  # the expedited one and the first one
     assert "overdue by" in page.locator("tr.overdue").first.inner_text()
     site.check(page, "reviewer-queue")
     page.get_by_label("Organization").select_option("other-clinic")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("tbody tr").count() == 1
+    expect(page.locator("tbody tr")).to_have_count(1)
     site.check(page, "reviewer-queue-filtered")
 
     page.goto(f"{site.base}/ui/cases/{site.cases['denial']}")
@@ -190,7 +191,7 @@ def test_a_reviewers_day(site: Site) -> None:
     site.check(page, "reviewer-case")
     page.get_by_label("Reason for the denial").fill("Melanoma is not a listed indication.")
     page.get_by_role("button", name="Confirm the denial").click()
-    assert page.get_by_text("The denial is confirmed").is_visible()
+    expect(page.get_by_text("The denial is confirmed")).to_be_visible()
     site.check(page, "case-denied")
     href = page.get_by_role("link", name=re.compile("decision letter")).get_attribute("href")
     letter = page.request.get(site.base + str(href))
@@ -213,7 +214,7 @@ def test_a_reviewer_sees_a_concurrent_decision_as_a_message(site: Site) -> None:
     b.get_by_role("button", name="Overturn and approve").click()
     alert = b.get_by_role("alert")
     assert "Your action was not recorded" in alert.inner_text()
-    assert b.locator(".summary .status").inner_text() == "denied"
+    expect(b.locator(".summary .status")).to_have_text("denied")
     site.check(b, "concurrent-decision-message")
 
 
@@ -224,8 +225,8 @@ def test_the_submitter_appeals(site: Site) -> None:
         "Pathology review: the primary is lung (NSCLC)."
     )
     page.get_by_role("button", name="Appeal the denial").click()
-    assert page.get_by_text("The appeal is filed").is_visible()
-    assert page.locator(".summary .status").inner_text() == "in appeal"
+    expect(page.get_by_text("The appeal is filed")).to_be_visible()
+    expect(page.locator(".summary .status")).to_have_text("in appeal")
     site.check(page, "case-in-appeal")
 
 
@@ -233,7 +234,7 @@ def test_the_appeal_is_decided_by_the_other_reviewer(site: Site) -> None:
     case_url = f"{site.base}/ui/cases/{site.cases['denial']}"
     first = site.sign_in("demo-reviewer-key")
     first.goto(case_url)
-    assert first.get_by_text("a different pharmacist decides its appeal").is_visible()
+    expect(first.get_by_text("a different pharmacist decides its appeal")).to_be_visible()
     assert first.get_by_role("button", name="Record the appeal decision").count() == 0
     second = site.sign_in("demo-reviewer2-key")
     second.get_by_label("Status").select_option("in_appeal")
@@ -242,8 +243,8 @@ def test_the_appeal_is_decided_by_the_other_reviewer(site: Site) -> None:
     second.get_by_label("Overturn the denial: approve").check()
     second.get_by_label("Reason").fill("Pathology confirms NSCLC with KRAS G12C.")
     second.get_by_role("button", name="Record the appeal decision").click()
-    assert second.get_by_text("The appeal is granted").is_visible()
-    assert second.locator(".summary .status").inner_text() == "approved"
+    expect(second.get_by_text("The appeal is granted")).to_be_visible()
+    expect(second.locator(".summary .status")).to_have_text("approved")
     site.check(second, "case-approved-on-appeal")
 
 
@@ -254,8 +255,8 @@ def test_the_metrics_move(site: Site) -> None:
     page.get_by_label("To (inclusive)").fill("2026-06-30")
     page.get_by_role("button", name="Show").click()
     row = page.locator("tr", has=page.locator("th", has_text="Approved after appeal")).first
-    assert row.locator("td").first.inner_text() == "1"  # standard requests
-    assert page.locator("svg[role=img]").count() == 3
+    expect(row.locator("td").first).to_have_text("1")  # standard requests
+    expect(page.locator("svg[role=img]")).to_have_count(3)
     site.check(page, "metrics")
     csv_href = page.get_by_role("link", name="Download CSV").get_attribute("href")
     csv = page.request.get(site.base + str(csv_href)).text()
@@ -268,13 +269,13 @@ def test_policies_and_their_differences(site: Site) -> None:
     page.get_by_role("link", name="Policies").click()
     site.check(page, "policies")
     page.get_by_role("link", name="5.21.177").click()
-    assert page.get_by_text("Prescriber agrees to monitor AST, ALT").first.is_visible()
+    expect(page.get_by_text("Prescriber agrees to monitor AST, ALT").first).to_be_visible()
     site.check(page, "policy")
     page.goto(site.base + "/ui/policy-diff")
     page.get_by_label("Older version").select_option("5.99.101@2026-07-01")
     page.get_by_label("Newer version").select_option("5.21.177@2026-04-01")
     page.get_by_role("button", name="Compare").click()
-    assert page.get_by_role("heading", name="Criteria added").is_visible()
+    expect(page.get_by_role("heading", name="Criteria added")).to_be_visible()
     site.check(page, "policy-diff")
 
 
@@ -307,7 +308,7 @@ def test_a_password_user_signs_in_and_out(site: Site) -> None:
     page.get_by_label("Username").fill("rita")
     page.get_by_label("Password", exact=True).fill("a password for rita")
     page.get_by_role("button", name="Sign in", exact=True).click()
-    assert page.get_by_text("Rita R., PharmD · reviewer").is_visible()
+    expect(page.get_by_text("Rita R., PharmD · reviewer")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     assert "/ui/login" in page.url
     page.goto(site.base + "/ui/queue")
