@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Invalid, ServiceError
-from priorauth.service.users import session_principal
+from priorauth.service.users import SESSION_HOURS, session_principal
 from priorauth.service.workflow import Service
 
 HERE = Path(__file__).parent
@@ -155,7 +155,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
-        max_age=12 * 3600,
+        max_age=SESSION_HOURS * 3600,
     )
 
 
