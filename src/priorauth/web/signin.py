@@ -81,7 +81,7 @@ def _login_page(request: Request, next_: str, error: str = "", status: int = 200
             "login_csrf": token,
             "error": error,
             # make run's documented demo keys, shown only while the service creates them
-            "demo_keys": list(DEMO_KEYS) if service_of(request).settings.demo_keys else [],
+            "demo_keys": DEMO_KEYS if service_of(request).settings.demo_keys else {},
         },
         status,
     )
