@@ -218,6 +218,21 @@ FORM_NAMES = [
 ]
 
 
+LABELS = {
+    "date_of_service": "Date of service",
+    "member.id": "Member id",
+    "member.birth_date": "Member's date of birth",
+    "prescriber.npi": "Prescriber's NPI",
+    "medication.strength_mg": "Strength",
+    "medication.quantity": "Quantity",
+    "medication.days_supply": "Days supply",
+    "diagnoses[0].code": "ICD-10-CM code",
+    "prior_therapies": "Prior therapies",
+    "concurrent_therapies": "Used together with",
+    "attestations": "The prescriber attests",
+}
+
+
 def _form_page(
     request: Request,
     v: Visitor,
@@ -247,6 +262,7 @@ def _form_page(
             "wording": _attestation_wording(policy) if policy else {},
             "form": {**defaults, **(form or {})},
             "errors": errors or {},
+            "labels": LABELS,
             "extents": EXTENTS,
             "biomarker_rows": range(BIOMARKER_ROWS),
             "nav": "submit",
