@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,17 +113,23 @@ async def posted(request: Request, csrf: str) -> dict[str, Any]:
     return out
 
 
-MAX_FIELD = 20_000
-_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+MAX_FIELD = 10_000
+# C0 and C1 controls but tab, line feed and carriage return; unpaired surrogates.
+_BAD_CHAR = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _clean(name: str, value: str) -> str:
-    """Free text as every database stores it: no NUL or other control characters (PostgreSQL
-    refuses NUL), no lone surrogates, and of a size a person writes."""
+    """Free text as every database can store it, refused rather than changed (it may be
+    clinical): no NUL or other control character (PostgreSQL refuses a NUL that SQLite keeps),
+    and of a size a person writes."""
     if len(value) > MAX_FIELD:
         raise Invalid(f"{name}: at most {MAX_FIELD:,} characters", name)
-    value = value.translate(_CONTROLS)
-    return value.encode("utf-8", "replace").decode("utf-8")
+    bad = _BAD_CHAR.search(value)
+    if bad:
+        raise Invalid(
+            f"{name}: contains a control character (U+{ord(bad.group()):04X}); remove it", name
+        )
+    return value
 
 
 def values_of(form: dict[str, Any], key: str) -> list[str]:
