@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-batch differential bench-api reliability clean examples fuzz bench-claims
+.PHONY: run test lint bench bench-batch differential bench-api reliability clean examples fuzz bench-claims test-web
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -60,3 +60,7 @@ fuzz: $(STAMP)
 # side (the data is generated under data/bench-claims/ on first use; about 15 minutes).
 bench-claims: $(STAMP)
 	$(BIN)/python bench/claims/run.py
+
+# The workbench's tests alone, the browser ones included (screenshots in var/screenshots/).
+test-web: $(STAMP)
+	$(BIN)/pytest tests/web

@@ -60,6 +60,7 @@ def test_readme_shows_the_two_commands() -> None:
         ["keys", "create"],
         ["keys", "list"],
         ["keys", "revoke"],
+        ["users", "create"],
     ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:

@@ -373,7 +373,8 @@ def serve(
 
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         out.print(
-            f"priorauth: serving on http://{host}:{port} (API docs at /docs), database {shown}"
+            f"priorauth: serving on http://{host}:{port} (workbench at /ui, API docs at /docs), "
+            f"database {shown}"
         )
         if settings.demo_keys:
             out.print(
@@ -725,3 +726,40 @@ def policy_impact(
             )
         for cid, problem in impact.errors[:5]:
             err.print(f"  {cid}: {problem}", markup=False, soft_wrap=True)
+users_app = typer.Typer(help="People who sign in to the workbench (/ui).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    role: Annotated[str, typer.Option(help="submitter, reviewer or admin.")],
+    org: Annotated[str | None, typer.Option(help="The provider organization (submitters).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Shown in the audit log (default: the username).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a workbench user; the password (asked twice, or read from stdin) is stored as an
+    Argon2id hash."""
+    from priorauth.service.config import get_settings
+    from priorauth.service.db import Database
+    from priorauth.service.migrate import upgrade
+    from priorauth.service.users import create_user
+
+    with _one_line_errors():
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        db = Database(get_settings().database_url)
+        upgrade(db.engine)
+        try:
+            with db.session() as s:
+                user = create_user(s, username, password, role, org, name)
+                shown = f"{user.username} ({user.role}{', ' + user.org if user.org else ''})"
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        out.print(f"user created: {shown}")

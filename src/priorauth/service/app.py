@@ -101,6 +101,9 @@ def create_app(
     from priorauth.service.routes import router
 
     app.include_router(router)
+    from priorauth.web import mount  # the workbench under /ui, and the decision letters
+
+    mount(app, service)
     install_openapi(app)
     return app
 

@@ -103,3 +103,7 @@ class Authorization(Base):
     end: Mapped[dt.date] = mapped_column(Date)
     max_daily_dose_mg: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Registered on the same metadata (migrations compare against it).
+from priorauth.service import users as _users  # noqa: E402, F401

@@ -1,0 +1,249 @@
+"""Cases: the reviewers' queue, case lists, the case page and the decisions taken on it."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from priorauth.service.errors import Conflict, Forbidden, Invalid
+from priorauth.service.workflow import OPEN, Service, case_view
+from priorauth.web.app import Visitor, page, posted, redirect, service_of, values_of, visitor
+from priorauth.web.views import (
+    DECIDED,
+    STATUS_LABEL,
+    checklist,
+    join_reason,
+    split_reason,
+    time_left,
+    when,
+)
+
+router = APIRouter()
+Signed = Annotated[Visitor, Depends(visitor)]
+PAGE_SIZE = 20
+
+# Messages after a decision, chosen by code so that nothing from the address is echoed.
+DONE = {
+    "confirm_denial": "The denial is confirmed. The letter is ready.",
+    "overturn": "The denial is overturned: the request is approved and the authorization recorded.",
+    "uphold": "The denial is upheld on appeal.",
+    "appeal_overturn": "The appeal is granted: the request is approved.",
+    "answered": "Your answers were recorded and the request was evaluated again.",
+    "withdrawn": "The request is withdrawn.",
+    "appealed": "The appeal is filed; a different pharmacist will decide it.",
+    "submitted": "The request is submitted.",
+}
+
+
+def _row(case: Any, now: Any) -> dict[str, Any]:
+    view = case_view(case, now)
+    view["status_label"] = STATUS_LABEL.get(view["status"], view["status"])
+    view["time_left"] = time_left(case.due_by, now) if case.status in OPEN else ""
+    view["received"] = when(view["received_at"])
+    view["due"] = when(view["due_by"])
+    return view
+
+
+@router.get("/queue")
+def queue(
+    request: Request,
+    v: Signed,
+    drug: str = "",
+    status: str = "",
+    org: str = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    service = service_of(request)
+    now = service.clock()
+    cases = service.queue(v.who)
+    choices = {
+        "drugs": sorted({c.drug for c in cases}),
+        "orgs": sorted({c.org for c in cases}),
+    }
+    shown = [
+        c
+        for c in cases
+        if (not drug or c.drug == drug)
+        and (not status or c.status == status)
+        and (not org or c.org == org)
+    ]
+    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
+    page_no = min(page_no, pages)
+    rows = [_row(c, now) for c in shown[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]]
+    return page(
+        request,
+        "queue.html",
+        {
+            "title": "Review queue",
+            "rows": rows,
+            "total": len(shown),
+            "page_no": page_no,
+            "pages": pages,
+            "filters": {"drug": drug, "status": status, "org": org},
+            "choices": choices,
+            "nav": "queue",
+        },
+        v=v,
+    )
+
+
+@router.get("/cases")
+def case_list(request: Request, v: Signed, status: str = "", member: str = "") -> Response:
+    service = service_of(request)
+    now = service.clock()
+    cases = service.list_cases(v.who, status or None, member.strip() or None, 200)
+    return page(
+        request,
+        "cases.html",
+        {
+            "title": "Cases" if v.who.role != "submitter" else f"Cases of {v.who.org}",
+            "rows": [_row(c, now) for c in cases],
+            "status": status,
+            "member": member,
+            "statuses": STATUS_LABEL,
+            "nav": "cases",
+        },
+        v=v,
+    )
+
+
+def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, Any]:
+    case = service.get(v.who, case_id)  # the read is in the audit log, as GET /cases/{id}
+    now = service.clock()
+    view = _row(case, now)
+    det = view["determination"]
+    trace = service.trace(v.who, case_id)
+    events = service.history(v.who, case_id)
+    note, cited = split_reason(view["decision_reason"])
+    return {
+        "case": view,
+        "request_body": case.request,
+        "det": det,
+        "rows": checklist(trace),
+        "unmet": [r for r in det.get("reasons", []) if r["status"] == "not_met"],
+        "history": [
+            {
+                "at": when(e.at),
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action.replace("_", " "),
+                "from": e.from_status or "",
+                "to": e.to_status or "",
+                "reason": (e.detail or {}).get("reason", ""),
+            }
+            for e in events
+        ],
+        "note": note,
+        "cited": cited,
+        "decided": view["status"] in DECIDED,
+        "open": view["status"] in OPEN,
+        "denied_by_me": case.denied_by == v.who.name,
+    }
+
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, case_id: str, v: Signed, done: str = "") -> Response:
+    ctx = _case_page_context(service_of(request), v, case_id)
+    ctx.update(title=f"Case {case_id[:8]}", done=DONE.get(done, ""), nav="cases")
+    return page(request, "case.html", ctx, v=v)
+
+
+async def _decide(request: Request, v: Visitor, case_id: str, act: Any, done: str) -> Response:
+    """Run a decision; a conflict or a refusal is shown on the case page, not as an error."""
+    service = service_of(request)
+    form = await posted(request, v.csrf)
+    try:
+        await run_in_threadpool(act, service, form)
+    except (Conflict, Forbidden, Invalid) as exc:
+        ctx = await run_in_threadpool(_case_page_context, service, v, case_id)
+        problem = exc.detail
+        if isinstance(exc, Conflict):
+            problem = (
+                f"Your action was not recorded: {exc.detail}. The page below shows the case as "
+                "it is now."
+            )
+        ctx.update(
+            title=f"Case {case_id[:8]}",
+            problem=problem,
+            problem_field=exc.field or "",
+            form=form,
+            nav="cases",
+        )
+        return page(request, "case.html", ctx, status=exc.status, v=v)
+    return redirect(f"/ui/cases/{case_id}?done={done}")
+
+
+@router.post("/cases/{case_id}/review")
+async def review(request: Request, case_id: str, v: Signed) -> Response:
+    action = ""
+
+    def act(service: Service, form: dict[str, Any]) -> None:
+        nonlocal action
+        action = str(form.get("action", ""))
+        cited = values_of(form, "cite") if action == "confirm_denial" else []
+        note = str(form.get("note", ""))
+        if not note.strip():
+            raise Invalid("Write the reason for your decision.", "note")
+        service.review(v.who, case_id, action, join_reason(note, cited))
+
+    response = await _decide(request, v, case_id, act, "")
+    if response.status_code == 303:
+        return redirect(f"/ui/cases/{case_id}?done={action}")
+    return response
+
+
+@router.post("/cases/{case_id}/appeal-decision")
+async def appeal_decision(request: Request, case_id: str, v: Signed) -> Response:
+    action = ""
+
+    def act(service: Service, form: dict[str, Any]) -> None:
+        nonlocal action
+        action = str(form.get("action", ""))
+        note = str(form.get("note", ""))
+        if not note.strip():
+            raise Invalid("Write the reason for your decision.", "note")
+        service.decide_appeal(v.who, case_id, action, note)
+
+    response = await _decide(request, v, case_id, act, "")
+    if response.status_code == 303:
+        code = "uphold" if action == "uphold" else "appeal_overturn"
+        return redirect(f"/ui/cases/{case_id}?done={code}")
+    return response
+
+
+@router.post("/cases/{case_id}/answers")
+async def answer(request: Request, case_id: str, v: Signed) -> Response:
+    def act(service: Service, form: dict[str, Any]) -> None:
+        answers = {
+            key.removeprefix("q:"): value == "yes"
+            for key, value in form.items()
+            if key.startswith("q:") and value in ("yes", "no")
+        }
+        if not answers:
+            raise Invalid("Answer at least one question (yes or no).", "answers")
+        service.add_information(v.who, case_id, {"answers": answers})
+
+    return await _decide(request, v, case_id, act, "answered")
+
+
+@router.post("/cases/{case_id}/withdraw")
+async def withdraw(request: Request, case_id: str, v: Signed) -> Response:
+    def act(service: Service, form: dict[str, Any]) -> None:
+        service.withdraw(v.who, case_id, str(form.get("reason", "")))
+
+    return await _decide(request, v, case_id, act, "withdrawn")
+
+
+@router.post("/cases/{case_id}/appeal")
+async def appeal(request: Request, case_id: str, v: Signed) -> Response:
+    def act(service: Service, form: dict[str, Any]) -> None:
+        reason = str(form.get("reason", ""))
+        if not reason.strip():
+            raise Invalid("Say why the denial should be overturned.", "reason")
+        service.appeal(v.who, case_id, reason)
+
+    return await _decide(request, v, case_id, act, "appealed")

@@ -1,0 +1,156 @@
+"""Decision letters: what was decided and why, in the policy's words, as a PDF (WeasyPrint).
+
+CMS-0057-F requires a specific reason for every denial; the letter is where it reaches the
+member and the prescriber: each unmet requirement in the policy's words, what would be needed
+instead, the appeal rights and their deadline, and the policy number and version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from priorauth.service.app import current_principal, get_service
+from priorauth.service.auth import Principal
+from priorauth.service.errors import Conflict
+from priorauth.service.workflow import Service, case_view
+from priorauth.web.app import Visitor, service_of, templates, visitor
+from priorauth.web.views import DECIDED, denial_reasons, policy_version, split_reason, utc
+
+router = APIRouter()
+api_router = APIRouter()
+# Internal appeals: 180 days from the notice (45 CFR 147.136(b)(2)(ii)(C) and ERISA 2560.503-1);
+# after an appeal is upheld, an external review may be asked for within four months.
+APPEAL_DAYS = 180
+EXTERNAL_REVIEW_MONTHS = 4
+
+
+def plan_name() -> str:
+    return os.environ.get("PRIORAUTH_PLAN_NAME", "").strip() or "The health plan"
+
+
+def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, Any]:
+    case = service.get(who, case_id)  # audited like any read of the case
+    if case.status not in DECIDED:
+        raise Conflict(
+            f"case {case_id} is {case.status}: a letter is written once the case is decided"
+        )
+    now = service.clock()
+    view = case_view(case, now)
+    det = view["determination"]
+    policy = policy_version(
+        service.engine, det["policy"]["number"], det["policy"]["effective_date"]
+    )
+    request = case.request
+    decided = utc(case.decided_at or now).date()
+    authorization = next(
+        (a for a in service.member_authorizations(who, case.member_id) if a.case_id == case.id),
+        None,
+    )
+    note, _ = split_reason(case.decision_reason)
+    limits = getattr(policy.limits, det["policy"]["requirements"]) if policy else None
+    if case.appealed:
+        if case.status == "denied":
+            rights = (
+                "This is the decision on your appeal. You may ask for an external review by "
+                "an independent review organization within "
+                f"{EXTERNAL_REVIEW_MONTHS} months of the date of this letter."
+            )
+            from dateutil.relativedelta import relativedelta
+
+            deadline = decided + relativedelta(months=EXTERNAL_REVIEW_MONTHS)
+        else:
+            rights, deadline = "", None
+    elif case.status in ("denied", "partially_approved"):
+        # A partial approval denies the rest of the quantity: the same rights apply to it.
+        deadline = decided + dt.timedelta(days=APPEAL_DAYS)
+        rights = (
+            "You or your prescriber may appeal this decision. Send the appeal, with any "
+            "records that show the requirements above are met, within "
+            f"{APPEAL_DAYS} days of the date of this letter. A pharmacist other than the one "
+            "who made this decision will review it. If the member's health could be seriously "
+            "harmed by waiting, ask for an expedited appeal: it is decided within 72 hours."
+        )
+    else:
+        rights, deadline = "", None
+    return {
+        "plan": plan_name(),
+        "case": view,
+        "date": decided.isoformat(),
+        "member": request["member"],
+        "prescriber": request.get("prescriber") or {},
+        "medication": request["medication"],
+        "det": det,
+        "policy": policy,
+        "decision": {
+            "approved": "Approved",
+            "partially_approved": "Partially approved",
+            "denied": "Denied",
+        }[case.status],
+        "authorization": authorization,
+        "limits": limits,
+        "reasons": denial_reasons(view, policy) if case.status == "denied" else [],
+        "limit_reasons": [r for r in det.get("reasons", []) if r["status"] == "not_met"]
+        if case.status == "partially_approved"
+        else [],
+        "note": note,
+        "rights": rights,
+        "deadline": deadline.isoformat() if deadline else "",
+        "by": case.decided_by,
+    }
+
+
+def render_pdf(context: dict[str, Any]) -> bytes:
+    import weasyprint  # type: ignore[import-untyped]  # imported on first use: it loads Pango, which costs a second
+
+    html = templates.get_template("letter.html").render(context)
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_fetch_nothing).write_pdf()
+    return pdf
+
+
+def _fetch_nothing(url: str, *args: Any, **kwargs: Any) -> Any:
+    # The letter is self-contained: it never loads a file or a URL, whatever a request held.
+    raise ValueError(f"the letter loads no resources ({url[:40]})")
+
+
+def _pdf_response(pdf: bytes, case_id: str) -> Response:
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="decision-letter-{case_id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def letter_pdf(service: Service, who: Principal, case_id: str) -> bytes:
+    return render_pdf(letter_context(service, who, case_id))
+
+
+@router.get("/cases/{case_id}/letter.pdf")
+async def web_letter(
+    request: Request, case_id: str, v: Annotated[Visitor, Depends(visitor)]
+) -> Response:
+    pdf = await run_in_threadpool(letter_pdf, service_of(request), v.who, case_id)
+    return _pdf_response(pdf, case_id)
+
+
+@api_router.get(
+    "/cases/{case_id}/letter.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the decision letter"}},
+)
+async def api_letter(
+    case_id: str,
+    who: Annotated[Principal, Depends(current_principal)],
+    service: Annotated[Service, Depends(get_service)],
+) -> Response:
+    """The decision letter of a decided case (PDF): the decision, each reason in the policy's
+    words, what would be needed instead, the appeal rights and deadline. 409 while undecided."""
+    pdf = await run_in_threadpool(letter_pdf, service, who, case_id)
+    return _pdf_response(pdf, case_id)

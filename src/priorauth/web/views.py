@@ -1,0 +1,147 @@
+"""What the pages show, worked out from cases, traces and policies (no HTML here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from priorauth.engine.engine import Engine
+from priorauth.policy.model import Policy
+
+CITED = "Criteria cited: "
+STATUS_LABEL = {
+    "pended": "pended: questions open",
+    "in_review": "recommended denial: in review",
+    "in_appeal": "in appeal",
+    "approved": "approved",
+    "partially_approved": "partially approved",
+    "denied": "denied",
+    "withdrawn": "withdrawn",
+}
+MARK = {"met": ("✔", "met"), "not_met": ("✘", "not met"), "unknown": ("?", "unknown")}
+DECIDED = ("approved", "partially_approved", "denied")
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def time_left(due: dt.datetime, now: dt.datetime) -> str:
+    """'2 d 5 h left' or 'overdue by 3 h'."""
+    seconds = (utc(due) - now).total_seconds()
+    words = _span(abs(seconds))
+    return f"{words} left" if seconds >= 0 else f"overdue by {words}"
+
+
+def _span(seconds: float) -> str:
+    hours = int(seconds // 3600)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {int(seconds % 3600 // 60)} min"
+    return f"{int(seconds // 60)} min"
+
+
+def when(value: str | dt.datetime | None) -> str:
+    """A timestamp as people read it: 2026-06-01 09:00 UTC."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def split_reason(reason: str | None) -> tuple[str, list[str]]:
+    """A reviewer's reason: (the note, the criterion ids cited in the denial)."""
+    if not reason:
+        return "", []
+    note, cited = [], []
+    for line in reason.splitlines():
+        if line.startswith(CITED):
+            cited += [c.strip() for c in line.removeprefix(CITED).split(",") if c.strip()]
+        else:
+            note.append(line)
+    return "\n".join(note).strip(), cited
+
+
+def join_reason(note: str, cited: list[str]) -> str:
+    note = note.strip()
+    return f"{note}\n{CITED}{', '.join(cited)}" if cited else note
+
+
+def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
+    """The trace as rows in document order, each with its depth, mark and facts."""
+    mark, label = MARK[node["status"]]
+    row = {
+        "id": node["id"],
+        "text": node["text"],
+        "kind": node["kind"],
+        "group": node["kind"] in ("all", "any"),
+        "status": node["status"],
+        "mark": mark,
+        "label": label,
+        "answered": node["answered"],
+        "facts": node["facts"],
+        "depth": depth,
+    }
+    rows = [row]
+    for child in node["children"]:
+        rows += checklist(child, depth + 1)
+    return rows
+
+
+def policy_version(engine: Engine, number: str, effective: str) -> Policy | None:
+    for p in engine.policies:
+        if p.number == number and p.effective_date.isoformat() == effective:
+            return p
+    return None
+
+
+def indications(policy: Policy, kind: str) -> list[str]:
+    root = getattr(policy.requirements, kind)
+    return [n.text for n in root.walk() if n.indication]
+
+
+def denial_reasons(case: dict[str, Any], policy: Policy | None) -> list[dict[str, str]]:
+    """Each specific reason for a denial in the policy's words, and what would be needed
+    instead: the criteria the reviewer cited (all the unmet ones when none were chosen)."""
+    det = case["determination"]
+    _, cited = split_reason(case.get("decision_reason"))
+    unmet = [r for r in det.get("reasons", []) if r["status"] == "not_met"]
+    chosen = [r for r in unmet if r["id"] in cited] or unmet
+    kind = det["policy"]["requirements"]
+    out: list[dict[str, str]] = []
+    if case.get("decided_by") == "system":
+        for q in det.get("missing", []):
+            out.append(
+                {
+                    "id": q["id"],
+                    "text": q["criterion_text"],
+                    "needed": "An answer to this question before the decision deadline, "
+                    "with the records that support it.",
+                }
+            )
+        return out
+    if det.get("denial_basis") == "investigational":
+        listed = "; ".join(indications(policy, kind)) if policy else ""
+        why = "The diagnosis in the request is not one of the indications the policy covers."
+        out.append(
+            {
+                "id": "investigational",
+                "text": policy.investigational_text if policy else why,
+                "needed": "A diagnosis the policy covers: " + listed
+                if listed
+                else "A diagnosis the policy covers.",
+            }
+        )
+        return out
+    for r in chosen:
+        out.append(
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "needed": f"Records showing that this requirement is met: {r['text']}",
+            }
+        )
+    return out
