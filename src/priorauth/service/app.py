@@ -105,6 +105,9 @@ def create_app(
     from priorauth.service.routes import router
 
     app.include_router(router)
+    from priorauth.fhir.routes import mount as mount_fhir
+
+    mount_fhir(app)  # the FHIR (Da Vinci PAS, DTR), CDS Hooks (CRD) and SMART token routes
     return app
 
 

@@ -100,3 +100,7 @@ class Authorization(Base):
     end: Mapped[dt.date] = mapped_column(Date)
     max_daily_dose_mg: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The FHIR adapter's tables share this metadata, so that one migration history covers them.
+from priorauth.fhir import models as _fhir_models  # noqa: E402,F401
