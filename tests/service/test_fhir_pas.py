@@ -103,8 +103,9 @@ def test_each_decision_path_answers_its_review_action_and_matches_the_json_route
 def test_the_reasons_are_in_the_policy_words(client: TestClient) -> None:
     cr = claim_response(submit(client, pas_bundle(CASES["pend"])))
     notes = [n["text"] for n in cr["processNote"]]
-    assert any("Presence of KRAS G12C mutation as determined by an FDA-approved test" in n
-               for n in notes)
+    assert any(
+        "Presence of KRAS G12C mutation as determined by an FDA-approved test" in n for n in notes
+    )
     assert any(n.startswith("Question initial.nsclc.kras_g12c:") for n in notes)
 
 
@@ -219,8 +220,7 @@ def _bad_bundles() -> list[tuple[str, Any, int, str]]:
         ("no Claim", _without(good, "Claim"), 422, "Bundle.entry"),
         ("no items", no_items, 422, "Bundle.entry[0].resource.item"),
         ("unknown patient", unknown_patient, 422, "Bundle.entry[0].resource.patient"),
-        ("wrong resourceType", {"resourceType": "Patient", "id": "x"}, 422,
-         "Bundle.resourceType"),
+        ("wrong resourceType", {"resourceType": "Patient", "id": "x"}, 422, "Bundle.resourceType"),
         ("not preauthorization", wrong_use, 422, "Bundle.entry[0].resource.use"),
         ("no birth date", no_birth, 422, f"Bundle.entry[{patient_path}].resource.birthDate"),
         ("no quantity", no_quantity, 422, "dispenseRequest.quantity"),
@@ -228,10 +228,26 @@ def _bad_bundles() -> list[tuple[str, Any, int, str]]:
         ("not JSON", b"{not json", 400, ""),
         ("a list", b"[]", 400, ""),
         ("empty", b"", 400, ""),
-        ("5 MB", json.dumps({"resourceType": "Bundle", "type": "collection",
-                             "entry": [{"resource": {"resourceType": "Basic", "id": "x",
-                                                     "code": {"text": "x" * 5_000_000}}}]}),
-         413, ""),
+        (
+            "5 MB",
+            json.dumps(
+                {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [
+                        {
+                            "resource": {
+                                "resourceType": "Basic",
+                                "id": "x",
+                                "code": {"text": "x" * 5_000_000},
+                            }
+                        }
+                    ],
+                }
+            ),
+            413,
+            "",
+        ),
     ]
 
 
@@ -247,15 +263,17 @@ def test_bad_bundles_get_a_precise_operation_outcome(
 
 
 def test_the_older_reference_bundle_gets_a_precise_operation_outcome(client: TestClient) -> None:
-    raw = (DAVINCI / "HL7-DaVinci_prior-auth__src_test_resources__bundle-prior-auth.json")
+    raw = DAVINCI / "HL7-DaVinci_prior-auth__src_test_resources__bundle-prior-auth.json"
     issue = outcome_of(submit(client, raw.read_bytes()), 422)
     assert issue["expression"] == ["Bundle.entry[1].resource.insurance"]
     assert "list" in issue["diagnostics"]
 
 
 def test_the_pas_test_kit_request_gets_a_valid_claim_response(client: TestClient) -> None:
-    name = ("inferno_davinci-pas-test-kit__config_presets__pas_server_v221_run_against_pas_"
-            "client__approval_pa_submit_request_payload.json")
+    name = (
+        "inferno_davinci-pas-test-kit__config_presets__pas_server_v221_run_against_pas_"
+        "client__approval_pa_submit_request_payload.json"
+    )
     cr = claim_response(submit(client, (DAVINCI / name).read_bytes()))
     # A referral (ServiceRequest) is under none of our drug policies.
     assert review_code(cr) == "NA"

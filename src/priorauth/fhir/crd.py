@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 import httpx
-from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from priorauth.errors import PriorAuthError
@@ -119,6 +119,7 @@ class _Fetcher:
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.notes: list[str] = []
+        self.filled = False
 
     def get(self, query: str) -> dict[str, Any] | None:
         if not self.base:
@@ -137,31 +138,39 @@ class _Fetcher:
 
 
 def _chart(data: dict[str, Any]) -> tuple[Chart, _Fetcher]:
+    """The prefetch as a chart; `_fill` adds what it lacks when a decision needs it."""
     chart = Chart()
     fetcher = _Fetcher(data)
-    context = data["context"]
     given = data.get("prefetch")
     prefetch: dict[str, Any] = given if isinstance(given, dict) else {}
-    pid = str(context.get("patientId") or "")
     for key, value in prefetch.items():
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":
             chart.add_bundle(value, f"prefetch.{key}")
         elif isinstance(value, dict) and value.get("resourceType"):
             chart.add(value, f"prefetch.{key}")
+    return chart, fetcher
+
+
+def _fill(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> None:
+    """Read from the EHR what the prefetch did not bring (once per call)."""
+    if fetcher.filled:
+        return
+    fetcher.filled = True
+    given = data.get("prefetch")
+    prefetch: dict[str, Any] = given if isinstance(given, dict) else {}
+    pid = str(data["context"].get("patientId") or "")
+    if not pid:
+        return
     for key, template in PREFETCH.items():
-        if key in prefetch and prefetch[key] is not None:
+        if prefetch.get(key) is not None:
             continue
-        query = template.replace("{{context.patientId}}", pid)
-        if not pid:
-            continue
-        found = fetcher.get(query)
+        found = fetcher.get(template.replace("{{context.patientId}}", pid))
         if found is None:
             continue
         if found.get("resourceType") == "Bundle":
             chart.add_bundle(found, f"fetched.{key}")
         elif found.get("resourceType"):
             chart.add(found, f"fetched.{key}")
-    return chart, fetcher
 
 
 def _orders(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> list[Entry]:
@@ -232,23 +241,19 @@ def answer(
     data = _parse(raw, service_id)
     chart, fetcher = _chart(data)
     orders = _orders(data, chart, fetcher)
-    pid = str(data["context"].get("patientId") or "")
-    patient = chart.resolve(f"Patient/{pid}") if pid else chart.first("Patient")
-    coverage = chart.first("Coverage")
     today = service.clock().date()
     cards: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for order in orders:
         res = order.resource
         try:
-            if res.get("resourceType") == "MedicationRequest":
-                MedicationRequest.model_validate(res)
+            get_fhir_model_class(str(res.get("resourceType"))).model_validate(res)
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             where = pydantic_expression(order.path, tuple(err.get("loc", ())))
             cards.append(
                 _card(
-                    f"{order.key}: not a valid MedicationRequest",
+                    f"{order.key}: not a valid {res.get('resourceType')}",
                     f"`{where}`: {err.get('msg')}. Coverage requirements could not be checked.",
                     "warning",
                 )
@@ -258,9 +263,7 @@ def answer(
             cards.append(_card(f"{order.key}: not a valid resource", str(exc), "warning"))
             continue
         assertion = str(uuid.uuid4())
-        info, card = _decide(
-            service, who, chart, order, patient, coverage, today, assertion, base, fetcher
-        )
+        info, card = _decide(service, who, data, chart, order, today, assertion, base, fetcher)
         updated = {**res, "extension": [*(res.get("extension") or []), info]}
         actions.append(
             {
@@ -285,16 +288,16 @@ def answer(
 def _decide(
     service: Service,
     who: Principal,
+    data: dict[str, Any],
     chart: Chart,
     order: Entry,
-    patient: Entry | None,
-    coverage: Entry | None,
     today: dt.date,
     assertion: str,
     base: str,
     fetcher: _Fetcher,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     res = order.resource
+    coverage = chart.first("Coverage")
     if res.get("resourceType") != "MedicationRequest":
         return _coverage_info("covered", "no-auth", coverage, today, assertion), None
     concept, _ = medication_concept(chart, order)
@@ -303,6 +306,11 @@ def _decide(
     policy = policy_in_force(service, name, when) if name else None
     if policy is None:
         return _coverage_info("covered", "no-auth", coverage, today, assertion), None
+    _fill(data, chart, fetcher)
+    coverage = chart.first("Coverage")
+    pid = str(data["context"].get("patientId") or "")
+    patient = chart.resolve(f"Patient/{pid}") if pid else None
+    patient = patient or chart.first("Patient")
     qurl = f"{base}/fhir/Questionnaire/{questionnaire_id(policy, 'initial')}"
     link = [{"label": "Prior-authorization questionnaire (DTR)", "url": qurl, "type": "absolute"}]
     title = f"{policy.title} ({policy.number})"
