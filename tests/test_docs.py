@@ -58,6 +58,7 @@ def test_readme_shows_the_two_commands() -> None:
         ["serve"],
         ["db", "upgrade"],
         ["keys", "create"],
+        ["clients", "register"],
     ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:

@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir_cases import CASES, case, json_request, pas_bundle, questionnaire_response
+from fhir_cases import CASES, case, json_request, pas_bundle
 from service_support import ADMIN, OTHER_CLINIC, REVIEWER, SUBMITTER
 
 DAVINCI = Path(__file__).resolve().parents[3] / "shared" / "research" / "davinci"

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -305,8 +306,17 @@ async def call_hook(service_id: str, request: Request) -> Response:
 async def token(request: Request) -> JSONResponse:
     """Client credentials with a signed JWT assertion (RFC 7523) -> a bearer token."""
     service = service_of(request)
-    form = await request.form()
-    fields = {k: str(v) for k, v in form.items()}
+    # application/x-www-form-urlencoded, read here: one small form needs no multipart parser.
+    raw = await request.body()
+    if len(raw) > 64 * 1024:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "form too large"}, 400
+        )
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        pairs = []
+    fields = dict(pairs)
     try:
         out = await run_in_threadpool(
             access.issue_token, service, fields, str(request.url).split("?")[0]

@@ -39,6 +39,8 @@ CONTENTS = ("empty", "id-only", "full-resource")
 NOTIFY_ACTIONS = {"evaluated", "re-evaluated"}
 """Besides every change of status: a pend evaluated again may still be pended, with other
 questions."""
+SILENT = {"submitted", "read"}
+"""A submission's own news is its evaluation, the event that follows it."""
 TRIES = 3
 MAX_FAILED_ROUNDS = 5
 
@@ -280,7 +282,10 @@ class Dispatcher:
                 (r[0], r[1], r[2]) for r in s.execute(q).all()
             ]
         wanted = [
-            r for r in rows if r[0].from_status != r[0].to_status or r[0].action in NOTIFY_ACTIONS
+            r
+            for r in rows
+            if r[0].action not in SILENT
+            and (r[0].from_status != r[0].to_status or r[0].action in NOTIFY_ACTIONS)
         ]
         return wanted, (rows[-1][0].id if rows else None)
 
