@@ -162,7 +162,7 @@ def hook(client: TestClient, service: str, body: dict[str, Any]) -> dict[str, An
 
 
 def coverage_info(action: dict[str, Any]) -> dict[str, Any]:
-    ext = [e for e in action["resource"]["extension"] if e["url"] == CRD_EXT][0]
+    ext = next(e for e in action["resource"]["extension"] if e["url"] == CRD_EXT)
     return {
         e["url"]: next(v for k, v in e.items() if k.startswith("value")) for e in ext["extension"]
     }

@@ -41,7 +41,7 @@ def claim_response(r: Any) -> dict[str, Any]:
 def review_code(cr: dict[str, Any], item: int = 0) -> str:
     adjudication = cr["item"][item]["adjudication"][0]
     action = adjudication["extension"][0]
-    code = [e for e in action["extension"] if e["url"].endswith("reviewActionCode")][0]
+    code = next(e for e in action["extension"] if e["url"].endswith("reviewActionCode"))
     return str(code["valueCodeableConcept"]["coding"][0]["code"])
 
 
