@@ -12,7 +12,6 @@ import copy
 import json
 from typing import Any
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
@@ -149,16 +148,8 @@ def resources(c: dict[str, Any]) -> list[dict[str, Any]]:
             "id": "order-1",
             "status": "active",
             "intent": "order",
-            "medicationCodeableConcept": {
-                "coding": [
-                    {
-                        "system": RXNORM,
-                        "code": "0",
-                        "display": f"sotorasib {c['strength']} MG Oral Tablet",
-                    }
-                ],
-                "text": f"sotorasib {c['strength']} MG Oral Tablet",
-            },
+            # Named as RxNorm names the clinical drug (no RxCUI: we do not make codes up).
+            "medicationCodeableConcept": {"text": f"sotorasib {c['strength']} MG Oral Tablet"},
             "subject": {"reference": "Patient/pat-1"},
             "authoredOn": c["service_date"],
             "requester": {"reference": "Practitioner/dr-1"},
@@ -319,10 +310,7 @@ def pas_bundle(c: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> 
                         "valueReference": {"reference": "MedicationRequest/order-1"},
                     }
                 ],
-                "productOrService": {
-                    "coding": [{"system": RXNORM, "code": "0"}],
-                    "text": f"sotorasib {c['strength']} MG Oral Tablet",
-                },
+                "productOrService": {"text": f"sotorasib {c['strength']} MG Oral Tablet"},
                 "servicedDate": c["service_date"],
             }
         ],

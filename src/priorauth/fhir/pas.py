@@ -402,6 +402,11 @@ def _review_action(code: str, display: str, number: str | None) -> dict[str, Any
     return {"url": f"{PAS}/extension-reviewAction", "extension": parts}
 
 
+def _num(value: Any) -> str:
+    """960.0 reads 960."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _notes(case: Case, sources: dict[str, str], auth: dict[str, Any] | None) -> list[str]:
     det = case.determination
     out: list[str] = []
@@ -409,12 +414,12 @@ def _notes(case: Case, sources: dict[str, str], auth: dict[str, Any] | None) -> 
     if case.status in ("approved", "partially_approved") and auth:
         out.append(
             f"{det['policy']['title']} ({det['policy']['number']}): authorized "
-            f"{auth['start']} to {auth['end']}, up to {auth['max_daily_dose_mg']} mg per day"
+            f"{auth['start']} to {auth['end']}, up to {_num(auth['max_daily_dose_mg'])} mg per day"
             + (f" ({auth['quantity_limit']})" if auth.get("quantity_limit") else "")
         )
     if case.status == "partially_approved":
         out.append(
-            f"Requested {det['requested_daily_dose_mg']} mg per day; the quantity is cut to the "
+            f"Requested {_num(det['requested_daily_dose_mg'])} mg per day; the quantity is cut to the "
             "policy's limit."
         )
     if case.status == "in_review":
