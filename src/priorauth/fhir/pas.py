@@ -419,8 +419,8 @@ def _notes(case: Case, sources: dict[str, str], auth: dict[str, Any] | None) -> 
         )
     if case.status == "partially_approved":
         out.append(
-            f"Requested {_num(det['requested_daily_dose_mg'])} mg per day; the quantity is cut to the "
-            "policy's limit."
+            f"Requested {_num(det['requested_daily_dose_mg'])} mg per day; the quantity is cut "
+            "to the policy's limit."
         )
     if case.status == "in_review":
         out.append("A pharmacist reviews this request before any denial; no denial has been made.")
