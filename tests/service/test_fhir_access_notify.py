@@ -203,6 +203,11 @@ def test_a_backend_client_trades_a_signed_assertion_for_a_token_and_submits(
     assert review_code(cr) == "A1"
     # The demo clinic's API key sees the case: the client acts for the same organization.
     assert len(client.get("/cases", headers=SUBMITTER).json()) == 1
+    # The case's events name the client; calls that touch no case are in fhir_audit.
+    case_id = client.get("/cases", headers=SUBMITTER).json()[0]["id"]
+    events = client.get(f"/cases/{case_id}/history", headers=SUBMITTER).json()
+    assert events[0]["actor"] == f"EHR backend (client {cid})"
+    client.get("/fhir/Subscription/none", headers=headers)
     with service.db.reading() as s:
         actors = {a.actor for a in s.scalars(select(FhirAudit)).all()}
     assert f"EHR backend (client {cid})" in actors

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,34 @@ def test_xml_is_refused_with_415(client: TestClient) -> None:
         headers={**SUBMITTER, "Content-Type": "application/fhir+xml"},
     )
     outcome_of(r, 415)
+
+
+EXAMPLES_FHIR = Path(__file__).resolve().parents[2] / "examples" / "fhir"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("pas-approve", "A1"),
+        ("pas-partial", "A6"),
+        ("pas-pend", "A4"),
+        ("pas-deny", "A4"),
+        ("pas-investigational", "A4"),
+    ],
+)
+def test_the_documented_examples_get_the_documented_answers(
+    client: TestClient, name: str, code: str
+) -> None:
+    raw = (EXAMPLES_FHIR / f"{name}.json").read_bytes()
+    assert review_code(claim_response(submit(client, raw))) == code
+    if name == "pas-pend":
+        answered = (EXAMPLES_FHIR / "pas-pend-answered.json").read_bytes()
+        assert review_code(claim_response(submit(client, answered))) == "A1"
+
+
+def test_every_example_named_in_the_docs_exists() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text()
+    for name in set(re.findall(r"examples/fhir/([\w.-]+\.json)", docs)):
+        assert (EXAMPLES_FHIR / name).exists(), name
+    for name in set(re.findall(r"research/davinci/([\w.-]+\.json)", docs)):
+        assert (DAVINCI / name).exists(), name

@@ -110,6 +110,8 @@ async def handle(
         response = error_response(
             FhirError("the service failed on this request; it is logged", None, 500, "exception")
         )
+    if getattr(request.state, "case_events", False) and response.status_code < 400:
+        return response  # the workflow wrote the case's events: that is its audit record
     try:
         await run_in_threadpool(_audit, service, who, request, response.status_code)
     except Exception:
@@ -147,6 +149,7 @@ async def claim_submit(request: Request) -> Response:
 
         def run() -> dict[str, Any]:
             bundle, results = pas.submit(service, who, raw)
+            request.state.case_events = any(r.case is not None for r in results)
             pas.with_authorizations(service, results)
             return pas.response_bundle(bundle, results, service.clock())
 
@@ -162,6 +165,7 @@ async def claim_inquire(request: Request) -> Response:
 
         def run() -> dict[str, Any]:
             bundle, results = pas.inquire(service, who, raw)
+            request.state.case_events = any(r.case is not None for r in results)
             pas.with_authorizations(service, results)
             return pas.response_bundle(bundle, results, service.clock())
 
@@ -177,6 +181,7 @@ async def claim_response(case_id: str, request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         def run() -> dict[str, Any]:
             results = pas.with_authorizations(service, pas.results_for_case(service, who, case_id))
+            request.state.case_events = True  # the case's read event
             return pas.claim_response(results, service.clock())
 
         return fhir_response(await run_in_threadpool(run))
