@@ -253,7 +253,12 @@ def _for_patient(entry: Entry, patient: Entry | None, chart: Chart) -> bool:
     if patient is None or not ref:
         return True
     found = chart.resolve(ref)
-    return found is None or found is patient
+    if found is not None:
+        return found is patient
+    # Not in the chart: the patient's own only if the reference names the patient.
+    text = str(ref.get("reference", "")) if isinstance(ref, dict) else str(ref)
+    tail = "/".join(text.split("/_history/")[0].rstrip("/").split("/")[-2:])
+    return tail == patient.key or not text
 
 
 def _active_condition(res: dict[str, Any]) -> bool:
