@@ -341,3 +341,28 @@ def test_a_hook_without_context_is_a_clear_error(client: TestClient) -> None:
     )
     assert r.status_code == 422
     assert r.json()["expression"] == ["context"]
+
+
+def test_a_crd_coverage_assertion_stands_in_for_the_chart_in_pas(client: TestClient) -> None:
+    c = CASES["approve"]
+    out = hook(client, "priorauth-order-sign", _sign_request(c))
+    [action] = out["systemActions"]
+    assert coverage_info(action)["pa-needed"] == "satisfied"
+    signed = {**action["resource"], "status": "active"}
+    thin = pas_bundle(c)
+    thin["entry"] = [
+        e
+        for e in thin["entry"]
+        if e["resource"]["resourceType"]
+        not in ("Condition", "Observation", "MedicationStatement", "QuestionnaireResponse")
+    ]
+    without = json.loads(json.dumps(thin))
+    for e in thin["entry"]:
+        if e["resource"]["resourceType"] == "MedicationRequest":
+            e["resource"] = signed
+    cr = claim_response(submit(client, thin))
+    assert review_code(cr) == "A1"
+    assert any("Coverage assertion" in n["text"] for n in cr["processNote"])
+    # The same thin Bundle without the assertion is reviewed on what it carries: a pend.
+    without["entry"][0]["resource"]["identifier"][0]["value"] = "LUM-THIN"
+    assert review_code(claim_response(submit(client, without))) == "A4"

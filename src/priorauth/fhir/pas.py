@@ -30,14 +30,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from priorauth.fhir.mapping import Chart, Entry, Mapped, annotate_trace, icd10, to_request
-from priorauth.fhir.models import FhirClaim
+from priorauth.fhir.models import CoverageAssertion, FhirClaim
 from priorauth.fhir.outcome import FhirError, pydantic_expression
+from priorauth.request import parse_request
 from priorauth.service.auth import Principal
 from priorauth.service.errors import ServiceError
 from priorauth.service.models import Authorization, Case
 from priorauth.service.workflow import INFO_FIELDS, Service
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
+CRD_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 X12_306 = "https://codesystem.x12.org/005010/306"
 REVIEW_ACTIONS = {
     "approved": ("A1", "Certified in total"),
@@ -286,9 +288,54 @@ def submit(
                 )
             )
             continue
+        mapped, note = _with_assertion(service, who, order, mapped)
         case = _submit_item(service, who, org, key, sequence, mapped, summary, order)
-        results.append(ItemResult(sequence, case, summary, mapped.sources))
+        results.append(ItemResult(sequence, case, summary, mapped.sources, note))
     return bundle, results
+
+
+def _assertion_id(order: Entry) -> str | None:
+    for ext in order.resource.get("extension") or []:
+        if ext.get("url") == CRD_EXT:
+            for part in ext.get("extension") or []:
+                if part.get("url") == "coverage-assertion-id" and part.get("valueString"):
+                    return str(part["valueString"])
+    return None
+
+
+def _with_assertion(
+    service: Service, who: Principal, order: Entry, mapped: Mapped
+) -> tuple[Mapped, str]:
+    """A CRD coverage assertion on the order (`satisfied`: the engine approved this order on
+    the chart it saw) stands in for the chart: the case is decided on the request recorded with
+    the assertion, so a thin PAS Bundle need not send the chart again. It applies only to the
+    same organization, member and medication (drug, strength, quantity, days)."""
+    aid = _assertion_id(order)
+    if aid is None:
+        return mapped, ""
+    with service.db.reading() as s:
+        row = s.get(CoverageAssertion, aid)
+    req = mapped.request
+    if row is None or row.org != who.org or row.decision != "approved":
+        return (
+            mapped,
+            f"Coverage assertion {aid}: not on file for this organization; reviewed anew.",
+        )
+    recorded = parse_request(row.request)
+    if recorded.member.id != req.member.id or recorded.medication != req.medication:
+        return mapped, (
+            f"Coverage assertion {aid}: for another member or another medication order; "
+            "reviewed anew."
+        )
+    body = recorded.model_copy(update={"date_of_service": req.date_of_service, "kind": req.kind})
+    sources = {
+        k: f"coverage assertion {aid}"
+        for k in ("diagnoses", "biomarkers", "answers", "prior_therapies", "concurrent_therapies")
+    }
+    return Mapped(body, {**sources, **mapped.sources}, mapped.drug), (
+        f"Coverage assertion {aid} (CRD, {row.created_at:%Y-%m-%d}): decided on the chart "
+        "recorded with it."
+    )
 
 
 def _existing(service: Service, org: str, key: str, sequence: int) -> FhirClaim | None:
@@ -479,6 +526,8 @@ def claim_response(
                     )
             if r.case.status in OPEN:
                 outcome = "queued"
+            if r.note:
+                notes.append({"number": len(notes) + 1, "type": "display", "text": r.note})
             for text in _notes(r.case, r.sources, r.authorization):
                 notes.append({"number": len(notes) + 1, "type": "display", "text": text})
         adjudication = {
