@@ -61,6 +61,7 @@ def test_readme_shows_the_two_commands() -> None:
         ["keys", "list"],
         ["keys", "revoke"],
         ["users", "create"],
+        ["clients", "register"],
     ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -36,6 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SUBMITTER_KEY = "demo-submitter-key"
 MAX_IDLE_S = 3.0  # reuse a keep-alive connection only if it was used this recently
+# `run.py --api fhir` drives PAS Claim/$submit with the FHIR examples instead of POST /cases.
+API = os.environ.get("PRIORAUTH_BENCH_API", "cases")
+PATH = "/fhir/Claim/$submit" if API == "fhir" else "/cases"
+CONTENT_TYPE = "application/fhir+json" if API == "fhir" else "application/json"
 
 
 def example_bodies() -> list[dict[str, Any]]:
@@ -43,8 +48,32 @@ def example_bodies() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in files]
 
 
+def fhir_bodies() -> list[dict[str, Any]]:
+    files = sorted((ROOT / "examples" / "fhir").glob("pas-*.json"))
+    return [json.loads(p.read_text()) for p in files if "answered" not in p.name]
+
+
+def make_fhir_requests(n: int, prefix: str, offset: int) -> list[tuple[str, bytes]]:
+    """PAS Bundles: the examples in turn, each with its own Claim identifier and member."""
+    bodies = fhir_bodies()
+    out = []
+    for i in range(offset, offset + n):
+        body = json.loads(json.dumps(bodies[i % len(bodies)]))
+        key = f"{prefix}-{i:07d}"
+        for entry in body["entry"]:
+            res = entry["resource"]
+            if res["resourceType"] == "Claim":
+                res["identifier"][0]["value"] = key
+            elif res["resourceType"] == "Coverage":
+                res["subscriberId"] = key
+        out.append((key, json.dumps(body).encode()))
+    return out
+
+
 def make_requests(n: int, prefix: str, offset: int = 0) -> list[tuple[str, bytes]]:
     """(Idempotency-Key, body) for n requests: the examples in turn, each a new member."""
+    if API == "fhir":
+        return make_fhir_requests(n, prefix, offset)
     bodies = example_bodies()
     out = []
     for i in range(offset, offset + n):
@@ -145,8 +174,8 @@ async def _read_chunked(reader: asyncio.StreamReader) -> None:
 
 def raw_request(host: str, port: int, key: str, body: bytes) -> bytes:
     head = (
-        f"POST /cases HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {SUBMITTER_KEY}\r\nContent-Type: application/json\r\n"
+        f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {SUBMITTER_KEY}\r\nContent-Type: {CONTENT_TYPE}\r\n"
         f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -192,14 +221,12 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             ),
             timeout=httpx.Timeout(timeout, pool=timeout),
         )
-        headers = {"Authorization": f"Bearer {SUBMITTER_KEY}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {SUBMITTER_KEY}", "Content-Type": CONTENT_TYPE}
         await asyncio.gather(*(client.get("/health") for _ in range(8)))
 
         async def send(i: int) -> int:
             key, body = reqs[i]
-            r = await client.post(
-                "/cases", content=body, headers={**headers, "Idempotency-Key": key}
-            )
+            r = await client.post(PATH, content=body, headers={**headers, "Idempotency-Key": key})
             return r.status_code
 
         close = client.aclose

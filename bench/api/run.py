@@ -489,8 +489,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra environment for the server (experiments, e.g. PYTHONPATH)",
     )
-    p.add_argument("--out", type=Path, default=HERE / "results.json")
+    p.add_argument(
+        "--api",
+        choices=("cases", "fhir"),
+        default="cases",
+        help="POST /cases (JSON), or PAS POST /fhir/Claim/$submit with examples/fhir/pas-*.json",
+    )
+    p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    # The load generators (child processes) read which API to drive from the environment.
+    os.environ["PRIORAUTH_BENCH_API"] = args.api
+    if args.api == "fhir":
+        TARGET.update(rate=100, p99_ms=100.0)  # issue 10: p99 < 100 ms at 100 submissions/s
+    args.out = args.out or HERE / ("results-fhir.json" if args.api == "fhir" else "results.json")
     args.rates = [float(x) for x in args.rates.split(",") if x]
     args.ceiling_rates = [float(x) for x in args.ceiling_rates.split(",") if x]
     workers = [int(x) for x in args.workers.split(",") if x]

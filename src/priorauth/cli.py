@@ -763,3 +763,43 @@ def users_create(
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         out.print(f"user created: {shown}")
+clients_app = typer.Typer(
+    help="SMART Backend Services clients of the FHIR API.", no_args_is_help=True
+)
+app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("register")
+def clients_register(
+    jwks: Annotated[
+        Path, typer.Option(help="The client's public keys: a JWK Set JSON file.", exists=True)
+    ],
+    role: Annotated[str, typer.Option(help="submitter, reviewer or admin.")],
+    org: Annotated[str | None, typer.Option(help="The provider organization (submitters).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Who the client is (shown in the audit log).")
+    ] = None,
+) -> None:
+    """Register a backend client by its public keys and print its client id: it signs a JWT
+    assertion with its private key and trades it at POST /oauth/token for an access token."""
+    import json as _json
+
+    from priorauth.fhir.access import register_client
+    from priorauth.service.config import get_settings
+    from priorauth.service.db import Database
+    from priorauth.service.migrate import upgrade
+
+    with _one_line_errors():
+        try:
+            keys = _json.loads(jwks.read_text())
+        except ValueError as exc:
+            raise BadInput(f"{jwks}: not JSON ({exc})") from None
+        if not isinstance(keys, dict):
+            raise BadInput(f"{jwks}: expected a JWK Set object with 'keys'")
+        db = Database(get_settings().database_url)
+        upgrade(db.engine)
+        try:
+            client_id = register_client(db, name or jwks.stem, role, org, keys)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        print(client_id)

@@ -28,6 +28,15 @@ from priorauth.service.migrate import upgrade
 DATABASES = ["sqlite", "postgresql"]
 # Every table but api_keys (the demo keys stay) and alembic_version.
 CASE_TABLES = ("events", "authorizations", "cases")
+# The FHIR adapter's tables (fhir_claims goes with cases, by CASCADE).
+FHIR_TABLES = (
+    "fhir_subscriptions",
+    "fhir_audit",
+    "coverage_assertions",
+    "oauth_tokens",
+    "oauth_assertion_jtis",
+    "oauth_clients",
+)
 
 
 @pytest.fixture(params=DATABASES)
@@ -64,7 +73,8 @@ def app_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     db = Database(url)
     try:
         with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE"))
+            tables = ", ".join(CASE_TABLES + FHIR_TABLES)
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         db.engine.dispose()
     return url

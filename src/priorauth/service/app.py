@@ -104,6 +104,9 @@ def create_app(
     from priorauth.web import mount  # the workbench under /ui, and the decision letters
 
     mount(app, service)
+    from priorauth.fhir.routes import mount as mount_fhir
+
+    mount_fhir(app)  # the FHIR (Da Vinci PAS, DTR), CDS Hooks (CRD) and SMART token routes
     install_openapi(app)
     return app
 
