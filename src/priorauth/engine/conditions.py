@@ -25,7 +25,13 @@ from priorauth.policy.model import (
     SettingCondition,
     StepTherapyCondition,
 )
-from priorauth.policy.tables import Knowledge, norm, norm_code, normalize_alteration
+from priorauth.policy.tables import (
+    NOT_MUTATIONS,
+    Knowledge,
+    norm,
+    norm_code,
+    normalize_alteration,
+)
 
 Notes = list[Fact] | None
 Evaluator = Callable[[Facts, Notes], Status]
@@ -128,6 +134,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
     wanted_alts = frozenset(
         kb.alteration(gene, a) or normalize_alteration(a) for a in c.alterations
     )
+    any_mutation = "MUTATION" in wanted_alts
     wanted = c.result
     need_test = c.fda_approved_test
     disease = c.disease
@@ -153,7 +160,9 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
                 return False
             return None
         if wanted_alts and m_alt not in wanted_alts:
-            return False
+            # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
+            if not (any_mutation and m_alt not in NOT_MUTATIONS):
+                return False
         if result != wanted:
             return False
         if not need_test:

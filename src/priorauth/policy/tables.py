@@ -136,7 +136,14 @@ class Knowledge:
         canonical = normalize_alteration(text)
         if is_protein_change(canonical):
             return canonical
-        return self.alteration_aliases.get((gene, canonical))
+        found = self.alteration_aliases.get((gene, canonical))
+        if found is None:
+            # A kind of alteration rather than a named one: "fusion", "KIF5B-RET fusion",
+            # "amplification", "mutation".
+            found = ALTERATION_KINDS.get(canonical)
+            if found is None and canonical.endswith(("FUSION", "REARRANGEMENT")):
+                found = "FUSION"
+        return found
 
     def attestation_parts(self, key: str) -> tuple[str, ...]:
         """The monitoring topics an attestation key stands for (liver_function_and_electrolyte_
@@ -354,6 +361,27 @@ def load_knowledge() -> Knowledge:
         companion_tests=companion,
     )
 
+
+# Kinds of alteration as results and policies write them, for criteria that name no alteration.
+ALTERATION_KINDS = {
+    "MUTATION": "MUTATION",
+    "MUTATIONS": "MUTATION",
+    "MUTATED": "MUTATION",
+    "MUTANT": "MUTATION",
+    "MUTATION-POSITIVE": "MUTATION",
+    "FUSION": "FUSION",
+    "FUSIONS": "FUSION",
+    "GENEFUSION": "FUSION",
+    "REARRANGEMENT": "FUSION",
+    "REARRANGED": "FUSION",
+    "TRANSLOCATION": "FUSION",
+    "AMPLIFICATION": "AMPLIFICATION",
+    "AMPLIFIED": "AMPLIFICATION",
+    "OVEREXPRESSION": "OVEREXPRESSION",
+    "OVEREXPRESSED": "OVEREXPRESSION",
+}
+# Alterations that are not mutations: a criterion asking for "a mutation" is not met by them.
+NOT_MUTATIONS = frozenset({"FUSION", "AMPLIFICATION", "OVEREXPRESSION"})
 
 _AMINO = {
     "ala": "A",
