@@ -102,7 +102,8 @@ def clean(text: str, source: str) -> Document:
             raw = raw.replace("\f", "")
         plain = strip_markup(raw)
         stripped = plain.strip()
-        if _HEADER_CELL.search(stripped) and (":" in stripped):
+        if _HEADER_CELL.search(stripped) and (":" in stripped) and len(stripped) < 240:
+            # (a longer line is text that mentions a date, or a whole flattened page)
             _read_header(stripped, header)
             m = _PAGE.search(stripped)
             if m:

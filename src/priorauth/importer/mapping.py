@@ -49,6 +49,7 @@ def normalize(text: str, ctx: Context) -> str:
     """One spelling for what documents write many ways: the member is 'patient', a gene's full
     name before its symbol is the symbol, dashes and comparison signs are ASCII."""
     t = _clean(text.translate(_UNICODE))
+    t = re.sub(r"^(?:documentation|evidence) of (?:an? )?", "", t, flags=re.I)
     t = re.sub(
         r"^(?:documentation|medical records?|chart notes?) (?:confirms?|documents?|"
         r"shows?|supports?)(?: that)?\s+",
@@ -180,7 +181,8 @@ _RESPONSE = (
 
 
 def _disease_status(t: str, ctx: Context) -> Mapped | None:
-    low = t.lower()
+    low = re.sub(rf"\b{_own(ctx)} (?:therapy|treatment)\b", "therapy", t.lower())
+    low = re.sub(rf"\bon {_own(ctx)}$", "on therapy", low)
     m = re.fullmatch(r"no disease progression(?: or (unacceptable toxicity))?", low)
     if m:
         return Mapped(
@@ -279,7 +281,8 @@ def _biomarker(t: str, ctx: Context) -> Mapped | None:
     if tm:
         fda = "clia" not in tm.group("test").lower()
         body = body[: tm.start()].strip()
-    body = _BM_PREFIX.sub("", body, count=1).strip()
+    for _ in range(2):  # "Tumor is positive for ..."
+        body = _BM_PREFIX.sub("", body, count=1).strip()
     split = _gene_prefix(body, ctx)
     if split is None:
         return None
@@ -715,7 +718,8 @@ _EXTENTS = [
 _DX_PREFIX = re.compile(
     r"^(?:patient has (?:a |an )?(?:(?:confirmed|documented|established) )?(?:diagnosis of )?"
     r"|(?:a |an )?(?:confirmed |documented |established )?diagnosis of "
-    r"|patient (?:is|has been|was) diagnosed with (?:a |an )?|documented )"
+    r"|patient (?:is|has been|was) diagnosed with (?:a |an )?|documented "
+    r"|(?:disease|tumor|cancer) is )"
 )
 
 
