@@ -170,6 +170,23 @@ def build_generic(
         notes.append("The text was one long paragraph (a flattened PDF): split at its bullets")
         lines = reflow(lines)
     blocks = find_blocks(lines)
+    if lines and not any(ls for _, ls in blocks.phases.values()):
+        # A flattened paragraph that a PDF then wrapped at the page width: run the lines
+        # together and split them where bullets and headings begin.
+        joined = Line(" ".join(x.text.strip() for x in lines), lines[0].page, lines[0].number)
+        again = reflow([joined]) if len(joined.text) >= 200 else []
+        retry = find_blocks(again)
+        if any(ls for _, ls in retry.phases.values()):
+            notes.append("The text ran together (a flattened PDF): split at its bullets")
+            lines, blocks = again, retry
+    found_any = any(ls for _, ls in blocks.phases.values())
+    if not found_any and drug_names(lines, kb) is None:
+        raise DocumentError(
+            src,
+            "not a drug policy document: no criteria section (FEP 'Prior-Approval Requirements',"
+            " 'Initial Authorization', 'Coverage Criteria', ...) and no drug named as"
+            " 'Brand (generic)'",
+        )
     meta = _metadata(doc, lines, blocks, kb, warnings)
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
     builder = _Builder(doc, kb, own)
@@ -197,11 +214,13 @@ def build_generic(
     if "initial" not in trees:
         where = ", ".join(sorted(phases)) or "none"
         warnings.append(
-            "no criteria block was recognised (blocks found: "
-            f"{where}): every line is reported unplaced, and the policy asks one question"
+            "no initial requirements (criteria) section was recognised (blocks found: "
+            f"{where}): every line not read as metadata is reported unplaced, and the policy"
+            " asks one question"
         )
         for line in blocks.front + [ln for _, ls in blocks.phases.values() for ln in ls]:
-            unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "unrecognised"))
+            if not _metadata_line(line.text, kb):
+                unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "unrecognised"))
         first = lines[0] if lines else Line("", 1, 1)
         trees["initial"] = {
             "id": "initial",
@@ -238,6 +257,19 @@ def build_generic(
         ) from None
     placements = builder.placements
     return ImportResult(src, policy, placements, unplaced, warnings, notes)
+
+
+_META = re.compile(
+    r"^\s*(?:effective(?: date)?|version date|last review(?:ed)?(?: date)?|(?:guideline|program|"
+    r"policy|protocol|reference|document) (?:number|no\.?|#|id)|p\s*&\s*t approval dates?|"
+    r"original (?:policy )?date|program|medication)\s*:",
+    re.I,
+)
+
+
+def _metadata_line(text: str, kb: Knowledge) -> bool:
+    """A line the metadata was read from (a date, a number, the drug's names)."""
+    return bool(_META.match(text)) or drug_names([Line(text, 1, 1)], kb) is not None
 
 
 def _same_as_initial(lines: list[Line]) -> bool:

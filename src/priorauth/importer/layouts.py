@@ -138,7 +138,7 @@ def classify(line: Line) -> tuple[str, str | None] | None:
 
 # --- flattened PDF text --------------------------------------------------------------------
 
-_GLYPH_RUN = re.compile(r"\s+(?=(?:[\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u00a7]|o)\s+[A-Z(])")
+_GLYPH_RUN = re.compile(r"\s+(?=(?:[\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u00a7]|o|-)\s+[A-Z(])")
 _ITEM_START = re.compile(
     r"(?<=[.;:)a-z0-9])\s+(?=(?:\d{1,2}|[a-h]|[ivx]{1,4}|[A-H]|[IVX]{1,4})[.)]\s+[A-Z(])"
 )
