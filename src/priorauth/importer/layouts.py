@@ -398,6 +398,12 @@ def parse_quantity_lines(
         if q is None:
             unread.append(line)
             continue
+        if q.group("unit") is None and re.search(
+            r"\b(?:syringes?|pens?|vials?|injectors?|autoinjectors?|ml|kits?|packs?|patches|"
+            r"inhalers?)\b", text, re.I
+        ):
+            unread.append(line)  # a unit the limits cannot hold
+            continue
         before = text[: q.start()]
         strengths = _ROW_STRENGTH.findall(before)
         unit_word = (q.group("unit") or "").lower().rstrip("s")

@@ -337,6 +337,9 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
+    whole = re.sub(r"^(?:an?|the|another|other|any|prior|previous)\s+", "", text.strip(), flags=re.I)
+    if "/" in whole and (one := _term(norm(whole), ctx)):
+        return [one]  # "CDK4/6 inhibitor", "IL-12/23 inhibitor": one name with a slash
     parts = [p for p in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b|/)\s*", text) if p.strip()]
     out: list[str] = []
     for part in parts:
@@ -619,7 +622,8 @@ def _continuation(t: str, ctx: Context) -> Mapped | None:
 
 
 def _prescriber(t: str, ctx: Context) -> Mapped | None:
-    low = t.lower().replace(",", " ")
+    low = re.sub(r",?\s+or in consultation with,?", " or in consultation with", t.lower())
+    low = re.sub(r"\bby,\s", "by ", low)
     low = re.sub(r"\s+", " ", low)
     m = re.fullmatch(
         rf"(?:(?:{_own(ctx)}|therapy|treatment) (?:is|must be|will be) )?(?:prescribed|initiated)"
@@ -630,8 +634,9 @@ def _prescriber(t: str, ctx: Context) -> Mapped | None:
     if not m:
         return None
     who = m.group("who") or m.group("who2")
+    who = re.sub(r"^(?:one|any) of the following:?\s*", "", who)
     wanted: list[str] = []
-    for part in re.split(r"\s+or\s+|\s+and/or\s+", who):
+    for part in re.split(r"\s+or\s+|\s+and/or\s+|\s*,\s*", who):
         part = re.sub(r"^(?:an?|the)\s+", "", part.strip())
         keys = ctx.kb.specialty(part)
         if not keys:

@@ -55,6 +55,7 @@ class Node:
     joins: list[str] = field(default_factory=list)  # connector before each child after the first
     header: str | None = None  # "all" / "any" when the item's words say how its children combine
     label: bool = False  # a header only ("One of the following:"), not a criterion itself
+    marker: str = ""  # "a", "iv", "3": the item's own marker
 
     def combine(self, warnings: list[str]) -> str:
         """How this node's children combine."""
@@ -99,21 +100,22 @@ def _header_of(text: str) -> tuple[str | None, str, bool]:
     return combine, bare if bare else text, only
 
 
-def _marker(text: str, prev_styles: list[str]) -> tuple[str, str]:
+def _marker(text: str, prev_letters: dict[str, str]) -> tuple[str, str, str]:
     """(style, body) of a line; ``plain`` when it carries no marker."""
     for style, rx in _MARKERS:
         m = rx.match(text)
         if not m:
             continue
-        if style == "roman" and m.group(1) in ("i", "v", "x") and "lower" in prev_styles[-1:]:
-            # "i." after "h.": a letter, not a roman numeral
-            continue
-        if style == "ROMAN" and m.group(1) in ("I", "V", "X") and "upper" in prev_styles[-1:]:
+        before = {"i": "h", "v": "u", "x": "w"}
+        if style == "roman" and prev_letters.get("lower") == before.get(m.group(1)):
+            continue  # "i." after "h.": a letter, not a roman numeral
+        if style == "ROMAN" and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper():
             continue
         if style == "bullet" and m.group(1) == "o" and not m.group(2)[:1].isupper():
             continue  # "o" as a bullet only before a capital ("o Diagnosis of ...")
-        return (f"bullet{m.group(1)}" if style == "bullet" else style), m.group(2).strip()
-    return "plain", text
+        kind = f"bullet{m.group(1)}" if style == "bullet" else style
+        return kind, m.group(2).strip(), m.group(1)
+    return "plain", text, ""
 
 
 def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Line]]:
@@ -134,13 +136,14 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             placed.append(line)
             continue
         indent = len(raw) - len(raw.lstrip(" "))
-        style, body = _marker(text, [n.style for n in stack[1:]])
+        letters = {n.style: n.marker for n in stack[1:] if n.style in ("lower", "upper")}
+        style, body, mark = _marker(text, letters)
         trailing = None
         t = _TRAILING.search(body)
         if t:
             trailing = (t.group(1) or t.group(2) or t.group(3)).lower()
-            body = body[: t.start()]
-        body = body.rstrip(" ;,")
+            body = body[: t.start()].rstrip(" ;,")
+        body = body.rstrip(" ;")  # (a comma may be a wrapped list's, kept for the next line)
         if style == "plain" and last is not None and body[:1].islower():
             last.text = f"{last.text} {body}"  # the rest of a wrapped item
             pending = trailing
@@ -149,7 +152,7 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
         combine, bare, only = _header_of(body)
         # A line ending in a colon or carrying "(must meet ...)" heads the items under it.
         only = only or body.rstrip().endswith(":") or _MUST.search(body) is not None
-        node = Node(bare, line, style, indent, header=combine, label=only)
+        node = Node(bare, line, style, indent, header=combine, label=only, marker=mark)
         # Where it goes: a sibling of the last item of the same style at this indentation, or a
         # child of the item above.
         while len(stack) > 1:
