@@ -142,6 +142,10 @@ _GLYPH_RUN = re.compile(r"\s+(?=(?:[\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u00a7]|
 _ITEM_START = re.compile(
     r"(?<=[.;:)a-z0-9])\s+(?=(?:\d{1,2}|[a-h]|[ivx]{1,4}|[A-H]|[IVX]{1,4})[.)]\s+[A-Z(])"
 )
+_LABEL_START = re.compile(
+    r"(?<![\u2022\u25aa\u25e6\u00a7o-])\s+(?=[A-Z][\w/-]*(?:\s+(?:[a-z][\w/-]*|\([A-Za-z]+\)))"
+    r"{0,5}:\s+(?:[\u2022\u25aa\u25e6\u00a7o-]|\d{1,2}[.)])\s)"
+)
 _CONNECTOR = re.compile(
     r"(?<=[.;:,a-z)])\s+(?=(?:AND|OR)\s+(?:[\u2022\u25aa\u25e6o]|\d|[a-z][.)]|[A-Z]))"
 )
@@ -172,8 +176,9 @@ def reflow(lines: list[Line]) -> list[Line]:
             out.append(Line(text, line.page, line.number, line.heading, line.joined))
             continue
         text = re.sub(r"\s+", " ", text)
-        for rx in (_GLYPH_RUN, _ITEM_START, _CONNECTOR, head_rx):
+        for rx in (_GLYPH_RUN, _ITEM_START, _CONNECTOR, head_rx, _LABEL_START):
             text = rx.sub("\n", text)
+        text = _after_heads(text, heads)
         # "AND" / "OR" that begin a piece stand on their own line.
         text = re.sub(r"(?m)^(AND|OR)\s+", r"\1\n", text)
         for piece in text.split("\n"):
@@ -181,6 +186,22 @@ def reflow(lines: list[Line]) -> list[Line]:
             if piece:
                 out.append(Line(piece, line.page, line.number, False, line.joined))
     return out
+
+
+def _after_heads(text: str, heads: list[str]) -> str:
+    """A heading joined to the first criterion ("Coverage Criteria Breast cancer: ..."): split
+    after it, unless the words that follow make a longer heading."""
+    lowered = [h.lower() for h in heads]
+
+    def cut(m: re.Match[str]) -> str:
+        head, nxt = m.group(1), m.group(2)
+        if any(h.startswith(f"{head} {nxt}".lower()) for h in lowered):
+            return m.group(0)
+        return f"{head}\n{nxt}"
+
+    for h in heads:
+        text = re.sub(rf"(?m)^({re.escape(h)}):?\s+(?=[A-Z\u2022\u25aa(])(\S+)", cut, text)
+    return text
 
 
 # Section names as they appear inside a flattened paragraph (case as documents write them).

@@ -138,13 +138,17 @@ def _attestation(t: str, ctx: Context) -> Mapped | None:
     topics = []
     low = t.lower()
     rest = re.sub(r"^prescriber (?:agrees|attests|will|must|has agreed)( to)? monitor\b", "", low)
+    where: dict[str, int] = {}
     for topic, words in ctx.kb.attestation_topics.items():
         for w in sorted(words, key=len, reverse=True):
             pattern = rf"\b{re.escape(w.lower())}\b"
-            if re.search(pattern, low):
+            found = re.search(pattern, low)
+            if found:
                 if topic not in topics:
                     topics.append(topic)
+                where[topic] = min(where.get(topic, found.start()), found.start())
                 rest = re.sub(pattern, " ", rest)
+    topics.sort(key=lambda k: where[k])  # in the sentence's order
     # Only when every thing to monitor is a known topic does the key stand for the topics;
     # otherwise the key names the whole sentence, so nothing it asks for is dropped.
     filler = r"\b(?:tests?|levels?|and|the|values?|panel|total|serum)\b|\([^)]*\)|[,.;]"

@@ -151,7 +151,12 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             continue
         combine, bare, only = _header_of(body)
         # A line ending in a colon or carrying "(must meet ...)" heads the items under it.
-        only = only or body.rstrip().endswith(":") or _MUST.search(body) is not None
+        # A longer line ending in a colon stays a criterion too: a header is never allowed to
+        # swallow a criterion's words.
+        colon = body.rstrip().endswith(":") and (
+            len(bare.split()) <= 6 or re.search(r"\bfollowing\b", bare, re.I) is not None
+        )
+        only = only or colon or _MUST.search(body) is not None
         node = Node(bare, line, style, indent, header=combine, label=only, marker=mark)
         # Where it goes: a sibling of the last item of the same style at this indentation, or a
         # child of the item above.
