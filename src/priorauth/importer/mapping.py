@@ -363,7 +363,7 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
         bare = bare.strip() or words
         unchemo = re.sub(r"\s*chemotherapy$", "", bare).strip() or "chemotherapy"
         found = None
-        for cand in (words, bare, unchemo):
+        for cand in (words, bare, unchemo, f"{words} therapy"):
             found = _term(cand, ctx)
             if found is not None:
                 break

@@ -130,6 +130,9 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
         text = raw.strip()
         if not text:
             continue
+        if re.fullmatch(r"(?:[IVX]{1,4}|[A-Ha-h]|\d{1,2})[.)]", text):
+            placed.append(line)  # a marker left alone when its heading was split off
+            continue
         alone = _ALONE.match(text)
         if alone:
             pending = alone.group(1).lower()
