@@ -510,6 +510,7 @@ def drug_names(lines: list[Line], kb: Knowledge) -> tuple[str, str] | None:
     for line in lines[:40]:
         for m in pair.finditer(line.text):
             a, b = m.group(1).strip(), m.group(2).strip()
+            b = re.sub(r"-[a-z]{4}$", "", b)  # a biologic's suffix: risankizumab-rzaa
             # the last words before the parenthesis ("Clinical Policy: Sotorasib (Lumakras)")
             for n in range(len(a.split()), 0, -1):
                 cand = " ".join(a.split()[-n:])
@@ -521,7 +522,7 @@ def drug_names(lines: list[Line], kb: Knowledge) -> tuple[str, str] | None:
     for line in lines[:40]:
         for m in pair.finditer(line.text):
             a, b = m.group(1).strip().split()[-1], m.group(2).strip()
-            if a[:1].isupper() and b[:1].islower():
+            if a[:1].isupper() and b[:1].islower() and len(b) > 3:
                 return a, b
     return None
 
