@@ -52,6 +52,9 @@ class Member(_Strict):
 class Prescriber(_Strict):
     npi: str | None = Field(default=None, pattern=r"^\d{10}$")
     name: str | None = None
+    specialty: str | None = Field(
+        default=None, min_length=1, description="e.g. oncology, dermatology, rheumatology"
+    )
 
 
 class Medication(_Strict):
@@ -96,10 +99,33 @@ class Therapy(_Strict):
 class DiseaseStatus(_Strict):
     progression: Flag | None = None
     unacceptable_toxicity: Flag | None = None
+    clinical_response: Flag | None = Field(
+        default=None, description="a positive clinical response to the requested drug"
+    )
+
+
+class StepTrial(_Strict):
+    """A drug tried before the requested one, and how that ended (step therapy)."""
+
+    drug: str = Field(min_length=1)
+    outcome: Literal["failure", "intolerance", "contraindication"]
+
+
+class Continuation(_Strict):
+    """Whether the member already receives the requested drug (continuation of therapy)."""
+
+    currently_receiving: Flag
+    via_samples: Flag | None = None
 
 
 class Request(_Strict):
     kind: Literal["initial", "renewal"]
+    plan: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        max_length=64,
+        description="the member's plan (e.g. fep); absent: the deployment's default plan",
+    )
     date_of_service: dt.date
     urgency: Literal["standard", "expedited"] = "standard"
     member: Member
@@ -117,6 +143,8 @@ class Request(_Strict):
     concurrent_therapies: list[Therapy] | None = None
     attestations: dict[str, Flag] | None = None
     disease_status: DiseaseStatus | None = None
+    step_therapy: list[StepTrial] | None = None
+    continuation: Continuation | None = None
     answers: dict[str, Flag] | None = None
 
     @model_validator(mode="after")

@@ -16,13 +16,22 @@ from priorauth.policy.model import (
     BiomarkerCondition,
     ConcurrentTherapyCondition,
     Condition,
+    ContinuationCondition,
     DiagnosisCondition,
     DiseaseStatusCondition,
+    PrescriberSpecialtyCondition,
     PriorTherapyCondition,
     QuestionCondition,
     SettingCondition,
+    StepTherapyCondition,
 )
-from priorauth.policy.tables import Knowledge, norm, normalize_alteration
+from priorauth.policy.tables import (
+    NOT_MUTATIONS,
+    Knowledge,
+    norm,
+    norm_code,
+    normalize_alteration,
+)
 
 Notes = list[Fact] | None
 Evaluator = Callable[[Facts, Notes], Status]
@@ -48,6 +57,12 @@ def compile_condition(cond: Condition, kb: Knowledge, own_drug: str) -> Evaluato
         return _disease_status(cond)
     if isinstance(cond, QuestionCondition):
         return _question
+    if isinstance(cond, PrescriberSpecialtyCondition):
+        return _prescriber_specialty(cond, kb)
+    if isinstance(cond, StepTherapyCondition):
+        return _step_therapy(cond, kb)
+    if isinstance(cond, ContinuationCondition):
+        return _continuation(cond)
     raise TypeError(f"no evaluator for {type(cond).__name__}")
 
 
@@ -66,9 +81,11 @@ def _age(c: AgeCondition) -> Evaluator:
 def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
     disease = kb.diseases[c.disease]
     families = disease.families
+    prefixes = disease.prefixes  # codes finer than a family (L40.0 plaque psoriasis)
     histologies = disease.histologies
     extents = frozenset(c.extents) if c.extents else None
     resectable = c.resectable
+    either = c.extent_or_unresectable
 
     def diagnosis(f: Facts, notes: Notes) -> Status:
         dxs = f.diagnoses
@@ -78,7 +95,9 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
             return None
         found: list[Status] = []
         for d in dxs:
-            if d.family not in families:
+            if d.family not in families and not (
+                prefixes and norm_code(d.code).startswith(prefixes)
+            ):
                 continue
             hist: Status = True
             if histologies is not None:
@@ -89,12 +108,10 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
             res: Status = True
             if resectable is not None:
                 res = None if d.resectable is None else d.resectable == resectable
-            found.append(k_and((hist, ext, res)))
+            found.append(k_and((hist, k_or((ext, res)))) if either else k_and((hist, ext, res)))
             if notes is not None:
                 src = f"diagnoses[{d.pos}]"
-                notes.append(
-                    Fact("code", f"{d.code} ({kb.families.get(d.family, d.family)})", f"{src}.code")
-                )
+                notes.append(Fact("code", f"{d.code} ({kb.describe(d.code)})", f"{src}.code"))
                 if histologies is not None:
                     notes.append(Fact("histology", d.histology or "not given", f"{src}.histology"))
                 if extents is not None:
@@ -124,6 +141,7 @@ def biomarker_rule(c: BiomarkerCondition, kb: Knowledge) -> tuple[str, MarkerRul
     wanted_alts = frozenset(
         kb.alteration(gene, a) or normalize_alteration(a) for a in c.alterations
     )
+    any_mutation = "MUTATION" in wanted_alts
     wanted = c.result
     need_test = c.fda_approved_test
     disease = c.disease
@@ -149,7 +167,9 @@ def biomarker_rule(c: BiomarkerCondition, kb: Knowledge) -> tuple[str, MarkerRul
                 return False
             return None
         if wanted_alts and m_alt not in wanted_alts:
-            return False
+            # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
+            if not (any_mutation and m_alt not in NOT_MUTATIONS):
+                return False
         if result != wanted:
             return False
         if not need_test:
@@ -230,6 +250,7 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
     limited = _terms([c.limit_drug], kb)[0] if c.limit_drug else None
     limit_months = c.limit_months or 0
     only_in = c.only_in_setting
+    never = _terms(c.not_received, kb)
 
     def prior_therapy(f: Facts, notes: Notes) -> Status:
         summary = f.prior_summary
@@ -274,7 +295,13 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge) -> Evaluator:
         within: Status = True
         if limited is not None:
             within = _within(f, limited, limit_months, notes)
-        verdict = k_and((count, every, some, course, spared, within))
+        unexposed: Status = True
+        if never:
+            if any(_covers(t, classes, generics) for t in never):
+                unexposed = False
+            elif unresolved:
+                unexposed = None
+        verdict = k_and((count, every, some, course, spared, within, unexposed))
         if only_in is not None:
             # "For adjuvant therapy: ...": met outside that setting.
             in_setting = _adjuvant(f, notes)
@@ -448,6 +475,12 @@ def _disease_status(c: DiseaseStatusCondition) -> Evaluator:
                         "disease_status.unacceptable_toxicity",
                     )
                 )
+        if c.positive_response:
+            r = None if ds is None else ds.clinical_response
+            parts.append(r)
+            if notes is not None:
+                shown = "not given" if r is None else r
+                notes.append(Fact("clinical_response", shown, "disease_status.clinical_response"))
         return k_and(parts)
 
     return disease_status
@@ -457,3 +490,84 @@ def _question(f: Facts, notes: Notes) -> Status:
     if notes is not None:
         notes.append(Fact("answer", "not given", "answers"))
     return None
+
+
+def _prescriber_specialty(c: PrescriberSpecialtyCondition, kb: Knowledge) -> Evaluator:
+    wanted = frozenset(c.specialties)
+    # "Prescribed by or in consultation with": another specialty may still have consulted one.
+    otherwise: Status = None if c.consultation else False
+
+    def prescriber_specialty(f: Facts, notes: Notes) -> Status:
+        p = f.request.prescriber
+        written = p.specialty if p is not None else None
+        if written is None:
+            if notes is not None:
+                notes.append(Fact("specialty", "not given", "prescriber.specialty"))
+            return None
+        keys = kb.specialty(written)
+        if notes is not None:
+            shown = ", ".join(sorted(keys)) if keys else f"{written} (not recognised)"
+            notes.append(Fact("specialty", shown, "prescriber.specialty"))
+        if keys is None:
+            return None  # a specialty the table cannot read might be the one required
+        return True if keys & wanted else otherwise
+
+    return prescriber_specialty
+
+
+def _step_therapy(c: StepTherapyCondition, kb: Knowledge) -> Evaluator:
+    terms = _terms(c.drugs, kb)
+    outcomes = frozenset(c.outcomes)
+    needed = c.min_count
+
+    def step_therapy(f: Facts, notes: Notes) -> Status:
+        trials = f.request.step_therapy
+        if trials is None:
+            if notes is not None:
+                notes.append(Fact("step_therapy", "not given", "step_therapy"))
+            return None
+        counted: set[str] = set()
+        unresolved = 0
+        for i, t in enumerate(trials):
+            info = kb.drug_info(t.drug)
+            if notes is not None:
+                shown = ", ".join(info.generics) if info else "not recognised"
+                notes.append(Fact(t.drug, f"{shown}: {t.outcome}", f"step_therapy[{i}]"))
+            if info is None:
+                unresolved += 1
+                continue
+            if t.outcome not in outcomes:
+                continue
+            generics = frozenset(info.generics)
+            if any(_covers(term, info.classes, generics) for term in terms):
+                counted.update(info.generics)
+        if len(counted) >= needed:
+            return True
+        return None if len(counted) + unresolved >= needed else False
+
+    return step_therapy
+
+
+def _continuation(c: ContinuationCondition) -> Evaluator:
+    no_samples = c.excludes_samples
+
+    def continuation(f: Facts, notes: Notes) -> Status:
+        cont = f.request.continuation
+        if cont is None:
+            if notes is not None:
+                notes.append(Fact("continuation", "not given", "continuation"))
+            return None
+        if notes is not None:
+            notes.append(
+                Fact("currently receiving", cont.currently_receiving, "continuation")
+            )
+        if not cont.currently_receiving:
+            return False
+        if no_samples:
+            if notes is not None:
+                shown = "not given" if cont.via_samples is None else cont.via_samples
+                notes.append(Fact("via samples", shown, "continuation.via_samples"))
+            return None if cont.via_samples is None else not cont.via_samples
+        return True
+
+    return continuation

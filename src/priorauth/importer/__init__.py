@@ -11,22 +11,32 @@ from priorauth.importer.document import clean, read_text
 from priorauth.importer.structure import unwrap
 
 
-def import_text(text: str, source: str = "document", wrapped: bool = False) -> ImportResult:
-    """``wrapped``: the text comes from a PDF, whose long lines are wrapped at the page width."""
+def import_text(
+    text: str,
+    source: str = "document",
+    wrapped: bool = False,
+    plan: str | None = None,
+    line_of_business: str | None = None,
+) -> ImportResult:
+    """``wrapped``: the text comes from a PDF, whose long lines are wrapped at the page width.
+    ``plan``: the plan whose policy this is (e.g. fep); ``line_of_business``: which of several
+    durations to take when the document gives one per line of business."""
     if not text.strip():
         raise DocumentError(source, "empty: no text in it")
     doc = clean(text, source)
     if wrapped:
         doc.lines = unwrap(doc.lines)
-    return build(doc)
+    return build(doc, plan=plan, line_of_business=line_of_business)
 
 
-def import_document(path: str | Path) -> ImportResult:
+def import_document(
+    path: str | Path, plan: str | None = None, line_of_business: str | None = None
+) -> ImportResult:
     p = Path(path)
     if p.is_dir():
         raise DocumentError(str(p), "a directory, not a document")
     text = read_text(p)
-    return import_text(text, str(p), wrapped="\f" in text)
+    return import_text(text, str(p), "\f" in text, plan, line_of_business)
 
 
 __all__ = [

@@ -83,6 +83,7 @@ class Placement:
     mapping: str  # "typed" or "question"
     condition_type: str
     why: str
+    flag: str | None = None  # "administrative": a reviewer's question by design
 
 
 @dataclass
@@ -181,7 +182,9 @@ def leaf_name(cond: dict[str, Any] | None, text: str) -> str:
     if kind == "setting":
         return str(cond["setting"])
     if kind == "disease_status":
-        return "no_progression"
+        if cond.get("positive_response") and not cond.get("no_progression"):
+            return "positive_response"
+        return "no_progression" if cond.get("no_progression", True) else "no_unacceptable_toxicity"
     return slug(text)
 
 
@@ -221,6 +224,8 @@ class _Builder:
         }
         if indication:
             node["indication"] = True
+        if mapped.flag:
+            node["flag"] = mapped.flag
         self.placements.append(
             Placement(
                 id=nid,
@@ -230,6 +235,7 @@ class _Builder:
                 mapping="typed" if mapped.condition else "question",
                 condition_type=cond["type"],
                 why=mapped.why,
+                flag=mapped.flag,
             )
         )
         return node
@@ -246,6 +252,8 @@ class _Builder:
         """A line of the list: one leaf, or an OR inside it, or comma-joined parts."""
         t = _tidy(text)
         ors = re.split(r"\s+OR\s+", t)
+        if len(ors) > 1 and map_criterion(t, ctx).condition is not None:
+            ors = [t]  # an OR the whole sentence explains ("an FDA-approved test OR a CLIA ...")
         if len(ors) > 1:
             kids = [self.leaf(p, line, prefix, ctx) for p in ors]
             nid = self.ids.make(
@@ -357,7 +365,12 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
 
 
-def build(doc: Document, kb: Knowledge | None = None) -> ImportResult:
+def build(
+    doc: Document,
+    kb: Knowledge | None = None,
+    plan: str | None = None,
+    line_of_business: str | None = None,
+) -> ImportResult:
     kb = kb or load_knowledge()
     sections = split_sections(doc)
     warnings: list[str] = []
@@ -366,9 +379,10 @@ def build(doc: Document, kb: Knowledge | None = None) -> ImportResult:
     src = doc.source
 
     if "prior-approval requirements" not in sections:
-        raise DocumentError(
-            src, "not a policy document of this format: no 'Prior-Approval Requirements' section"
-        )
+        # Another plan's layout (FORMATS.md), or one not recognised: read what can be read.
+        from priorauth.importer.generic import build_generic
+
+        return build_generic(doc, kb, plan, line_of_business)
 
     meta = _metadata(doc, sections, kb, warnings)
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
@@ -408,6 +422,7 @@ def build(doc: Document, kb: Knowledge | None = None) -> ImportResult:
     limits = _limits(sections, meta, kb, warnings, unplaced, src)
     data: dict[str, Any] = {
         **meta,
+        **({"plan": plan} if plan else {}),
         "requirements": {"initial": initial, "renewal": renewal},
         "limits": limits,
         "curation_notes": [f"Imported from {src}.", *notes],

@@ -102,7 +102,9 @@ def clean(text: str, source: str) -> Document:
             raw = raw.replace("\f", "")
         plain = strip_markup(raw)
         stripped = plain.strip()
-        if _HEADER_CELL.search(stripped) and (":" in stripped):
+        if len(_HEADER_CELL.findall(stripped)) >= 2 and len(stripped) < 240:
+            # The page header repeats two or more of its cells on a line; one cell alone
+            # ("Effective Date: 7/1/2026") is another layout's own line, kept as text.
             _read_header(stripped, header)
             m = _PAGE.search(stripped)
             if m:

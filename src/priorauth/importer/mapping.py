@@ -26,13 +26,55 @@ class Context:
 class Mapped:
     condition: dict[str, Any] | None
     why: str
+    flag: str | None = None  # "administrative": a clause a reviewer answers, never typed
 
 
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 
 
 def _clean(text: str) -> str:
-    t = re.sub(r"\s+", " ", text).strip().rstrip(".;")
+    t = re.sub(r"\s+", " ", text).strip().rstrip(".;").strip()
+    return t
+
+
+_WHO = r"(?:the\s+)?(?:member|patient|enrollee|individual|beneficiary|recipient|client)"
+_SUBJECT = re.compile(rf"^{_WHO}\b(?!')", re.I)
+_WHOSE = re.compile(rf"^{_WHO}'s\s+(tumor|disease|cancer|tumors)\b", re.I)
+_UNICODE = str.maketrans(
+    {"\u2265": ">=", "\u2264": "<=", "\u2013": "-", "\u2014": "-", "\u2019": "'", "\u00a0": " "}
+)
+
+
+def normalize(text: str, ctx: Context) -> str:
+    """One spelling for what documents write many ways: the member is 'patient', a gene's full
+    name before its symbol is the symbol, dashes and comparison signs are ASCII."""
+    t = _clean(text.translate(_UNICODE))
+    t = re.sub(r"^(?:documentation|evidence) of (?:an? )?", "", t, flags=re.I)
+    t = re.sub(
+        r"^(?:documentation|medical records?|chart notes?) (?:confirms?|documents?|"
+        r"shows?|supports?)(?: that)?\s+",
+        "",
+        t,
+        flags=re.I,
+    )
+    t = _WHOSE.sub(lambda m: m.group(1).lower(), t)
+    t = _SUBJECT.sub("patient", t)
+    t = re.sub(r"^patient (?:must have|has|have)\b", "patient has", t, flags=re.I)
+    t = re.sub(
+        r"^(tumor|disease|cancer)s? (?:must be|must have|are|were|was)\b",
+        lambda m: f"{m.group(1)} {'has' if 'have' in m.group(0) else 'is'}",
+        t,
+        flags=re.I,
+    )
+    low = t.lower()
+    for name, gene in ctx.kb.gene_full_names.items():
+        i = low.find(name)
+        if i < 0:
+            continue
+        m = re.compile(rf"{re.escape(name)}\s*\(([A-Za-z0-9/-]+?)\)", re.I).search(t, i)
+        if m and ctx.kb.gene_aliases.get(norm(m.group(1))) == gene:
+            t = t[: m.start()] + m.group(1) + t[m.end() :]
+            low = t.lower()
     return t
 
 
@@ -41,7 +83,7 @@ def _examples_removed(text: str) -> str:
 
 
 def map_criterion(text: str, ctx: Context) -> Mapped:
-    t = _clean(text)
+    t = normalize(text, ctx)
     m = re.fullmatch(r"for adjuvant (?:therapy|treatment)\s*:\s*(.+)", t, re.I)
     if m:
         inner = map_criterion(m.group(1), ctx)
@@ -55,18 +97,38 @@ def map_criterion(text: str, ctx: Context) -> Mapped:
         got = reader(t, ctx)
         if got is not None:
             return got
+    if administrative(t):
+        return Mapped(
+            None,
+            "an administrative clause (benefit, formulary, compendia or records): a reviewer's"
+            " question",
+            flag="administrative",
+        )
     return Mapped(None, "no typed condition reads this wording with certainty")
 
 
 # --- readers -----------------------------------------------------------------------------
 
 
+_AGE_FORMS = [
+    # 18 years of age or older; Age 18 years or older; patient is 18 years old or older
+    r"(?:age\s*:?\s*)?(?:patient is\s+)?(?:aged\s+)?(?P<n>\d+)\s*(?:years?|yrs?)(?: of age| old)?"
+    r"\s*(?:or|and) (?:older|above|over|greater)(?: in age)?",
+    # Age >= 18 years; patient is >= 18 years of age; age greater than or equal to 18
+    r"(?:age\s*:?\s*|patient is\s+|patient age\s*)(?:>=|=>|greater than or equal to\s*)"
+    r"\s*(?P<n>\d+)(?:\s*(?:years?|yrs?)(?: of age| old)?)?",
+    # at least 18 years old; patient is at least 18 years of age; Age at least 18 years
+    r"(?:age\s*:?\s*)?(?:patient is\s+|patient must be\s+)?at least (?P<n>\d+)\s*(?:years?|yrs?)"
+    r"(?: of age| old)?(?: or older)?",
+]
+
+
 def _age(t: str, ctx: Context) -> Mapped | None:
-    m = re.fullmatch(
-        r"(?:age\s+)?(?:patient is\s+)?(\d+)\s+years(?: of age)?(?: or older| and older)", t, re.I
-    )
-    if m:
-        return Mapped({"type": "age", "min_years": int(m.group(1))}, "an age of at least N years")
+    for form in _AGE_FORMS:
+        m = re.fullmatch(form, t, re.I)
+        if m:
+            n = int(m.group("n"))
+            return Mapped({"type": "age", "min_years": n}, f"an age of at least {n} years")
     return None
 
 
@@ -76,13 +138,17 @@ def _attestation(t: str, ctx: Context) -> Mapped | None:
     topics = []
     low = t.lower()
     rest = re.sub(r"^prescriber (?:agrees|attests|will|must|has agreed)( to)? monitor\b", "", low)
+    where: dict[str, int] = {}
     for topic, words in ctx.kb.attestation_topics.items():
         for w in sorted(words, key=len, reverse=True):
             pattern = rf"\b{re.escape(w.lower())}\b"
-            if re.search(pattern, low):
+            found = re.search(pattern, low)
+            if found:
                 if topic not in topics:
                     topics.append(topic)
+                where[topic] = min(where.get(topic, found.start()), found.start())
                 rest = re.sub(pattern, " ", rest)
+    topics.sort(key=lambda k: where[k])  # in the sentence's order
     # Only when every thing to monitor is a known topic does the key stand for the topics;
     # otherwise the key names the whole sentence, so nothing it asks for is dropped.
     filler = r"\b(?:tests?|levels?|and|the|values?|panel|total|serum)\b|\([^)]*\)|[,.;]"
@@ -97,8 +163,31 @@ def _attestation(t: str, ctx: Context) -> Mapped | None:
     return Mapped({"type": "attestation", "key": key}, f"a prescriber attestation ({key})")
 
 
+_ON_THERAPY = (
+    r"(?: (?:while )?(?:on|during|with) (?:therapy|treatment|the requested"
+    r" (?:drug|medication|agent))| since starting therapy)?"
+)
+_NO_PROGRESSION = (
+    r"(?:no (?:evidence of )?(?:disease progression|progressive disease|progression of disease)"
+    r"|absence of (?:disease progression|progressive disease)"
+    r"|(?:patient|disease|tumor) (?:does not show|has no|shows no) (?:evidence of )?"
+    r"(?:disease progression|progressive disease|progression)"
+    r"|(?:disease|patient) has not progressed)" + _ON_THERAPY
+)
+_NO_TOXICITY = r"(?:no |absence of |without )?unacceptable toxicity" + _ON_THERAPY
+_RESPONSE = (
+    r"(?:(?:patient|disease) (?:is responding|has responded|continues to respond) positively to"
+    r" (?:therapy|treatment)|(?:patient has (?:had |experienced |demonstrated )?)?(?:a )?"
+    r"positive clinical response(?: to (?:therapy|treatment))?"
+    r"|(?:patient has (?:had |experienced |demonstrated )?)?(?:a )?(?:clinical )?benefit from"
+    r" (?:therapy|treatment))"
+)
+
+
 def _disease_status(t: str, ctx: Context) -> Mapped | None:
-    m = re.fullmatch(r"no disease progression(?: or (unacceptable toxicity))?", t, re.I)
+    low = re.sub(rf"\b{_own(ctx)} (?:therapy|treatment)\b", "therapy", t.lower())
+    low = re.sub(rf"\bon {_own(ctx)}$", "on therapy", low)
+    m = re.fullmatch(r"no disease progression(?: or (unacceptable toxicity))?", low)
     if m:
         return Mapped(
             {
@@ -108,110 +197,176 @@ def _disease_status(t: str, ctx: Context) -> Mapped | None:
             },
             "no disease progression" + (" or unacceptable toxicity" if m.group(1) else ""),
         )
-    return None
-
-
-_GENE_TAIL = re.compile(
-    r"^(?:(?:presence of|tumor has|tumor is|patient has|documented|positive for)\s+(?:an?\s+)?)?"
-    r"(?P<gene>[A-Z0-9][A-Za-z0-9-]*)\s+(?P<alts>.*?)\s*(?:mutation-positive|mutations?|positive)"
-    r"(?P<rest>.*)$",
-    re.I,
-)
-
-
-_GENE_STATUS = re.compile(
-    r"^(?:(?:presence of|tumor is|tumor has|tumors are|patient has|disease is|documented)"
-    r"\s+(?:an?\s+)?)?"
-    r"(?P<gene>[A-Z0-9][A-Za-z0-9/-]*?)[- ](?:positive|rearrangement|rearranged|fusion|"
-    r"fusion-positive|gene fusion|amplification|amplified|overexpression)"
-    r"(?:\s+(?:disease|tumors?|mutation))?(?P<rest>.*)$",
-    re.I,
-)
-
-
-def _gene_status(t: str, ctx: Context) -> Mapped | None:
-    """A gene-level result: "ALK-positive", "ROS1 rearrangement", "HER2-positive"."""
-    m = _GENE_STATUS.match(t)
-    if not m or re.search(r"\bNOT\b", t):
-        return None
-    gene = ctx.kb.gene_aliases.get(norm(m.group("gene")))
-    if gene is None:
-        return None
-    rest = m.group("rest").strip().lower()
-    fda = False
-    if rest:
-        if not re.fullmatch(r"as (?:determined|detected|confirmed) by an fda-approved test", rest):
+    parts = re.split(r",? (?:and|or) (?=no |absence|unacceptable|without|positive|a positive)", low)
+    prog = tox = resp = False
+    for part in parts:
+        if re.fullmatch(_NO_PROGRESSION, part):
+            prog = True
+        elif re.fullmatch(_NO_TOXICITY, part) and (
+            part.startswith(("no ", "absence", "without")) or len(parts) > 1
+        ):
+            tox = True
+        elif re.fullmatch(_RESPONSE, part):
+            resp = True
+        else:
             return None
-        fda = True
-    cond: dict[str, Any] = {
-        "type": "biomarker",
-        "gene": gene,
-        "alterations": [],
-        "result": "positive",
-        "fda_approved_test": fda,
-    }
-    if fda and ctx.disease:
-        cond["disease"] = ctx.disease
-    return Mapped(cond, f"a positive {gene} result" + (" by an FDA-approved test" if fda else ""))
+    if not (prog or tox or resp):
+        return None
+    said = [
+        w
+        for w, on in (
+            ("no disease progression", prog),
+            ("no unacceptable toxicity", tox),
+            ("a positive clinical response", resp),
+        )
+        if on
+    ]
+    return Mapped(
+        {
+            "type": "disease_status",
+            "no_progression": prog,
+            "no_unacceptable_toxicity": tox,
+            "positive_response": resp,
+        },
+        " and ".join(said),
+    )
+
+
+_BM_PREFIX = re.compile(
+    r"^(?:(?:presence of|tumor has|tumor is|tumors are|tumor harbors|tumor tests positive for|"
+    r"tumor expresses|patient has|patient harbors|patient is positive for|patient tests positive"
+    r" for|disease is|disease has|disease harbors|documented|confirmed|positive for|harbors|"
+    r"evidence of|cancer is|cancer has)\s+(?:an?\s+|the\s+)?)?",
+    re.I,
+)
+_BM_TEST = re.compile(
+    r",?\s*(?:as\s+)?(?:(?:determined|detected|confirmed|identified|documented|tested)\s+)?"
+    r"(?:by|using|with|via|on)\s+(?:an?\s+)?(?P<test>"
+    r"fda[- ]approved (?:test|assay|companion diagnostic)"
+    r"(?: or (?:a |an )?(?:test (?:performed |conducted )?(?:in|at|by) (?:a |an )?)?"
+    r"clia[- ]certified laborator(?:y|ies)(?: test)?)?"
+    r"|(?:a )?test (?:performed |conducted )?(?:in|at|by) (?:a |an )?clia[- ]certified laboratory"
+    r"|(?:a )?clia[- ]certified laboratory(?: test)?)$",
+    re.I,
+)
+_BM_KIND = re.compile(
+    r"^(?:gene\s+)?(?:(?P<alts>.+?)[- ])?(?P<kind>mutation-positive|mutations?|mutated|mutant|"
+    r"variants?|alterations?|positive|negative|fusion-positive|(?:gene )?fusions?|"
+    r"rearrangement-positive|rearrangements?|rearranged|translocation|amplification|amplified|"
+    r"overexpression|overexpressed)(?:\s+(?:disease|tumors?|cancer))?$",
+    re.I,
+)
+_FUSION = ("fusion", "rearrange", "translocation")
+
+
+def _gene_prefix(body: str, ctx: Context) -> tuple[str, str] | None:
+    """The longest leading run of words that names a gene, and what follows it."""
+    found = None
+    for m in re.finditer(r"[ -]|$", body):
+        cand = body[: m.start()]
+        gene = ctx.kb.gene_aliases.get(norm(cand))
+        if gene is not None:
+            found = (gene, body[m.end() :] if m.group(0) else "")
+        if m.start() >= len(body):
+            break
+    return found
 
 
 def _biomarker(t: str, ctx: Context) -> Mapped | None:
-    return _gene_alteration(t, ctx) or _gene_status(t, ctx)
-
-
-def _gene_alteration(t: str, ctx: Context) -> Mapped | None:
-    """A named alteration: "Presence of KRAS G12C mutation", "EGFR exon 19 deletion or ..."."""
-    m = _GENE_TAIL.match(t)
-    if not m:
+    """A gene's result: "Presence of KRAS G12C mutation as determined by an FDA-approved test",
+    "Tumor is ALK-positive", "harbors a MET exon 14 skipping mutation", "HER2-negative",
+    "RET fusion-positive ... by an FDA-approved test or a test performed in a CLIA-certified
+    laboratory" (any test then counts)."""
+    if re.search(r"\bNOT\b|\bnot\b|\bno\b", t):
         return None
-    kb = ctx.kb
-    gene = kb.gene_aliases.get(norm(m.group("gene")))
-    if gene is None or re.search(r"\bNOT\b", t):
+    body = _examples_removed(t)
+    fda: bool | None = None
+    tm = _BM_TEST.search(body)
+    if tm:
+        fda = "clia" not in tm.group("test").lower()
+        body = body[: tm.start()].strip()
+    for _ in range(2):  # "Tumor is positive for ..."
+        body = _BM_PREFIX.sub("", body, count=1).strip()
+    split = _gene_prefix(body, ctx)
+    if split is None:
         return None
-    rest = m.group("rest").strip().lower()
-    fda = False
-    if rest:
-        if not re.fullmatch(r"as (?:determined|detected|confirmed) by an fda-approved test", rest):
-            return None
-        fda = True
+    gene, rest = split
+    km = _BM_KIND.fullmatch(rest.strip())
+    if not km:
+        return None
+    kind = km.group("kind").lower()
+    alts_text = (km.group("alts") or "").strip()
+    result = "negative" if kind == "negative" else "positive"
     alts: list[str] = []
-    for piece in re.split(r"\s*(?:,|\bor\b)\s*", m.group("alts")):
-        piece = piece.strip()
-        if not piece:
-            continue
-        canonical = kb.alteration(gene, piece)
-        if canonical is None:
-            return None
-        alts.append(canonical)
+    if alts_text:
+        if kind in ("negative",) or kind.startswith(_FUSION) or "fusion" in kind:
+            return None  # "KIF5B-RET fusion": a partner the vocabulary does not hold
+        for piece in re.split(r"\s*(?:,|\bor\b)\s*", alts_text):
+            piece = piece.strip()
+            if not piece:
+                continue
+            canonical = ctx.kb.alteration(gene, piece)
+            if canonical is None:
+                return None
+            alts.append(canonical)
+    elif any(w in kind for w in _FUSION):
+        alts = ["FUSION"]
+    elif kind.startswith("amplif"):
+        alts = ["AMPLIFICATION"]
+    elif kind.startswith("overexpress"):
+        alts = ["OVEREXPRESSION"]
+    elif kind.startswith("mutat") or kind == "mutant":
+        alts = ["MUTATION"]
     cond: dict[str, Any] = {
         "type": "biomarker",
         "gene": gene,
         "alterations": alts,
-        "result": "positive",
-        "fda_approved_test": fda,
+        "result": result,
+        "fda_approved_test": bool(fda),
     }
     if fda and ctx.disease:
         cond["disease"] = ctx.disease
-    shown = f"{gene} {' or '.join(alts)}".strip()
-    return Mapped(cond, f"a positive {shown} result" + (" by an FDA-approved test" if fda else ""))
+    shown = f"{gene} {' or '.join(a.lower() if a.isalpha() else a for a in alts)}".strip()
+    how = (
+        " by an FDA-approved test"
+        if fda
+        else " by an FDA-approved test or a CLIA-certified laboratory: any reported result"
+        if fda is False
+        else ""
+    )
+    return Mapped(cond, f"a {result} {shown} result{how}")
 
 
 def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
-    text = re.sub(r"\btherapy\b", "", text, flags=re.I).strip()
-    parts = [p for p in re.split(r"\s*(?:,|\band\b|\bor\b|/)\s*", text) if p.strip()]
+    whole = re.sub(r"^(?:an?|the|another|other|any|prior|previous)\s+", "", text.strip(), flags=re.I)
+    if "/" in whole and (one := _term(norm(whole), ctx)):
+        return [one]  # "CDK4/6 inhibitor", "IL-12/23 inhibitor": one name with a slash
+    parts = [p for p in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b|/)\s*", text) if p.strip()]
     out: list[str] = []
     for part in parts:
         p = part.strip().strip("-").strip()
+        p = re.sub(
+            r"^(?:an?|the|another|other|any|prior|previous|one or more|at least one)\s+",
+            "",
+            p,
+            flags=re.I,
+        )
         p = re.sub(r"-?based\b", "", p, flags=re.I).strip().strip("-").strip()
         words = norm(p)
         chemo = words.endswith("chemoradiation")
         if chemo:
             words = words.removesuffix("chemoradiation").strip() or "chemotherapy"
-        words = re.sub(r"\s*chemotherapy$", "", words).strip() or "chemotherapy"
-        found = _term(words, ctx) or _term(norm(p), ctx)
+        bare = re.sub(r"\s+(?:therapy|therapies|treatment|agents?|drugs?|medications?)$", "", words)
+        bare = bare.strip() or words
+        unchemo = re.sub(r"\s*chemotherapy$", "", bare).strip() or "chemotherapy"
+        found = None
+        for cand in (words, bare, unchemo, f"{words} therapy"):
+            found = _term(cand, ctx)
+            if found is not None:
+                break
         if found is None:
             return None
         out.append(found)
@@ -226,6 +381,8 @@ def _term(words: str, ctx: Context) -> str | None:
     brand = re.fullmatch(r"(.+?)\s*\((.+)\)", words)
     if brand:  # "Vectibix (panitumumab)", "EGFR tyrosine kinase inhibitor (TKI)"
         candidates += [brand.group(2).strip(), brand.group(1).strip()]
+    # A plural ("EGFR TKIs", "biologic DMARDs") names the class as its singular does.
+    candidates += [c[:-1] for c in candidates if c.endswith("s") and len(c) > 3]
     for c in candidates:
         if c in kb.class_aliases:
             return kb.class_aliases[c]
@@ -234,48 +391,112 @@ def _term(words: str, ctx: Context) -> str | None:
     return None
 
 
-# Sentences about prior therapy that name drugs or classes: (wording, condition fields, why).
-_TERM_READERS: list[
-    tuple[str, Callable[[list[str]], dict[str, Any]], Callable[[list[str]], str]]
-] = [
-    (
-        r"patient has received prior (?:treatment with )?(.+?)(?:-based)? chemotherapy",
-        lambda terms: {"all_classes": terms},
-        lambda terms: "prior therapy covering every one of: " + ", ".join(terms),
-    ),
-    (
-        r"disease has progressed on or after (.+?)(?: therapy)?",
-        lambda terms: {"any_classes": terms, "progression": True},
-        lambda terms: "progression on or after prior " + " or ".join(terms),
-    ),
-    (
-        r"disease has not progressed (?:during or following|on or after|on) (.+)",
-        lambda terms: {"all_classes": terms, "progression": False},
-        lambda terms: "prior " + " and ".join(terms) + ", without progression",
-    ),
-    (
-        r"patient has not progressed on (?:a |any )?prior (.+)",
-        lambda terms: {"not_progressed_on": terms},
-        lambda terms: "no progression on a prior " + " or ".join(terms),
-    ),
-]
+def _conj(body: str) -> str | None:
+    """How a list of drugs or classes is joined: "or" (one of), "and" (every one), or None when
+    it says both and the grouping is not clear."""
+    body = _examples_removed(body)
+    has_or = re.search(r"\bor\b|/", body) is not None
+    has_and = re.search(r"\band\b", body) is not None
+    if has_or and has_and:
+        return None
+    return "or" if has_or else "and"
+
+
+_SYSTEMIC = (
+    r"(?:systemic|anticancer|anti-cancer|systemic anticancer)"
+    r" (?:therapy|therapies|treatments?|regimens?)"
+)
+_COUNT = r"(?P<n>one|two|three|\d+)"
+_PROGRESSED = (
+    r"(?:(?:disease|patient|tumor|cancer) has (?:progressed|experienced disease progression|had"
+    r" disease progression)|(?:disease )?progression|(?:disease|patient) is refractory|refractory)"
+    r" (?:on or after|on or following|during or after|during or following|on|after|following|to)"
+)
+_PRIOR = (
+    r"(?:(?:at least one|one or more|a|an|any) )?(?:prior |previous )?"
+    r"(?:treatment with |therapy with )?"
+)
+
+
+def _count(word: str) -> int:
+    return _WORDS.get(word) or int(word)
 
 
 def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
     low = _examples_removed(t).lower()
+    low = re.sub(r"^patient has been (?:previously )?treated with", "patient has received", low)
+    low = re.sub(r"^patient was (?:previously )?treated with", "patient has received", low)
     m = re.fullmatch(
-        r"patient has received at least (one|two|three|\d+) prior systemic"
-        r" (?:therapy|therapies|treatments?)",
+        rf"(?:patient has received |after |following )?at least {_COUNT} (?:prior )?"
+        rf"(?:lines? of )?(?:prior )?{_SYSTEMIC}",
         low,
     )
     if m:
-        n = _WORDS.get(m.group(1)) or int(m.group(1))
+        n = _count(m.group("n"))
         return Mapped({"type": "prior_therapy", "min_systemic": n}, f"{n} prior systemic therapy")
-    for pattern, fields, why in _TERM_READERS:
-        m = re.fullmatch(pattern, low)
-        terms = _terms(m.group(1), ctx) if m else None
+    m = re.fullmatch(rf"{_PROGRESSED} (?:at least {_COUNT} )?{_PRIOR}{_SYSTEMIC}", low)
+    if m:
+        n = _count(m.group("n") or "one")
+        return Mapped(
+            {"type": "prior_therapy", "min_systemic": n, "progression": True},
+            f"progression on or after {n} prior systemic therapy",
+        )
+    m = re.fullmatch(rf"{_PROGRESSED} {_PRIOR}(?P<terms>.+?)(?: therapy| treatment)?", low)
+    if m:
+        terms = _terms(m.group("terms"), ctx)
+        conj = _conj(m.group("terms"))
+        if terms and conj:
+            key = "any_classes" if conj == "or" or len(terms) == 1 else "all_classes"
+            return Mapped(
+                {"type": "prior_therapy", key: terms, "progression": True},
+                "progression on or after prior " + f" {conj} ".join(terms),
+            )
+    m = re.fullmatch(r"disease has not progressed (?:during or following|on or after|on) (.+)", low)
+    if m:
+        terms = _terms(m.group(1), ctx)
+        if terms and _conj(m.group(1)) == "and":
+            return Mapped(
+                {"type": "prior_therapy", "all_classes": terms, "progression": False},
+                "prior " + " and ".join(terms) + ", without progression",
+            )
+    m = re.fullmatch(r"patient has not progressed on (?:a |any )?prior (.+)", low)
+    if m:
+        terms = _terms(m.group(1), ctx)
         if terms:
-            return Mapped({"type": "prior_therapy", **fields(terms)}, why(terms))
+            return Mapped(
+                {"type": "prior_therapy", "not_progressed_on": terms},
+                "no progression on a prior " + " or ".join(terms),
+            )
+    m = re.fullmatch(
+        r"(?:patient has not (?:received|had|been (?:previously )?treated with)|no)"
+        rf" {_PRIOR}(?P<terms>.+?)(?: therapy| treatment)?",
+        low,
+    )
+    if m:
+        body = m.group("terms")
+        if re.fullmatch(r"systemic|anticancer|systemic anticancer", body):
+            return Mapped({"type": "prior_therapy", "max_systemic": 0}, "no prior systemic therapy")
+        terms = _terms(body, ctx)
+        if terms and (len(terms) == 1 or _conj(body) == "or"):
+            return Mapped(
+                {"type": "prior_therapy", "not_received": terms},
+                "never given " + " or ".join(terms),
+            )
+    m = re.fullmatch(
+        r"(?:patient has received|following|after) (?:prior |previous )?(?:treatment with )?"
+        r"(?P<terms>.+?)(?:-based)?(?: chemotherapy| therapy| treatment)?",
+        low,
+    )
+    if m and not re.match(r"(?:at least|more than|no |not )", m.group("terms")):
+        body = m.group("terms") + (" chemotherapy" if low.endswith("chemotherapy") else "")
+        terms = _terms(body, ctx)
+        conj = _conj(body)
+        if terms and conj:
+            key = "any_classes" if conj == "or" or len(terms) == 1 else "all_classes"
+            named = "prior therapy covering " + (
+                "one of: " if key == "any_classes" else "every one of: "
+            )
+            return Mapped({"type": "prior_therapy", key: terms}, named + ", ".join(terms))
     m = re.fullmatch(
         r"patient has not received more than (\d+) (years?|months?) of (?:adjuvant )?(.+)", low
     )
@@ -288,7 +509,7 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
                 f"{drug} given for at most {months} months",
             )
     if re.fullmatch(
-        r"adjuvant (?:therapy|treatment)(?: (?:after|following) (?:complete )?"
+        r"(?:as )?adjuvant (?:therapy|treatment)(?: (?:after|following) (?:complete )?"
         r"(?:tumor |surgical )?resection)?",
         low,
     ):
@@ -296,35 +517,199 @@ def _prior_therapy(t: str, ctx: Context) -> Mapped | None:
             {"type": "setting", "setting": "adjuvant"},
             "the adjuvant setting: after a resection, disease not metastatic",
         )
-    if re.fullmatch(r"first[- ]line (?:treatment|therapy)", low):
+    if re.fullmatch(
+        r"(?:used |given |requested )?(?:as )?(?:a )?first[- ]line (?:treatment|therapy)", low
+    ):
         return Mapped(
             {"type": "prior_therapy", "max_systemic": 0}, "first line: no prior systemic therapy"
         )
     return None
 
 
+_OUTCOME_WORDS = {
+    "trial and failure": "failure",
+    "failure": "failure",
+    "treatment failure": "failure",
+    "inadequate response": "failure",
+    "inadequate treatment response": "failure",
+    "progression": "failure",
+    "intolerance": "intolerance",
+    "contraindication": "contraindication",
+}
+_OUTCOME = "|".join(sorted(_OUTCOME_WORDS, key=len, reverse=True))
+
+
+def _step_therapy(t: str, ctx: Context) -> Mapped | None:
+    """Trial and failure, intolerance or contraindication to named drugs or classes."""
+    low = _examples_removed(t).lower()
+    low = re.sub(
+        r"patient has had an? inadequate response to,? or is intolerant (?:of|to),?",
+        "inadequate response or intolerance to",
+        low,
+    )
+    low = re.sub(
+        r"^patient has (?:had |experienced |a |an )*|^(?:documented )?history of (?:an? )?"
+        r"|^documented |^patient has a (?:documented )?history of (?:an? )?",
+        "",
+        low,
+    )
+    low = re.sub(r"^(?:an? )", "", low)
+    low = re.sub(
+        r"patient has had an? inadequate response to,? or is intolerant (?:of|to),?",
+        "inadequate response or intolerance to",
+        low,
+    )
+    low = re.sub(
+        r"^(?:patient )?is intolerant (?:of|to) or has an? contraindication to",
+        "intolerance or contraindication to",
+        low,
+    )
+    low = re.sub(
+        r"^patient (?:is intolerant (?:of|to)|has an? contraindication to)",
+        lambda m: "intolerance to" if "intolerant" in m.group(0) else "contraindication to",
+        low,
+    )
+    low = re.sub(rf"\b({_OUTCOME})\s+(?:on|to|of|with)(?=\s*(?:,|or\b|and/or\b))", r"\1", low)
+    m = re.fullmatch(
+        rf"(?P<outs>(?:{_OUTCOME})(?:(?:,|,? or|,? and/or|,? and) (?:an? )?(?:{_OUTCOME}))*)"
+        rf" (?:to|of|on|with) (?:(?:at least )?{_COUNT} (?:of the following|or more)"
+        rf"(?: (?:drugs|agents|medications|therapies|products))?:? )?"
+        r"(?P<terms>.+)",
+        low,
+    )
+    if not m:
+        return None
+    outcomes = sorted({_OUTCOME_WORDS[o] for o in re.findall(_OUTCOME, m.group("outs"))})
+    body = m.group("terms")
+    terms = _terms(body, ctx)
+    if not terms:
+        return None
+    n = _count(m.group("n")) if m.group("n") else 1
+    if len(terms) > 1 and _conj(body) != "or" and not m.group("n"):
+        return None  # "methotrexate and a TNF inhibitor": each one, which the count cannot say
+    cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n}
+    return Mapped(
+        cond,
+        f"step therapy: {n} of {', '.join(terms)} tried, with " + " or ".join(outcomes),
+    )
+
+
+def _own(ctx: Context) -> str:
+    names = sorted(ctx.own_names, key=len, reverse=True)
+    own = "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+    return rf"(?:{own}|the requested (?:drug|medication|product|agent)|this (?:drug|medication)|it)"
+
+
+def _continuation(t: str, ctx: Context) -> Mapped | None:
+    low = t.lower()
+    m = re.fullmatch(
+        rf"patient is currently (?:receiving|on|taking|being treated with|using)"
+        rf" (?:therapy with |treatment with )?{_own(ctx)}(?P<tail>.*)",
+        low,
+    )
+    if not m:
+        return None
+    tail = m.group("tail").strip()
+    if not tail or re.fullmatch(r"\((?:including|includes) (?:manufacturer )?samples\)", tail):
+        return Mapped({"type": "continuation"}, "currently receiving the requested drug")
+    if re.fullmatch(
+        r",?\s*(?:\(|and )?(?:excluding|not (?:including|through|via|from|by means of|obtained"
+        r" (?:through|via|from))|other than(?: through)?|is not receiving it (?:through|via))"
+        r" (?:manufacturer |free )?samples\)?",
+        tail,
+    ):
+        return Mapped(
+            {"type": "continuation", "excludes_samples": True},
+            "currently receiving the requested drug, not through samples",
+        )
+    return None
+
+
+def _prescriber(t: str, ctx: Context) -> Mapped | None:
+    low = re.sub(r",?\s+or in consultation with,?", " or in consultation with", t.lower())
+    low = re.sub(r"\bby,\s", "by ", low)
+    low = re.sub(r"\s+", " ", low)
+    m = re.fullmatch(
+        rf"(?:(?:{_own(ctx)}|therapy|treatment) (?:is|must be|will be) )?(?:prescribed|initiated)"
+        r" by(?P<consult> or in consultation with)? (?P<who>.+)"
+        r"|(?:patient is being (?:treated|seen) by|prescriber is|the prescriber is) (?P<who2>.+)",
+        low,
+    )
+    if not m:
+        return None
+    who = m.group("who") or m.group("who2")
+    who = re.sub(r"^(?:one|any) of the following:?\s*", "", who)
+    wanted: list[str] = []
+    for part in re.split(r"\s+or\s+|\s+and/or\s+|\s*,\s*", who):
+        part = re.sub(r"^(?:an?|the)\s+", "", part.strip())
+        keys = ctx.kb.specialty(part)
+        if not keys:
+            return None
+        # The key the table files this specialist under (not everything it also counts as).
+        key = ctx.kb.specialty_aliases.get(norm(part)) or keys
+        primary = next(
+            (k for k in sorted(key) if ctx.kb.specialty_aliases.get(norm(k)) == key), sorted(key)[0]
+        )
+        if primary not in wanted:
+            wanted.append(primary)
+    consult = bool(m.group("consult"))
+    return Mapped(
+        {"type": "prescriber_specialty", "specialties": wanted, "consultation": consult},
+        "prescribed by " + ("or in consultation with " if consult else "") + " or ".join(wanted),
+    )
+
+
+_ADMIN = re.compile(
+    r"\b(?:compendi\w*|nccn|off-label|formulary|non-formulary|generic (?:equivalent|alternative|"
+    r"version)|biosimilar|preferred (?:product|agent|drug|medication)s?|medical records (?:must|"
+    r"should)|chart notes|(?:must|will) be (?:provided|submitted)|benefit|site of care|state"
+    r" mandate|refer to|off-label use policy|reimburse\w*|cost|plan (?:exception|policy)|"
+    r"quantity limit exception|step therapy exception)\b",
+    re.I,
+)
+
+
+def administrative(t: str) -> bool:
+    """A clause about benefits, formularies, compendia or paperwork: a reviewer's question."""
+    return _ADMIN.search(t) is not None
+
+
 def _concurrent(t: str, ctx: Context) -> Mapped | None:
     low = t.lower()
-    if re.fullmatch(r"(?:used |given )?(?:as (?:a )?single agent|as monotherapy)", low):
+    own = _own(ctx)
+    if re.fullmatch(
+        rf"(?:(?:{own} (?:is |will be )?)?(?:used |given |prescribed )?)?"
+        r"(?:as (?:a )?single agent|as monotherapy)",
+        low,
+    ):
         return Mapped({"type": "concurrent_therapy", "single_agent": True}, "used alone")
-    m = re.fullmatch(r"(?:used |given )?in combination with (.+)", low)
-    if m:
+    m = re.fullmatch(
+        rf"(?:(?:patient will (?:use|receive|take) )?{own} )?(?:(?:is|will be) )?"
+        r"(?:used |given |prescribed )?(?:in combination with|concurrently with|with) (.+)",
+        low,
+    )
+    if m and not re.match(r"(?:another|other)\b", m.group(1)):
         body = m.group(1)
         terms = _terms(body, ctx)
-        if terms:
-            key = "with_any" if (len(terms) == 1 or re.search(r"\bor\b", body)) else "with_all"
+        conj = _conj(body)
+        if terms and conj:
+            key = "with_any" if (len(terms) == 1 or conj == "or") else "with_all"
             return Mapped(
                 {"type": "concurrent_therapy", key: terms},
                 ("with one of: " if key == "with_any" else "with all of: ") + ", ".join(terms),
             )
     m = re.fullmatch(
-        r"(?:patient )?will not (?:use|receive|be used)(?: .+?)? in combination with"
-        r" (?:another |other |an? )?(.+)",
+        rf"(?:patient )?(?:{own} )?(?:will|is|must) not (?:be )?(?:use|receive|take|used|given|"
+        rf"prescribed|taken|received)(?: {own})? (?:in combination|concurrently|concomitantly|"
+        r"together) with (?:another |other |an? |any )?(.+)"
+        r"|(?:not (?:to be )?used|no concomitant use|no concurrent use)"
+        r" (?:in combination with|with|of) (?:another |other |an? |any )?(.+)",
         low,
     )
     if m:
-        terms = _terms(m.group(1), ctx)
-        if terms:
+        body = m.group(1) or m.group(2)
+        terms = _terms(body, ctx)
+        if terms and (len(terms) == 1 or _conj(body) == "or"):
             return Mapped(
                 {"type": "concurrent_therapy", "none_of": terms},
                 "not with: " + ", ".join(terms),
@@ -337,12 +722,19 @@ _EXTENTS = [
     (r"\badvanced or metastatic\b", ["locally_advanced", "metastatic"]),
     (r"\blocally advanced\b", ["locally_advanced"]),
     (r"\bmetastatic\b", ["metastatic"]),
+    (r"\badvanced\b", ["locally_advanced", "metastatic"]),
 ]
+_DX_PREFIX = re.compile(
+    r"^(?:patient has (?:a |an )?(?:(?:confirmed|documented|established) )?(?:diagnosis of )?"
+    r"|(?:a |an )?(?:confirmed |documented |established )?diagnosis of "
+    r"|patient (?:is|has been|was) diagnosed with (?:a |an )?|documented "
+    r"|(?:disease|tumor|cancer) is )"
+)
 
 
 def _diagnosis(t: str, ctx: Context) -> Mapped | None:
     kb = ctx.kb
-    low = t.lower()
+    low = _DX_PREFIX.sub("", t.lower(), count=1)
     rest = low
     disease = None
     # The longest name first, so "small cell lung cancer" does not read as part of "non-small".
@@ -358,14 +750,20 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
             disease = key
             rest = re.sub(pattern, " ", rest)
     extents: list[str] | None = None
+    either = False
     if re.search(r"\(m[a-z]{2,5}\)", low) and disease:
         extents = ["metastatic"]  # mCRC, mNSCLC: the abbreviation says metastatic
-    for pattern, ext in _EXTENTS:
+    pair = r"\b(?:unresectable or metastatic|metastatic or unresectable)\b"
+    if re.search(pair, rest):
+        # Either is enough: unresectable disease, or metastatic disease.
+        extents, either = ["metastatic"], True
+        rest = re.sub(pair, " ", rest)
+    for pattern, ext in [] if either else _EXTENTS:
         if re.search(pattern, rest):
             extents = ext
             rest = re.sub(pattern, " ", rest)
             break
-    resectable = None
+    resectable = False if either else None
     if re.search(r"\bunresectable\b", rest):
         resectable = False
         rest = re.sub(r"\bunresectable\b", " ", rest)
@@ -382,8 +780,12 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
         cond["extents"] = extents
     if resectable is not None:
         cond["resectable"] = resectable
+    if either:
+        cond["extent_or_unresectable"] = True
     shown = kb.diseases[disease].name
-    if extents:
+    if either:
+        shown = "unresectable or metastatic " + shown
+    elif extents:
         shown = " or ".join(e.replace("_", " ") for e in extents) + " " + shown
     return Mapped(cond, f"a diagnosis of {shown}")
 
@@ -391,8 +793,11 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
 _READERS: list[Callable[[str, Context], Mapped | None]] = [
     _age,
     _attestation,
+    _prescriber,
     _disease_status,
     _biomarker,
+    _continuation,
+    _step_therapy,
     _prior_therapy,
     _concurrent,
     _diagnosis,

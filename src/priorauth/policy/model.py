@@ -33,6 +33,11 @@ class DiagnosisCondition(_Model):
         default=None, description="accepted extents; absent: any extent"
     )
     resectable: bool | None = Field(default=None, description="false: unresectable disease")
+    extent_or_unresectable: bool = Field(
+        default=False,
+        description="true: one of ``extents`` OR unresectable is enough ('unresectable or "
+        "metastatic'), rather than both",
+    )
 
 
 class BiomarkerCondition(_Model):
@@ -64,6 +69,9 @@ class PriorTherapyCondition(_Model):
     )
     limit_drug: str | None = Field(default=None, description="a drug given for at most ...")
     limit_months: int | None = Field(default=None, ge=0, description="... this many months")
+    not_received: list[str] = Field(
+        default=[], description="met when none of these drugs or classes was ever given"
+    )
     only_in_setting: Literal["adjuvant"] | None = Field(
         default=None, description="the condition applies only in this setting (met otherwise)"
     )
@@ -77,6 +85,7 @@ class PriorTherapyCondition(_Model):
             or self.any_classes
             or self.not_progressed_on
             or self.limit_drug
+            or self.not_received
         ):
             raise ValueError(
                 "needs min_systemic, max_systemic, all_classes, any_classes or not_progressed_on"
@@ -117,11 +126,44 @@ class AttestationCondition(_Model):
 
 
 class DiseaseStatusCondition(_Model):
-    """No disease progression and/or no unacceptable toxicity."""
+    """No disease progression and/or no unacceptable toxicity and/or a positive clinical
+    response (``disease_status.clinical_response``)."""
 
     type: Literal["disease_status"]
     no_progression: bool = True
     no_unacceptable_toxicity: bool = True
+    positive_response: bool = False
+
+
+class PrescriberSpecialtyCondition(_Model):
+    """The prescriber's specialty (``prescriber.specialty``) is one of ``specialties`` (keys of
+    the specialties table). With ``consultation: true`` ("prescribed by or in consultation
+    with"), another specialty leaves the criterion unknown rather than failed."""
+
+    type: Literal["prescriber_specialty"]
+    specialties: list[str] = Field(min_length=1)
+    consultation: bool = False
+
+
+StepOutcome = Literal["failure", "intolerance", "contraindication"]
+
+
+class StepTherapyCondition(_Model):
+    """Step therapy: at least ``min_count`` of ``drugs`` (drug names or classes) tried, each
+    with one of the accepted ``outcomes`` (request field ``step_therapy``)."""
+
+    type: Literal["step_therapy"]
+    drugs: list[str] = Field(min_length=1)
+    outcomes: list[StepOutcome] = Field(min_length=1)
+    min_count: int = Field(default=1, ge=1)
+
+
+class ContinuationCondition(_Model):
+    """Continuation of therapy: the member is currently receiving the requested drug
+    (``continuation.currently_receiving``); with ``excludes_samples``, not through samples."""
+
+    type: Literal["continuation"]
+    excludes_samples: bool = False
 
 
 class QuestionCondition(_Model):
@@ -139,6 +181,9 @@ Condition = Annotated[
     | SettingCondition
     | AttestationCondition
     | DiseaseStatusCondition
+    | PrescriberSpecialtyCondition
+    | StepTherapyCondition
+    | ContinuationCondition
     | QuestionCondition,
     Field(discriminator="type"),
 ]
@@ -155,6 +200,11 @@ class Criterion(_Model):
     question: str | None = Field(default=None, description="how to ask for this criterion")
     source: str | None = Field(default=None, description="where the wording stands in the document")
     indication: bool = Field(default=False, description="one of the policy's listed indications")
+    flag: Literal["administrative"] | None = Field(
+        default=None,
+        description="administrative: a clause about benefits, formularies or compendia that a "
+        "reviewer answers (never typed)",
+    )
     indication_disease: str | None = Field(
         default=None,
         description="for an indication with no diagnosis criterion: the disease it is for "
@@ -235,6 +285,12 @@ class PolicyLimits(_Model):
 
 class Policy(_Model):
     number: str
+    plan: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="the plan (payer and line of business, e.g. fep) whose policy this is; "
+        "absent: the deployment's default plan",
+    )
     title: str
     section: str
     subsection: str

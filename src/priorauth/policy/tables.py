@@ -55,6 +55,7 @@ class Disease:
     families: frozenset[str]
     histologies: frozenset[str] | None
     names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()  # codes finer than a three-character family
 
 
 class DrugInfo(NamedTuple):
@@ -94,6 +95,10 @@ class Knowledge:
     attestation_topics: dict[str, list[str]] = field(default_factory=dict)
     # procedures read from their words, chemoradiation (policy/procedures.py)
     not_systemic: NotSystemic | None = None
+    # a gene's full name as documents spell it before the symbol -> gene
+    gene_full_names: dict[str, str] = field(default_factory=dict)
+    # how prescribers' specialties are written -> the specialty keys it counts as
+    specialty_aliases: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: normalise each spelling once.
@@ -120,6 +125,18 @@ class Knowledge:
     def histology(self, text: str) -> str:
         return self._histology(text)
 
+    def specialty(self, text: str) -> frozenset[str] | None:
+        """The specialty keys a written specialty or specialist counts as, or None."""
+        key = norm(text).strip(".")
+        return self.specialty_aliases.get(key) or self.specialty_aliases.get(
+            re.sub(r"^(?:an?|the)\s+", "", key)
+        )
+
+    def describe(self, code: str) -> str:
+        """The ICD-10-CM description of a code (the whole code set, from simple-icd-10-cm),
+        or the family's name when the package does not know the code."""
+        return _describe(norm_code(code)) or self.families.get(norm_code(code)[:3], code)
+
     def gene(self, text: str) -> str:
         return self._gene(text)
 
@@ -138,7 +155,14 @@ class Knowledge:
         canonical = normalize_alteration(text)
         if is_protein_change(canonical):
             return canonical
-        return self.alteration_aliases.get((gene, canonical))
+        found = self.alteration_aliases.get((gene, canonical))
+        if found is None:
+            # A kind of alteration rather than a named one: "fusion", "KIF5B-RET fusion",
+            # "amplification", "mutation".
+            found = ALTERATION_KINDS.get(canonical)
+            if found is None and canonical.endswith(("FUSION", "REARRANGEMENT")):
+                found = "FUSION"
+        return found
 
     def attestation_parts(self, key: str) -> tuple[str, ...]:
         """The monitoring topics an attestation key stands for (liver_function_and_electrolyte_
@@ -192,6 +216,55 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def yaml_load(text: str) -> Any:
     """``yaml.safe_load``, by libyaml when available."""
     return yaml.load(text, Loader=_LOADER)
+@lru_cache(maxsize=4096)
+def _describe(code: str) -> str | None:
+    import warnings
+
+    try:
+        # Imported on first use: loading the whole code set takes about a second and a half,
+        # which only an explanation or the importer should pay. Its data loading uses
+        # importlib APIs that warn on newer Pythons.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm as icd
+
+            return icd.get_description(code) if icd.is_valid_item(code) else None
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+
+
+def is_icd10cm_code(code: str) -> bool:
+    """Whether ``code`` (with or without the dot) is in the ICD-10-CM code set."""
+    return _describe(norm_code(code)) is not None
+
+
+# Further tables merged into the main ones (one file per field, to keep each one reviewable).
+DRUG_FILES = ("drugs.yaml", "targeted_oncology.yaml", "immunology.yaml")
+DIAGNOSIS_FILES = ("diagnoses.yaml", "disease_catalog.yaml")
+TEST_FILES = ("tests.yaml", "biomarkers.yaml")
+
+
+def _merged(names: tuple[str, ...]) -> dict[str, Any]:
+    """The tables of several files as one; a key defined twice is an error."""
+    out: dict[str, Any] = {}
+    for name in names:
+        for section, value in _read(name).items():
+            if isinstance(value, list):
+                out.setdefault(section, []).extend(value)
+                continue
+            have = out.setdefault(section, {})
+            for key, entry in (value or {}).items():
+                if key in have and isinstance(entry, dict) and isinstance(have[key], dict):
+                    for inner, v in entry.items():  # alteration spellings of one gene
+                        if inner in have[key]:
+                            where = f"{section}.{key}.{inner}"
+                            raise PolicyError(f"knowledge/{name}", where, "defined twice")
+                        have[key][inner] = v
+                    continue
+                if key in have:
+                    raise PolicyError(f"knowledge/{name}", f"{section}.{key}", "defined twice")
+                have[key] = entry
+    return out
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -216,9 +289,9 @@ def _expand_family(spec: str) -> list[str]:
 
 @cache
 def load_knowledge() -> Knowledge:
-    dx = _read("diagnoses.yaml")
-    rx = _read("drugs.yaml")
-    tx = _read("tests.yaml")
+    dx = _merged(DIAGNOSIS_FILES)
+    rx = _merged(DRUG_FILES)
+    tx = _merged(TEST_FILES)
 
     histology_aliases: dict[str, str] = {}
     for key, aliases in dx["histologies"].items():
@@ -227,7 +300,8 @@ def load_knowledge() -> Knowledge:
 
     diseases = {}
     for key, d in dx["diseases"].items():
-        families = frozenset(code for f in d["families"] for code in _expand_family(f))
+        codes = [code for f in d["families"] for code in _expand_family(f)]
+        families = frozenset(c for c in codes if len(c) == 3)
         hist = d.get("histologies")
         for h in hist or []:
             if h not in dx["histologies"]:
@@ -240,6 +314,7 @@ def load_knowledge() -> Knowledge:
             families=families,
             histologies=frozenset(hist) if hist else None,
             names=tuple(d.get("names", [])),
+            prefixes=tuple(c for c in codes if len(c) > 3),
         )
 
     drugs: dict[str, Drug] = {}
@@ -252,6 +327,11 @@ def load_knowledge() -> Knowledge:
         )
         for alias in [generic, *d.get("names", [])]:
             drug_aliases[norm(alias)] = generic
+    for generic, extra in (rx.get("more_classes") or {}).items():
+        if generic not in drugs:
+            raise PolicyError("knowledge", f"more_classes.{generic}", "unknown drug")
+        d = drugs[generic]
+        drugs[generic] = Drug(generic, d.classes | frozenset(extra), d.systemic_anticancer)
     not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm)
     regimens: dict[str, tuple[str, ...]] = {}
     for name, members in rx["regimens"].items():
@@ -264,6 +344,12 @@ def load_knowledge() -> Knowledge:
     for gene, aliases in tx["genes"].items():
         for alias in [gene, *aliases]:
             gene_aliases[norm(alias)] = gene
+    gene_full_names: dict[str, str] = {}
+    for gene, names in (tx.get("gene_full_names") or {}).items():
+        if gene not in tx["genes"]:
+            raise PolicyError("knowledge", f"gene_full_names.{gene}", "unknown gene")
+        for name in names:
+            gene_full_names[norm(name)] = gene
     companion: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
     for i, cd in enumerate(tx["companion_diagnostics"]):
         tests = companion.setdefault((cd["gene"], normalize_alteration(cd["alteration"])), {})
@@ -286,6 +372,11 @@ def load_knowledge() -> Knowledge:
             class_aliases[norm(name)] = cls
     strengths = {g: list(d["strengths_mg"]) for g, d in rx["drugs"].items() if "strengths_mg" in d}
     ax = _read("attestations.yaml")
+    specialty_aliases: dict[str, frozenset[str]] = {}
+    for key, sp in _read("specialties.yaml")["specialties"].items():
+        counts = frozenset([key, *sp.get("counts_as", [])])
+        for name in [key, *sp.get("names", [])]:
+            specialty_aliases[norm(name)] = counts
 
     return Knowledge(
         alteration_aliases=alteration_aliases,
@@ -293,6 +384,8 @@ def load_knowledge() -> Knowledge:
         strengths=strengths,
         attestation_topics={k: list(v) for k, v in ax["topics"].items()},
         not_systemic=not_systemic,
+        specialty_aliases=specialty_aliases,
+        gene_full_names=gene_full_names,
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,
@@ -304,6 +397,27 @@ def load_knowledge() -> Knowledge:
         companion_tests=companion,
     )
 
+
+# Kinds of alteration as results and policies write them, for criteria that name no alteration.
+ALTERATION_KINDS = {
+    "MUTATION": "MUTATION",
+    "MUTATIONS": "MUTATION",
+    "MUTATED": "MUTATION",
+    "MUTANT": "MUTATION",
+    "MUTATION-POSITIVE": "MUTATION",
+    "FUSION": "FUSION",
+    "FUSIONS": "FUSION",
+    "GENEFUSION": "FUSION",
+    "REARRANGEMENT": "FUSION",
+    "REARRANGED": "FUSION",
+    "TRANSLOCATION": "FUSION",
+    "AMPLIFICATION": "AMPLIFICATION",
+    "AMPLIFIED": "AMPLIFICATION",
+    "OVEREXPRESSION": "OVEREXPRESSION",
+    "OVEREXPRESSED": "OVEREXPRESSION",
+}
+# Alterations that are not mutations: a criterion asking for "a mutation" is not met by them.
+NOT_MUTATIONS = frozenset({"FUSION", "AMPLIFICATION", "OVEREXPRESSION"})
 
 _AMINO = {
     "ala": "A",

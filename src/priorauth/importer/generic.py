@@ -1,0 +1,438 @@
+"""A document in another plan's layout (see layouts.py) to a Policy: the criteria blocks read as
+outlines, each item mapped to the vocabulary as in the FEP format, dose caps made the limit,
+durations and quantity tables read, everything else kept or reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from priorauth.errors import DocumentError, PolicyError
+from priorauth.importer.build import ImportResult, Unplaced, _Builder, _clean_id, _tidy, slug
+from priorauth.importer.document import Document, Line
+from priorauth.importer.layouts import (
+    Blocks,
+    choose_duration,
+    dose_cap,
+    drug_names,
+    find_blocks,
+    history,
+    looks_flattened,
+    number_of,
+    parse_any_date,
+    parse_quantity_lines,
+    reflow,
+)
+from priorauth.importer.mapping import Context, disease_of
+from priorauth.importer.outline import Node, parse_outline, resolve
+from priorauth.policy.load import policy_from_data
+from priorauth.policy.tables import Knowledge, norm
+
+TITLES = {"initial": "Initial authorization", "renewal": "Reauthorization"}
+
+
+class _Outline:
+    """One phase's outline to criterion dicts."""
+
+    def __init__(self, b: _Builder, kb: Knowledge, own: frozenset[str], warnings: list[str]):
+        self.b = b
+        self.kb = kb
+        self.own = own
+        self.warnings = warnings
+        self.caps: list[tuple[dict[str, Any], Line]] = []
+
+    def ctx(self, disease: str | None) -> Context:
+        return Context(self.kb, self.own, disease)
+
+    def disease(self, node: Node, base: str | None) -> str | None:
+        """The disease a node is about: its own words, or the diagnosis items under it."""
+        found = disease_of(node.text, self.ctx(None)) if node.text else None
+        if found:
+            return found
+        if node.label:
+            for child in node.children:
+                if not child.children and (d := disease_of(child.text, self.ctx(None))):
+                    return d
+        return base
+
+    def convert(
+        self, node: Node, prefix: str, disease: str | None, in_any: bool
+    ) -> dict[str, Any] | None:
+        if not node.children:
+            if node.label:
+                return None  # a header with nothing under it
+            cap = dose_cap(node.text)
+            if cap is not None and not in_any and node.line is not None:
+                self.caps.append((cap, node.line))
+                return None
+            assert node.line is not None
+            return self.b.criterion(node.text, node.line, prefix, self.ctx(disease))
+        mine = self.disease(node, disease)
+        how = resolve(node, self.warnings)
+        name = _group_name(node, how)
+        gid = self.b.ids.make(f"{prefix}.{name}")
+        pairs = [
+            (c, k)
+            for c in node.children
+            if (k := self.convert(c, gid, mine, how == "any")) is not None
+        ]
+        kids = [k for _, k in pairs]
+        if how == "any":
+            self._indications(pairs)
+        own_leaf = None
+        if not node.label and node.line is not None:
+            own_leaf = self.b.criterion(node.text, node.line, gid, self.ctx(mine))
+        if not kids:
+            return own_leaf
+        text = _tidy(node.text) or (
+            "One of the following" if how == "any" else "All of the following"
+        )
+        group: dict[str, Any] = {"id": gid, "text": text, "any" if how == "any" else "all": kids}
+        if own_leaf is None:
+            return group if len(kids) > 1 or how == "all" else kids[0]
+        if how == "any":
+            inner = self.b.ids.make(f"{gid}.one_of")
+            return {"id": gid, "text": text, "all": [own_leaf, {**group, "id": inner}]}
+        return {"id": gid, "text": text, "all": [own_leaf, *kids]}
+
+    def _indications(self, pairs: list[tuple[Node, dict[str, Any]]]) -> None:
+        """The alternatives of a ONE-of that are about a disease are the policy's indications."""
+        for child, kid in pairs:
+            dx = _has_diagnosis(kid)
+            disease = self.disease(child, None)
+            if dx:
+                kid["indication"] = True
+            elif disease is not None and ("all" in kid or "any" in kid):
+                kid["indication"] = True
+                kid["indication_disease"] = disease
+
+    def root(self, root: Node, kind: str, disease: str | None) -> list[dict[str, Any]]:
+        how = resolve(root, self.warnings)
+        groups = [c for c in root.children if c.children]
+        named = [self.disease(c, None) for c in groups]
+        if (
+            how == "all"
+            and not any(root.joins)
+            and len(groups) >= 2
+            and len(groups) == len(root.children)
+            and all(c.label and not re.search(r"of the following", c.text, re.I) for c in groups)
+            and any(named)
+            and len({d for d in named if d}) == len([d for d in named if d])
+        ):
+            # One block per diagnosis ("A. NSCLC (must meet all)", "B. Other diagnoses"):
+            # the blocks are alternatives.
+            how = "any"
+        pairs = [
+            (c, k)
+            for c in root.children
+            if (k := self.convert(c, kind, disease, how == "any")) is not None
+        ]
+        kids = [k for _, k in pairs]
+        if how == "any" and len(kids) > 1:
+            self._indications(pairs)
+            return [
+                {
+                    "id": self.b.ids.make(f"{kind}.indications"),
+                    "text": "One of the following",
+                    "any": kids,
+                }
+            ]
+        return kids
+
+
+def _has_diagnosis(node: dict[str, Any]) -> bool:
+    if "condition" in node:
+        return bool(node["condition"].get("type") == "diagnosis")
+    return any(_has_diagnosis(k) for k in node.get("all", node.get("any", [])))
+
+
+def _group_name(node: Node, how: str) -> str:
+    abbr = re.search(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)", node.text or "")
+    if abbr and not re.fullmatch(r"e\.?g|s", abbr.group(1), re.I):
+        return _clean_id(abbr.group(1))
+    if node.label and not node.text.strip():
+        return "one_of" if how == "any" else "all_of"
+    if node.label and re.search(r"\bof the following\b", node.text, re.I):
+        return "one_of" if how == "any" else "all_of"
+    return _clean_id(slug(node.text, 3)) if node.text else "group"
+
+
+def build_generic(
+    doc: Document, kb: Knowledge, plan: str | None, line_of_business: str | None
+) -> ImportResult:
+    src = doc.source
+    warnings: list[str] = []
+    notes: list[str] = []
+    unplaced: list[Unplaced] = []
+    lines = [line for line in doc.lines if line.text.strip()]
+    if looks_flattened(lines):
+        notes.append("The text was one long paragraph (a flattened PDF): split at its bullets")
+        lines = reflow(lines)
+    blocks = find_blocks(lines)
+    if lines and not any(ls for _, ls in blocks.phases.values()):
+        # A flattened paragraph that a PDF then wrapped at the page width: run the lines
+        # together and split them where bullets and headings begin.
+        joined = Line(" ".join(x.text.strip() for x in lines), lines[0].page, lines[0].number)
+        again = reflow([joined]) if len(joined.text) >= 200 else []
+        retry = find_blocks(again)
+        if any(ls for _, ls in retry.phases.values()):
+            notes.append("The text ran together (a flattened PDF): split at its bullets")
+            lines, blocks = again, retry
+    found_any = any(ls for _, ls in blocks.phases.values())
+    if not found_any and drug_names(lines, kb) is None:
+        raise DocumentError(
+            src,
+            "not a drug policy document: no criteria section (FEP 'Prior-Approval Requirements',"
+            " 'Initial Authorization', 'Coverage Criteria', ...) and no drug named as"
+            " 'Brand (generic)'",
+        )
+    meta = _metadata(doc, lines, blocks, kb, warnings)
+    own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
+    builder = _Builder(doc, kb, own)
+    outline = _Outline(builder, kb, own, warnings)
+
+    phases = {k.split("#")[0]: v for k, v in reversed(list(blocks.phases.items())) if v[1]}
+    # A phase given in several blocks (one per diagnosis) is read as their ONE-of.
+    trees: dict[str, dict[str, Any]] = {}
+    for kind in ("initial", "renewal"):
+        parts = [v for k, v in blocks.phases.items() if k.split("#")[0] == kind and v[1]]
+        if not parts:
+            continue
+        block_lines = [line for _, ls in parts for line in ls]
+        if kind == "renewal" and _same_as_initial(block_lines):
+            notes.append("Reauthorization: the initial criteria apply ('same as initial')")
+            continue
+        root, placed = parse_outline(block_lines, warnings)
+        disease = _one_disease(block_lines, kb, own)
+        kids = outline.root(root, kind, disease)
+        if kids:
+            trees[kind] = {"id": builder.ids.make(kind), "text": TITLES[kind], "all": kids}
+        for line in block_lines:
+            if line not in placed:
+                unplaced.append(Unplaced(line.text.strip(), line.page, line.number, kind))
+    if "initial" not in trees:
+        where = ", ".join(sorted(phases)) or "none"
+        warnings.append(
+            "no initial requirements (criteria) section was recognised (blocks found: "
+            f"{where}): every line not read as metadata is reported unplaced, and the policy"
+            " asks one question"
+        )
+        for line in blocks.front + [ln for _, ls in blocks.phases.values() for ln in ls]:
+            if not _metadata_line(line.text, kb):
+                unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "unrecognised"))
+        first = lines[0] if lines else Line("", 1, 1)
+        trees["initial"] = {
+            "id": "initial",
+            "text": TITLES["initial"],
+            "all": [
+                {
+                    "id": "initial.criteria_as_published",
+                    "text": f"The criteria as published in {src} (not read by the importer)",
+                    "condition": {"type": "question"},
+                    "source": first.where,
+                }
+            ],
+        }
+    for line in blocks.unplaced:
+        unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "duration"))
+    if "renewal" not in trees:
+        if not any(k.startswith("renewal") for k in blocks.phases):
+            warnings.append("no reauthorization criteria: renewals are held to the initial ones")
+        trees["renewal"] = _renamed(trees["initial"], "initial", "renewal")
+
+    limits = _limits(blocks, outline.caps, meta, line_of_business, warnings, unplaced)
+    data: dict[str, Any] = {
+        **meta,
+        **({"plan": plan} if plan else {}),
+        "requirements": {"initial": trees["initial"], "renewal": trees["renewal"]},
+        "limits": limits,
+        "curation_notes": [f"Imported from {src}.", *notes],
+    }
+    try:
+        policy = policy_from_data(data, src, kb)
+    except PolicyError as exc:
+        raise DocumentError(
+            src, f"the imported policy does not validate: {exc.problem} ({exc.path})"
+        ) from None
+    placements = builder.placements
+    return ImportResult(src, policy, placements, unplaced, warnings, notes)
+
+
+_META = re.compile(
+    r"^\s*(?:effective(?: date)?|version date|last review(?:ed)?(?: date)?|(?:guideline|program|"
+    r"policy|protocol|reference|document) (?:number|no\.?|#|id)|p\s*&\s*t approval dates?|"
+    r"original (?:policy )?date|program|medication)\s*:",
+    re.I,
+)
+
+
+def _metadata_line(text: str, kb: Knowledge) -> bool:
+    """A line the metadata was read from (a date, a number, the drug's names)."""
+    return bool(_META.match(text)) or drug_names([Line(text, 1, 1)], kb) is not None
+
+
+def _same_as_initial(lines: list[Line]) -> bool:
+    text = " ".join(line.text.strip() for line in lines).lower()
+    return bool(
+        re.fullmatch(
+            r"(?:same as (?:above|initial(?: authorization| approval)?(?: criteria)?)\.?\s*)+", text
+        )
+    )
+
+
+def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    out = dict(node)
+    out["id"] = new + node["id"][len(old) :]
+    if node["id"] == old:
+        out["text"] = TITLES[new]
+    for key in ("all", "any"):
+        if key in node:
+            out[key] = [_renamed(k, old, new) for k in node[key]]
+    return out
+
+
+def _one_disease(lines: list[Line], kb: Knowledge, own: frozenset[str]) -> str | None:
+    ctx = Context(kb, own, None)
+    found = {d for line in lines if (d := disease_of(_strip_marker(line.text), ctx))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _strip_marker(text: str) -> str:
+    t = re.sub(
+        r"^\s*(?:\d{1,2}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s+|^\s*[-*\u2022\u25aa\u25e6o]\s+", "", text
+    )
+    t = re.sub(r"\(must meet [^)]*\)", "", t, flags=re.I)
+    return re.sub(r"[;,]?\s*(?:AND|OR)\s*$", "", t).strip().rstrip(":;")
+
+
+def _limits(
+    blocks: Blocks,
+    caps: list[tuple[dict[str, Any], Line]],
+    meta: dict[str, Any],
+    line_of_business: str | None,
+    warnings: list[str],
+    unplaced: list[Unplaced],
+) -> dict[str, Any]:
+    form = "capsules" if meta["drug"]["form"] == "capsule" else "tablets"
+    single, rows, unread = parse_quantity_lines(blocks.quantity, form)
+    for line in unread:
+        unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "quantity"))
+    if single is None and not rows and caps:
+        single = caps[0][0]
+    if caps and (single is not None or rows) and single is not caps[0][0]:
+        warnings.append(
+            f"{caps[0][1].where}: a dose cap among the criteria ({caps[0][0]['text']!r}) beside a"
+            " quantity table: the table is the limit"
+        )
+    if single is None and not rows:
+        warnings.append("no quantity limit found: none is applied")
+    if rows and not meta["drug"]["strengths_mg"]:
+        meta["drug"]["strengths_mg"] = sorted({r["strength_mg"] for r in rows})
+    out: dict[str, Any] = {}
+    for kind in ("initial", "renewal"):
+        said = blocks.durations.get(kind) or blocks.durations.get("all") or []
+        duration = choose_duration(said, line_of_business, warnings)
+        if duration is None and kind == "renewal":
+            duration = out["initial"]["duration"]
+        if duration is None:
+            warnings.append(f"no approval duration for {kind} requests: 12 months assumed")
+            duration = {"months": 12, "text": "12 months (no duration in the document)"}
+        out[kind] = {"quantity": single, "quantity_by_strength": rows, "duration": duration}
+    return out
+
+
+def _metadata(
+    doc: Document, lines: list[Line], blocks: Blocks, kb: Knowledge, warnings: list[str]
+) -> dict[str, Any]:
+    h = doc.header
+    full = "\n".join(line.text for line in lines)
+    names = drug_names(lines, kb)
+    if names is None:
+        title = next((line.text.strip() for line in lines if line.text.strip()), doc.source)
+        brand = re.sub(r"[^\w -]", "", title).strip()[:60] or "Unknown"
+        generic = brand.lower()
+        warnings.append("no 'Brand (generic)' drug name found: the title stands for the drug")
+    else:
+        brand, generic = names
+        brand = brand[:1].upper() + brand[1:]
+    number = number_of(full) or h.get("number")
+    if not number:
+        number = f"{_clean_id(brand)}"
+        warnings.append(f"no policy number found: recorded as {number!r}")
+    effective = None
+    for source in (
+        h.get("effective_date", ""),
+        *(m.group(1) for m in re.finditer(r"effective(?: date)?\s*:?\s*([^\n]{0,40})", full, re.I)),
+        *(m.group(1) for m in re.finditer(r"version date\s*:?\s*([^\n]{0,30})", full, re.I)),
+    ):
+        effective = parse_any_date(source)
+        if effective:
+            break
+    if effective is None:
+        effective = parse_any_date(full)
+        if effective is None:
+            effective = dt.date.today()
+            warnings.append(f"no effective date found: recorded as today ({effective})")
+        else:
+            warnings.append(
+                f"no effective date found: the first date in the document ({effective})"
+            )
+    statements = [line.text.strip() for line in lines]
+    necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
+    investigational = next(
+        (
+            s
+            for s in statements
+            if re.search(
+                r"investigational|not (?:medically necessary|"
+                r"covered|authorized)",
+                s,
+                re.I,
+            )
+        ),
+        "",
+    )
+    refs = [
+        re.sub(r"^\d+[.)]\s*", "", line.text.strip())
+        for key, ls in blocks.sections.items()
+        if key.startswith("reference")
+        for line in ls
+    ]
+    hist = [
+        e
+        for key, ls in blocks.sections.items()
+        if re.search(r"history|revisions|approval date", key)
+        for e in history(ls)
+    ]
+    generic_key = kb.drug_aliases.get(norm(generic), "")
+    form = (
+        "capsule"
+        if re.search(r"\bcapsules?\b", full, re.I) and not re.search(r"\btablets?\b", full, re.I)
+        else "tablet"
+    )
+    return {
+        "number": number,
+        "title": brand,
+        "section": h.get("section", "Prescription Drugs"),
+        "subsection": h.get("subsection", ""),
+        "drug": {
+            "brand": brand,
+            "generic": generic,
+            "strengths_mg": sorted({float(s) for s in kb.strengths.get(generic_key, [])}),
+            "form": form,
+        },
+        "effective_date": effective.isoformat(),
+        "original_policy_date": effective.isoformat(),
+        "last_review_date": effective.isoformat(),
+        "committee_approval_date": None,
+        "applies_to": ["pre_service"],
+        "applicability_text": "",
+        "medically_necessary_text": necessary,
+        "investigational_text": investigational,
+        "pre_pa_allowance": None,
+        "pre_pa_allowance_text": "None stated",
+        "related_policies": [],
+        "references": refs,
+        "history": hist,
+    }

@@ -1,0 +1,228 @@
+"""Criterion lists as plans publish them, to trees: numbered, lettered and roman items, bullets
+of any glyph ("-", "•", "o", "▪"), indentation, trailing connectors ("; AND", ", OR"),
+connectors on lines of their own ("AND", "-or-"), and group headers ("One of the following:",
+"Both of the following:", "(must meet all)", "(must meet one)", "must meet 1 or 2").
+
+The reader never guesses a grouping it cannot see: a list whose items are joined by both AND and
+OR with no header to say how is read as ORs of AND-runs (the usual reading) and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from priorauth.importer.document import Line
+
+_MARKERS = [
+    ("num", re.compile(r"^(\d{1,2})[.)]\s+(.*)$")),
+    ("pnum", re.compile(r"^\((\d{1,2})\)\s+(.*)$")),
+    ("roman", re.compile(r"^((?:i|ii|iii|iv|v|vi|vii|viii|ix|x|xi|xii))[.)]\s+(.*)$")),
+    ("ROMAN", re.compile(r"^((?:I|II|III|IV|V|VI|VII|VIII|IX|X))[.)]\s+(.*)$")),
+    ("lower", re.compile(r"^([a-z])[.)]\s+(.*)$")),
+    ("plower", re.compile(r"^\(([a-z])\)\s+(.*)$")),
+    ("upper", re.compile(r"^([A-Z])[.)]\s+(.*)$")),
+    (
+        "bullet",
+        re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7])\s+(.*)$"),
+    ),
+]
+_ALONE = re.compile(r"^-?\s*(AND|OR|and|or)\s*-?$")
+_TRAILING = re.compile(r"(?:[;,]\s*|\s+)(AND|OR)\s*$|;\s*(and|or)\s*$|\s+-(and|or)-\s*$")
+_MUST = re.compile(
+    r"\(\s*must meet (all|one|any|both|at least one|\d+(?:\s*(?:or|,)\s*\d+)*)\s*\)", re.I
+)
+_HEADER_ANY = re.compile(
+    r"\b(?:one|any|at least one|either) of the following\b|\bmust meet (?:one|any|at least one)\b"
+    r"|\bmust meet \d+ or \d+\b",
+    re.I,
+)
+_HEADER_ALL = re.compile(
+    r"\b(?:all|both|each) of the following\b|\bthe following (?:are|is) met\b|\bmust meet all\b",
+    re.I,
+)
+
+
+@dataclass
+class Node:
+    """An item of the list: its own words (without marker and connector) and the items under it."""
+
+    text: str
+    line: Line | None
+    style: str = "plain"
+    indent: int = 0
+    children: list[Node] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)  # connector before each child after the first
+    header: str | None = None  # "all" / "any" when the item's words say how its children combine
+    label: bool = False  # a header only ("One of the following:"), not a criterion itself
+    marker: str = ""  # "a", "iv", "3": the item's own marker
+
+    def combine(self, warnings: list[str]) -> str:
+        """How this node's children combine."""
+        said = {j for j in self.joins if j}
+        if self.header is not None:
+            if said and said != {"and" if self.header == "all" else "or"} and self.line:
+                warnings.append(
+                    f"{self.line.where}: the header says {self.header.upper()} of the following but"
+                    f" the items are joined by {'/'.join(sorted(w.upper() for w in said))}; "
+                    "the header is followed"
+                )
+            return self.header
+        if said == {"or"}:
+            return "any"
+        if said == {"and"} or not said:
+            return "all"
+        return "mixed"
+
+
+def _header_of(text: str) -> tuple[str | None, str, bool]:
+    """(combine, text without the header marker, whether the text is only a header)."""
+    combine = None
+    m = _MUST.search(text)
+    if m:
+        word = m.group(1).lower()
+        combine = "all" if word in ("all", "both") else "any"
+        text = (text[: m.start()] + text[m.end() :]).strip()
+    if _HEADER_ANY.search(text):
+        combine = "any"
+    elif _HEADER_ALL.search(text):
+        combine = combine or "all"
+    bare = text.rstrip(":").strip()
+    only = bool(
+        re.fullmatch(
+            r"(?:(?:and|or)\s+)?(?:patient must (?:have|meet)\s+)?(?:(?:one|any|all|both|each|at"
+            r" least one|either) of the following(?: criteria| conditions)?(?: (?:are|is) met)?"
+            r"|the following(?: criteria)?)\s*(?:\(.*\))?",
+            bare,
+            re.I,
+        )
+    ) or (combine is not None and not bare)
+    return combine, bare if bare else text, only
+
+
+def _marker(text: str, prev_letters: dict[str, str]) -> tuple[str, str, str]:
+    """(style, body) of a line; ``plain`` when it carries no marker."""
+    for style, rx in _MARKERS:
+        m = rx.match(text)
+        if not m:
+            continue
+        before = {"i": "h", "v": "u", "x": "w"}
+        if style == "roman" and prev_letters.get("lower") == before.get(m.group(1)):
+            continue  # "i." after "h.": a letter, not a roman numeral
+        if style == "ROMAN" and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper():
+            continue
+        if style == "bullet" and m.group(1) == "o" and not m.group(2)[:1].isupper():
+            continue  # "o" as a bullet only before a capital ("o Diagnosis of ...")
+        kind = f"bullet{m.group(1)}" if style == "bullet" else style
+        return kind, m.group(2).strip(), m.group(1)
+    return "plain", text, ""
+
+
+def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Line]]:
+    """The tree of a block of criterion lines under a root, and the lines it placed."""
+    root = Node("", None, style="root", indent=-1)
+    stack: list[Node] = [root]
+    placed: list[Line] = []
+    pending: str | None = None
+    last: Node | None = None
+    for line in lines:
+        raw = line.text.replace("\t", "    ")
+        text = raw.strip()
+        if not text:
+            continue
+        if re.fullmatch(r"(?:[IVX]{1,4}|[A-Ha-h]|\d{1,2})[.)]", text):
+            placed.append(line)  # a marker left alone when its heading was split off
+            continue
+        alone = _ALONE.match(text)
+        if alone:
+            pending = alone.group(1).lower()
+            placed.append(line)
+            continue
+        indent = len(raw) - len(raw.lstrip(" "))
+        letters = {n.style: n.marker for n in stack[1:] if n.style in ("lower", "upper")}
+        style, body, mark = _marker(text, letters)
+        trailing = None
+        t = _TRAILING.search(body)
+        if t:
+            trailing = (t.group(1) or t.group(2) or t.group(3)).lower()
+            body = body[: t.start()].rstrip(" ;,")
+        body = body.rstrip(" ;")  # (a comma may be a wrapped list's, kept for the next line)
+        if style == "plain" and last is not None and body[:1].islower():
+            last.text = f"{last.text} {body}"  # the rest of a wrapped item
+            pending = trailing
+            placed.append(line)
+            continue
+        combine, bare, only = _header_of(body)
+        # A line ending in a colon or carrying "(must meet ...)" heads the items under it.
+        # A longer line ending in a colon stays a criterion too: a header is never allowed to
+        # swallow a criterion's words.
+        colon = body.rstrip().endswith(":") and (
+            len(bare.split()) <= 6 or re.search(r"\bfollowing\b", bare, re.I) is not None
+        )
+        only = only or colon or _MUST.search(body) is not None
+        node = Node(bare, line, style, indent, header=combine, label=only, marker=mark)
+        # Where it goes: a sibling of the last item of the same style at this indentation, or a
+        # child of the item above.
+        while len(stack) > 1:
+            top = stack[-1]
+            if top.indent > indent:
+                stack.pop()
+                continue
+            if top.indent == indent and top.style == style:
+                stack.pop()
+                break
+            if top.indent == indent and any(
+                n.style == style and n.indent == indent for n in stack[1:]
+            ):
+                stack.pop()
+                continue
+            if top.indent == indent and style == "plain" and top.style != "plain":
+                # an unmarked line level with marked items: a new header at that level
+                stack.pop()
+                continue
+            break
+        parent = stack[-1]
+        if parent.children:
+            parent.joins.append(pending or "")
+        parent.children.append(node)
+        stack.append(node)
+        pending = trailing
+        last = node
+        placed.append(line)
+    return root, placed
+
+
+def resolve(node: Node, warnings: list[str]) -> str:
+    """How ``node``'s children combine; a mixed list is split into ORs of AND-runs."""
+    how = node.combine(warnings)
+    if how != "mixed":
+        return how
+    runs: list[list[Node]] = [[node.children[0]]]
+    for child, join in zip(node.children[1:], node.joins, strict=True):
+        if join == "or":
+            runs.append([child])
+        else:
+            runs[-1].append(child)
+    where = node.line.where if node.line else "the criteria"
+    warnings.append(
+        f"{where}: items joined by both AND and OR with no header: read as "
+        + " OR ".join("(" + " AND ".join(c.text[:30] for c in run) + ")" for run in runs)
+    )
+    grouped: list[Node] = []
+    for run in runs:
+        if len(run) == 1:
+            grouped.append(run[0])
+        else:
+            grouped.append(
+                Node(
+                    "All of: " + "; ".join(c.text for c in run),
+                    run[0].line,
+                    header="all",
+                    label=True,
+                    children=run,
+                    joins=["and"] * (len(run) - 1),
+                )
+            )
+    node.children = grouped
+    node.joins = ["or"] * (len(grouped) - 1)
+    return "any"
