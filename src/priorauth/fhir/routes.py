@@ -331,9 +331,20 @@ async def token(request: Request) -> JSONResponse:
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
+_OUTCOME_CODES = {400: "invalid", 413: "too-costly", 500: "exception"}
+
+
 def mount(app: FastAPI) -> None:
     """Add the FHIR, CDS Hooks and token routes, and the notification dispatcher."""
     app.include_router(router)
+    # Refusals made before any FHIR route runs (body too large, NUL in the URL, an unexpected
+    # failure) are OperationOutcomes too.
+    app.state.error_renderers = {
+        **getattr(app.state, "error_renderers", {}),
+        "/fhir": lambda status, detail: error_response(
+            FhirError(detail, None, status, _OUTCOME_CODES.get(status, "exception"))
+        ),
+    }
     app.include_router(hooks)
     app.include_router(oauth)
     dispatcher = subscriptions.Dispatcher(app)

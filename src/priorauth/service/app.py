@@ -28,6 +28,7 @@ from priorauth.service.problems import (
     SafeJSONResponse,
     invalid_response,
     problem,
+    problem_for,
     validation_errors,
 )
 from priorauth.service.workflow import Clock, Service
@@ -46,7 +47,7 @@ class RefuseNul:
         if scope["type"] == "http" and (
             "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"").lower()
         ):
-            response = problem(400, "Bad request", "the URL contains a NUL character")
+            response = problem_for(scope, 400, "Bad request", "the URL contains a NUL character")
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

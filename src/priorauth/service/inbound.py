@@ -231,10 +231,10 @@ class BodySizeLimit:
         self.max = max_body_bytes
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
-        from priorauth.service.problems import problem
+        from priorauth.service.problems import problem_for
 
         detail = f"body: {size}; the limit is {self.max} bytes"
-        await problem(413, TooLarge.title, detail, "body")(scope, receive, send)
+        await problem_for(scope, 413, TooLarge.title, detail, "body")(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from priorauth.service.problems import problem
+from priorauth.service.problems import problem_for
 
 access_log = logging.getLogger("priorauth.access")
 error_log = logging.getLogger("priorauth.service")
@@ -74,8 +74,8 @@ class CatchAll:
                 "%s %s failed: %s", scope.get("method"), route_of(scope), failure_line(exc)
             )
             if not started:
-                response = problem(
-                    500, "Internal error", "the service failed on this request; it is logged"
+                response = problem_for(
+                    scope, 500, "Internal error", "the service failed on this request; it is logged"
                 )
                 await response(scope, receive, send)
 

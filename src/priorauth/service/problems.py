@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
+from starlette.types import Scope
 
 from priorauth.service.inbound import printable
 
@@ -82,3 +84,22 @@ def invalid_response(errors: list[dict[str, str]]) -> JSONResponse:
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more in errors)"
     return problem(422, "Unprocessable request", detail, first["field"], errors=errors)
+
+
+# An adapter whose clients expect another error format (the FHIR API: OperationOutcome) registers
+# a renderer for its path prefix in `app.state.error_renderers`; the middleware that refuses a
+# request before any route runs (body size, NUL in the URL, an unexpected failure) answers in it.
+ErrorRenderer = Callable[[int, str], Response]
+
+
+def problem_for(
+    scope: Scope, status: int, title: str, detail: str, field: str | None = None
+) -> Response:
+    """The error document for this request: the adapter's format for its paths, else RFC 9457."""
+    state = getattr(scope.get("app"), "state", None)
+    renderers: dict[str, ErrorRenderer] = getattr(state, "error_renderers", None) or {}
+    path = scope.get("path", "")
+    for prefix, render in renderers.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return render(status, detail)
+    return problem(status, title, detail, field)
