@@ -258,6 +258,13 @@ def test_the_metrics_move(site: Site) -> None:
     expect(row.locator("td").first).to_have_text("1")  # standard requests
     expect(page.locator("svg[role=img]")).to_have_count(3)
     site.check(page, "metrics")
+    page.get_by_role("link", name="Cases").click()
+    expect(page.locator("tbody tr")).to_have_count(5)  # every case of the day
+    site.check(page, "cases-all")
+    page.goto(site.base + "/ui/cases/no-such-case")
+    expect(page.get_by_role("alert")).to_contain_text("no case no-such-case")
+    site.check(page, "not-found")
+    page.goto(site.base + "/ui/metrics?from=2026-06-01&to=2026-06-30")
     csv_href = page.get_by_role("link", name="Download CSV").get_attribute("href")
     csv = page.request.get(site.base + str(csv_href)).text()
     assert csv.splitlines()[0].startswith("from,to,urgency,received")

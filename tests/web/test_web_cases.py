@@ -199,6 +199,8 @@ def test_an_appeal_goes_to_a_different_reviewer(client_for) -> None:
         "Pharmacist B",
         True,
     )
+    page = b.get(f"/ui/cases/{case_id}").text
+    assert "2026-06-15 to 2027-06-14, at most 960 mg per day" in page  # the authorization
 
 
 def test_withdrawing_an_open_request(client_for) -> None:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from priorauth.service.errors import Conflict, Forbidden, Invalid
 from priorauth.service.workflow import OPEN, Service, case_view
 from priorauth.web.app import Visitor, page, posted, redirect, service_of, values_of, visitor
+from priorauth.web.letters import case_authorization
 from priorauth.web.views import (
     DECIDED,
     STATUS_LABEL,
@@ -119,7 +120,9 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
     trace = service.trace(v.who, case_id)
     events = service.history(v.who, case_id)
     note, cited = split_reason(view["decision_reason"])
+    authorization = case_authorization(service, case_id) if case.status in DECIDED else None
     return {
+        "authorization": authorization,
         "case": view,
         "request_body": case.request,
         "det": det,
@@ -148,7 +151,12 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, v: Signed, done: str = "") -> Response:
     ctx = _case_page_context(service_of(request), v, case_id)
-    ctx.update(title=f"Case {case_id[:8]}", done=DONE.get(done, ""), nav="cases")
+    case = ctx["case"]
+    ctx.update(
+        title=f"Case {case_id[:8]}: {case['member_id']}, {case['drug']}",
+        done=DONE.get(done, ""),
+        nav="cases",
+    )
     return page(request, "case.html", ctx, v=v)
 
 

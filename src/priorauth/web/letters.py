@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from priorauth.service.app import current_principal, get_service
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Conflict
+from priorauth.service.models import Authorization
 from priorauth.service.workflow import Service, case_view
 from priorauth.web.app import Visitor, service_of, templates, visitor
 from priorauth.web.views import DECIDED, denial_reasons, policy_version, split_reason, utc
@@ -27,6 +29,13 @@ api_router = APIRouter()
 # after an appeal is upheld, an external review may be asked for within four months.
 APPEAL_DAYS = 180
 EXTERNAL_REVIEW_MONTHS = 4
+
+
+def case_authorization(service: Service, case_id: str) -> Authorization | None:
+    """The authorization a case's approval recorded (the engine's, or a reviewer's overturn).
+    Read only for a case the caller has just been allowed to read."""
+    with service.db.reading() as s:
+        return s.scalar(select(Authorization).where(Authorization.case_id == case_id).limit(1))
 
 
 def plan_name() -> str:
@@ -47,10 +56,7 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
     )
     request = case.request
     decided = utc(case.decided_at or now).date()
-    authorization = next(
-        (a for a in service.member_authorizations(who, case.member_id) if a.case_id == case.id),
-        None,
-    )
+    authorization = case_authorization(service, case.id)
     note, _ = split_reason(case.decision_reason)
     limits = getattr(policy.limits, det["policy"]["requirements"]) if policy else None
     if case.appealed:
