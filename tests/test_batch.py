@@ -79,3 +79,30 @@ def test_batch_of_a_missing_file_is_one_line_error(tmp_path: Path) -> None:
     done = _run("--batch", str(tmp_path / "nope.ndjson"))
     assert done.returncode == 2
     assert done.stderr.decode().strip() == f"error: {tmp_path / 'nope.ndjson'}: no such file"
+
+
+def test_a_reader_that_stops_early_ends_the_batch_quietly(tmp_path: Path) -> None:
+    f, _ = _batch_file(tmp_path, 300)
+    proc = subprocess.Popen(
+        [PRIORAUTH, "evaluate", "--batch", str(f)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()  # as `| head -c 100` does
+    err = proc.stderr.read().decode()
+    assert proc.wait() in (1, 2)
+    assert "Traceback" not in err
+
+
+def test_an_output_that_cannot_be_written_is_one_line_error(tmp_path: Path) -> None:
+    f, _ = _batch_file(tmp_path, 300)
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [PRIORAUTH, "evaluate", "--batch", str(f)], stdout=full, stderr=subprocess.PIPE
+        )
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines()[-1] == (
+        "error: cannot write the output (No space left on device)"
+    )

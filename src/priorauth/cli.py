@@ -166,10 +166,17 @@ def _run_batch(engine: Engine, path: Path, trace: bool, jobs: int) -> int:
         raise BadInput(f"{path}: no such file") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc})") from None
-    with source:
-        workers = jobs if jobs > 0 else (os.cpu_count() or 1)
-        bad = run_batch(engine, source, sink, trace=trace, jobs=workers, on_error=report)
-    sink.flush()
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    try:
+        with source:
+            bad = run_batch(engine, source, sink, trace=trace, jobs=workers, on_error=report)
+        sink.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        raise BadInput(f"cannot write the output ({exc.strerror or exc})") from None
     return 2 if bad else 0
 
 

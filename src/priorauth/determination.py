@@ -79,6 +79,10 @@ class Explanation(Protocol):
         """Reasons and questions as JSON-ready dicts, which the caller only reads."""
         ...
 
+    def trace_dump(self) -> dict[str, Any]:
+        """The trace as JSON-ready dicts, without building the TraceNode tree."""
+        ...
+
 
 class Determination:
     """One decision on one request. ``model_dump()`` gives the JSON contract as a dict."""
@@ -190,7 +194,8 @@ class Determination:
             "missing": missing,
         }
         if trace:
-            out["trace"] = _trace(self.trace)
+            built = hasattr(self, "_trace")
+            out["trace"] = _trace(self.trace) if built else self._explain().trace_dump()
         return orjson.dumps(out)
 
     def __repr__(self) -> str:

@@ -209,6 +209,9 @@ class _Explanation:
     def trace(self) -> TraceNode:
         return self.plan.trace(self.facts, self.statuses)
 
+    def trace_dump(self) -> dict[str, Any]:
+        return self.plan.trace_dump(self.facts, self.statuses)
+
 
 class _Decided(Determination):
     """A determination of the compiled path: the explanation object itself is made only when

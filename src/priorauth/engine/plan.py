@@ -8,6 +8,7 @@ written by hand. The trace is rebuilt from the same evaluators only when someone
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from priorauth.determination import TraceNode
 from priorauth.engine.conditions import Evaluator, compile_condition
@@ -171,23 +172,27 @@ class Plan:
         return {n.id: s for n, s in zip(self.order, statuses, strict=True)}
 
     def trace(self, facts: Facts, statuses: Statuses) -> TraceNode:
-        return self._trace(self.root, facts, self.by_id(statuses))
+        node: TraceNode = self._trace(self.root, facts, self.by_id(statuses), TraceNode)
+        return node
 
-    def _trace(self, node: Criterion, facts: Facts, st: dict[str, Status]) -> TraceNode:
-        children = [self._trace(c, facts, st) for c in node.children]
+    def trace_dump(self, facts: Facts, statuses: Statuses) -> dict[str, Any]:
+        """The trace as the JSON contract's dicts directly (what a batch writes)."""
+        node: dict[str, Any] = self._trace(self.root, facts, self.by_id(statuses), _node_dict)
+        return node
+
+    def _trace(self, node: Criterion, facts: Facts, st: dict[str, Status], make: Any) -> Any:
+        children = [self._trace(c, facts, st, make) for c in node.children]
         cond = node.condition
         if cond is None:
             kind = "all" if node.all is not None else "any"
-            return TraceNode(
-                node.id, node.text, kind, STATUS_NAMES[st[node.id]], False, [], children
-            )
+            return make(node.id, node.text, kind, STATUS_NAMES[st[node.id]], False, [], children)
         notes: list[Fact] = []
         answered = node.id in facts.answers
         if answered:
             notes.append(Fact("answer", facts.answers[node.id], f"answers.{node.id}"))
         else:
             self.evaluators[node.id](facts, notes)
-        return TraceNode(
+        return make(
             node.id,
             node.text,
             cond.type,
@@ -196,3 +201,23 @@ class Plan:
             [{"fact": n.name, "value": n.value, "source": n.source} for n in notes],
             children,
         )
+
+
+def _node_dict(
+    id: str,
+    text: str,
+    kind: str,
+    status: str,
+    answered: bool,
+    facts: list[dict[str, Any]],
+    children: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "text": text,
+        "kind": kind,
+        "status": status,
+        "answered": answered,
+        "facts": facts,
+        "children": children,
+    }
