@@ -159,10 +159,13 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
             if not given and wanted == "positive" and result == "negative":
                 return False
             return None
-        if wanted_alts and m_alt not in wanted_alts:
-            # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
-            if not (any_mutation and m_alt not in NOT_MUTATIONS):
-                return False
+        # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
+        if (
+            wanted_alts
+            and m_alt not in wanted_alts
+            and not (any_mutation and m_alt not in NOT_MUTATIONS)
+        ):
+            return False
         if result != wanted:
             return False
         if not need_test:
@@ -544,9 +547,7 @@ def _continuation(c: ContinuationCondition) -> Evaluator:
                 notes.append(Fact("continuation", "not given", "continuation"))
             return None
         if notes is not None:
-            notes.append(
-                Fact("currently receiving", cont.currently_receiving, "continuation")
-            )
+            notes.append(Fact("currently receiving", cont.currently_receiving, "continuation"))
         if not cont.currently_receiving:
             return False
         if no_samples:

@@ -155,7 +155,9 @@ class Decider:
     """Turns one plan's statuses into determinations; what depends on the policy only is
     prepared once here."""
 
-    def __init__(self, policy: Policy, kind: Kind, plan: Plan) -> None:
+    def __init__(
+        self, policy: Policy, kind: Kind, plan: Plan, plan_name: str | None = None
+    ) -> None:
         self.plan = plan
         self.kind = kind
         self.limits: Limits = getattr(policy.limits, kind)
@@ -164,6 +166,7 @@ class Decider:
             title=policy.title,
             effective_date=policy.effective_date,
             requirements=kind,
+            plan=plan_name or policy.plan,
         )
         self.limit_id = f"limits.{kind}.quantity"
 

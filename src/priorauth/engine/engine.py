@@ -18,6 +18,9 @@ from priorauth.policy.tables import Knowledge, load_knowledge, norm
 from priorauth.request import Request, parse_request
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
+# The plan of the built-in policies, and of a request that names none, unless the deployment
+# says otherwise (Engine(default_plan=...)).
+DEFAULT_PLAN = "fep"
 KINDS: tuple[Kind, ...] = ("initial", "renewal")
 
 
@@ -29,31 +32,40 @@ class Engine:
     """
 
     def __init__(
-        self, policies: Iterable[Policy] | None = None, knowledge: Knowledge | None = None
+        self,
+        policies: Iterable[Policy] | None = None,
+        knowledge: Knowledge | None = None,
+        default_plan: str = DEFAULT_PLAN,
     ) -> None:
         self.kb = knowledge or load_knowledge()
+        # A policy without a plan, and a request that names none, are the deployment's.
+        self.default_plan = default_plan
         self.policies: list[Policy] = sorted(
             builtin_policies() if policies is None else policies,
             key=lambda p: (p.number, p.effective_date),
         )
         self._by_name: dict[str, list[Policy]] = {}
         self._versions_by_written: dict[str, list[Policy]] = {}
-        self._deciders: dict[tuple[str, dt.date, str], Decider] = {}
+        self._deciders: dict[tuple[str, str, dt.date, str], Decider] = {}
         for p in self.policies:
             versions = self._by_name.setdefault(norm(p.drug.brand), [])
-            if any(v.effective_date == p.effective_date for v in versions):
+            mine = self.plan_of(p)
+            if any(
+                v.effective_date == p.effective_date and self.plan_of(v) == mine for v in versions
+            ):
                 raise PolicyError(
                     p.title,
                     "effective_date",
-                    f"two versions of policy {p.number} take effect on {p.effective_date}",
+                    f"two versions of policy {p.number} of plan {mine} take effect on "
+                    f"{p.effective_date}",
                 )
             versions.append(p)
             self._by_name[norm(p.drug.generic)] = versions
             own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
             for kind in KINDS:
                 plan = Plan(getattr(p.requirements, kind), self.kb, own)
-                key = (p.number, p.effective_date, kind)
-                self._deciders[key] = Decider(p, kind, plan)
+                key = (mine, p.number, p.effective_date, kind)
+                self._deciders[key] = Decider(p, kind, plan, mine)
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -75,17 +87,30 @@ class Engine:
         if numbered:
             return numbered
         found = {id(v): v for w in _WORDS.findall(key) for v in self._by_name.get(w, [])}
-        by_number = {p.number for p in found.values()}
-        if len(by_number) == 1:
+        by_number = {(self.plan_of(p), p.number) for p in found.values()}
+        if by_number and len(by_number) == len({plan for plan, _ in by_number}):  # one a plan
             return sorted(found.values(), key=lambda p: p.effective_date)
         covered = ", ".join(sorted({p.drug.brand for p in self.policies})) or "none"
         raise NoPolicyError(
             "medication.name", f"no policy covers {name!r} (policies for: {covered})"
         )
 
+    def plan_of(self, policy: Policy) -> str:
+        return policy.plan or self.default_plan
+
     def policy_for(self, request: Request) -> Policy:
-        """The version of the drug's policy in force on the date of service."""
-        versions = self.versions(request.medication.name)
+        """The version of the drug's policy of the request's plan in force on the date of
+        service."""
+        every = self.versions(request.medication.name)
+        plan = request.plan or self.default_plan
+        versions = [p for p in every if self.plan_of(p) == plan]
+        if not versions:
+            plans = ", ".join(sorted({self.plan_of(p) for p in every}))
+            raise NoPolicyError(
+                "plan",
+                f"plan {plan!r} has no policy for {request.medication.name!r} "
+                f"(plans with one: {plans})",
+            )
         dos = request.date_of_service
         in_force = [p for p in versions if p.effective_date <= dos]
         if not in_force:
@@ -98,7 +123,7 @@ class Engine:
         return in_force[-1]
 
     def decider(self, policy: Policy, kind: str) -> Decider:
-        return self._deciders[(policy.number, policy.effective_date, kind)]
+        return self._deciders[(self.plan_of(policy), policy.number, policy.effective_date, kind)]
 
     def plan(self, policy: Policy, kind: str) -> Plan:
         return self.decider(policy, kind).plan

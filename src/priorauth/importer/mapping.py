@@ -341,7 +341,9 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
-    whole = re.sub(r"^(?:an?|the|another|other|any|prior|previous)\s+", "", text.strip(), flags=re.I)
+    whole = re.sub(
+        r"^(?:an?|the|another|other|any|prior|previous)\s+", "", text.strip(), flags=re.I
+    )
     if "/" in whole and (one := _term(norm(whole), ctx)):
         return [one]  # "CDK4/6 inhibitor", "IL-12/23 inhibitor": one name with a slash
     parts = [p for p in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b|/)\s*", text) if p.strip()]

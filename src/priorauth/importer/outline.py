@@ -109,7 +109,10 @@ def _marker(text: str, prev_letters: dict[str, str]) -> tuple[str, str, str]:
         before = {"i": "h", "v": "u", "x": "w"}
         if style == "roman" and prev_letters.get("lower") == before.get(m.group(1)):
             continue  # "i." after "h.": a letter, not a roman numeral
-        if style == "ROMAN" and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper():
+        if (
+            style == "ROMAN"
+            and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper()
+        ):
             continue
         if style == "bullet" and m.group(1) == "o" and not m.group(2)[:1].isupper():
             continue  # "o" as a bullet only before a capital ("o Diagnosis of ...")

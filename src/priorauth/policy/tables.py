@@ -192,7 +192,7 @@ def _describe(code: str) -> str | None:
         # importlib APIs that warn on newer Pythons.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            import simple_icd_10_cm as icd
+            import simple_icd_10_cm as icd  # type: ignore[import-untyped]
 
             return icd.get_description(code) if icd.is_valid_item(code) else None
     except ImportError:  # pragma: no cover - a declared dependency
