@@ -581,7 +581,10 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     )
     if not m:
         return None
-    outcomes = sorted({_OUTCOME_WORDS[o] for o in re.findall(_OUTCOME, m.group("outs"))})
+    said = re.findall(_OUTCOME, m.group("outs"))
+    if set(said) == {"progression"}:
+        return None  # "progression on X" alone is prior therapy with progression, not a step
+    outcomes = sorted({_OUTCOME_WORDS[o] for o in said})
     body = m.group("terms")
     terms = _terms(body, ctx)
     if not terms:
@@ -687,7 +690,8 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
         return Mapped({"type": "concurrent_therapy", "single_agent": True}, "used alone")
     m = re.fullmatch(
         rf"(?:(?:patient will (?:use|receive|take) )?{own} )?(?:(?:is|will be) )?"
-        r"(?:used |given |prescribed )?(?:in combination with|concurrently with|with) (.+)",
+        r"(?:(?:used |given |prescribed )?(?:in combination with|concurrently with)"
+        r"|(?:used|given|prescribed) with) (.+)",
         low,
     )
     if m and not re.match(r"(?:another|other)\b", m.group(1)):
