@@ -103,6 +103,9 @@ def test_requests_decided_against_the_imported_policy(doc: Path, exp_path: Path,
         body.setdefault("plan", exp["plan"])  # the member's plan, whose policy this is
     det = Engine(policies=[_imported(doc).policy]).evaluate(body)
     assert det.policy.plan == exp.get("plan", "fep")
+    # the explanation too: reasons, questions and the trace of every criterion type
+    assert det.reasons and det.trace is not None
+    assert all(q.text for q in det.missing)
     got = (det.decision, det.denial_basis)
     assert got == (case["decision"], case.get("basis")), (
         case["name"],
