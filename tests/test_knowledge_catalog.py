@@ -81,3 +81,44 @@ def test_specialties_count_as_what_they_are() -> None:
 )
 def test_alterations_read(gene: str, written: str, canonical: str) -> None:
     assert KB.alteration(gene, written) == canonical
+
+
+@pytest.mark.parametrize(
+    ("markers", "decision"),
+    [
+        ([{"gene": "ER", "result": "positive"}], "approved"),
+        ([{"gene": "PR", "result": "positive"}], "approved"),
+        ([{"gene": "ER", "result": "negative"}], "pended"),  # PR not given
+        ([{"gene": "ER", "result": "negative"}, {"gene": "PR", "result": "negative"}], "denied"),
+        ([{"gene": "HR", "result": "negative"}, {"gene": "PR", "result": "positive"}], "denied"),
+    ],
+)
+def test_hormone_receptor_positive_from_er_or_pr(
+    markers: list[dict[str, str]], decision: str
+) -> None:
+    """HR-positive is ER- or PR-positive; the HR result itself, when given, decides."""
+    from pathlib import Path
+
+    from priorauth import Engine
+    from priorauth.importer import import_document
+
+    doc = Path(__file__).parent / "corpus" / "b-ibrance.txt"
+    engine = Engine(policies=[import_document(doc).policy])
+    det = engine.evaluate(
+        {
+            "kind": "initial",
+            "date_of_service": "2026-03-15",
+            "member": {"id": "B-1", "birth_date": "1958-08-08"},
+            "medication": {
+                "name": "Ibrance",
+                "strength_mg": 125,
+                "quantity": 21,
+                "days_supply": 28,
+            },
+            "diagnoses": [{"code": "C50.911", "extent": "metastatic"}],
+            "biomarkers": [*markers, {"gene": "HER2", "result": "negative"}],
+            "prior_therapies": [],
+            "concurrent_therapies": [{"drug": "letrozole"}],
+        }
+    )
+    assert det.decision == decision

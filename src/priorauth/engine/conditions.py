@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from priorauth.engine.facts import Fact, Facts
+from priorauth.engine.facts import Fact, Facts, Marker
 from priorauth.engine.logic import Status, k_and, k_or
 from priorauth.policy.model import (
     AgeCondition,
@@ -135,6 +135,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
         kb.alteration(gene, a) or normalize_alteration(a) for a in c.alterations
     )
     any_mutation = "MUTATION" in wanted_alts
+    parts = kb.gene_parts.get(gene, ())
     wanted = c.result
     need_test = c.fda_approved_test
     disease = c.disease
@@ -205,9 +206,31 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
                         else "not recognised, approval not stated"
                     )
                     notes.append(Fact("test", f"{m.test or 'not named'} ({how})", f"{src}.test"))
+        if not found and parts:
+            return _by_parts(markers, notes)
         if not found and notes is not None:
             notes.append(Fact(f"no {gene} result among", len(markers), "biomarkers"))
         return k_or(found)
+
+    def _by_parts(markers: list[Marker], notes: Notes) -> Status:
+        """A marker that stands for others (HR: ER or PR) read from their results: positive
+        when one is positive, negative when every one is negative, else unknown."""
+        results = {m.gene: m.result for m in markers if m.gene in parts}
+        if notes is not None:
+            shown = ", ".join(f"{g} {r}" for g, r in results.items()) or "none"
+            notes.append(Fact(f"{gene} from {'/'.join(parts)}", shown, "biomarkers"))
+        if c.alterations or need_test:
+            return None  # a named alteration or a test: only the marker's own result says
+        positive: Status = (
+            True
+            if "positive" in results.values()
+            else False
+            if len(results) == len(parts)
+            else None
+        )
+        if positive is None:
+            return None
+        return positive if wanted == "positive" else not positive
 
     return biomarker
 

@@ -76,6 +76,8 @@ class Knowledge:
     strengths: dict[str, list[float]] = field(default_factory=dict)
     # attestation topic -> the words that name it
     attestation_topics: dict[str, list[str]] = field(default_factory=dict)
+    # a marker that stands for others (HR: ER, PR) -> its parts
+    gene_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # a gene's full name as documents spell it before the symbol -> gene
     gene_full_names: dict[str, str] = field(default_factory=dict)
     # how prescribers' specialties are written -> the specialty keys it counts as
@@ -350,6 +352,7 @@ def load_knowledge() -> Knowledge:
         attestation_topics={k: list(v) for k, v in ax["topics"].items()},
         specialty_aliases=specialty_aliases,
         gene_full_names=gene_full_names,
+        gene_parts={g: tuple(p) for g, p in (tx.get("gene_parts") or {}).items()},
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,
