@@ -95,9 +95,17 @@ CASES = [
     ],
 )
 def test_requests_decided_against_the_imported_policy(doc: Path, exp_path: Path, i: int) -> None:
-    req = _exp(exp_path)["requests"]
+    exp = _exp(exp_path)
+    req = exp["requests"]
     case = req["cases"][i]
-    det = Engine(policies=[_imported(doc).policy]).evaluate(_merge(req["base"], case["patch"]))
+    body = _merge(req["base"], case["patch"])
+    if exp.get("plan"):
+        body.setdefault("plan", exp["plan"])  # the member's plan, whose policy this is
+    det = Engine(policies=[_imported(doc).policy]).evaluate(body)
+    assert det.policy.plan == exp.get("plan", "fep")
+    # the explanation too: reasons, questions and the trace of every criterion type
+    assert det.reasons and det.trace is not None
+    assert all(q.text for q in det.missing)
     got = (det.decision, det.denial_basis)
     assert got == (case["decision"], case.get("basis")), (
         case["name"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -199,6 +200,18 @@ def policy_import(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the import report (Markdown) here.")
     ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="The plan whose policy this is (e.g. fep, blue-commercial)."),
+    ] = None,
+    line_of_business: Annotated[
+        str | None,
+        typer.Option(
+            "--line-of-business",
+            help="Which duration to take when the document gives one per line of business "
+            "(commercial, medicaid, medicare, marketplace).",
+        ),
+    ] = None,
 ) -> None:
     """Import a published policy document as a policy file, with a report for review.
 
@@ -210,7 +223,11 @@ def policy_import(
     from priorauth.policy.dump import policy_yaml, write_atomically
 
     with _one_line_errors():
-        result = import_document(document)
+        if plan is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", plan):
+            raise BadInput(
+                f"--plan: {plan!r} is not a plan name (lowercase letters, digits, . _ -)"
+            )
+        result = import_document(document, plan=plan, line_of_business=line_of_business)
         text = policy_yaml(
             result.policy,
             f"Imported by `priorauth policy import` from {document}.\n"
@@ -286,19 +303,24 @@ def policy_list() -> None:
     from rich.table import Table
 
     with _one_line_errors():
-        table = Table(title="Policies", title_justify="left")
-        for col in ("number", "drug", "generic", "effective", "indications"):
-            table.add_column(col)
-        for p in Engine().policies:
-            indications = [n.text for n in p.requirements.initial.walk() if n.indication]
-            table.add_row(
-                p.number,
-                p.drug.brand,
-                p.drug.generic,
-                str(p.effective_date),
-                "; ".join(indications),
-            )
-        out.print(table)
+        engine = Engine()
+        plans = sorted({engine.plan_of(p) for p in engine.policies})
+        for plan in plans:  # one table per plan: whose policies they are
+            table = Table(title=f"Policies of plan {plan}", title_justify="left")
+            for col in ("number", "drug", "generic", "effective", "indications"):
+                table.add_column(col)
+            for p in engine.policies:
+                if engine.plan_of(p) != plan:
+                    continue
+                indications = [n.text for n in p.requirements.initial.walk() if n.indication]
+                table.add_row(
+                    p.number,
+                    p.drug.brand,
+                    p.drug.generic,
+                    str(p.effective_date),
+                    "; ".join(indications),
+                )
+            out.print(table)
 
 
 @policy_app.command("show")

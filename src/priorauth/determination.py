@@ -28,6 +28,8 @@ class PolicyRef:
     effective_date: dt.date
     """The version in force on the date of service."""
     requirements: Literal["initial", "renewal"]
+    plan: str | None = None
+    """Whose policy it is: the plan (payer and line of business, e.g. fep)."""
 
 
 @dataclass(slots=True)

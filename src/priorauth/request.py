@@ -208,6 +208,7 @@ class FastMember(_Struct, frozen=True):
 class FastPrescriber(_Struct, frozen=True):
     npi: str | None = None
     name: str | None = None
+    specialty: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
 
 class FastMedication(_Struct, frozen=True):
@@ -240,6 +241,17 @@ class FastTherapy(_Struct, frozen=True):
 class FastDiseaseStatus(_Struct, frozen=True):
     progression: bool | None = None
     unacceptable_toxicity: bool | None = None
+    clinical_response: bool | None = None
+
+
+class FastStepTrial(_Struct, frozen=True):
+    drug: Annotated[str, msgspec.Meta(min_length=1)]
+    outcome: Literal["failure", "intolerance", "contraindication"]
+
+
+class FastContinuation(_Struct, frozen=True):
+    currently_receiving: bool
+    via_samples: bool | None = None
 
 
 class FastRequest(_Struct, frozen=True):
@@ -248,6 +260,7 @@ class FastRequest(_Struct, frozen=True):
     member: FastMember
     medication: FastMedication
     urgency: Literal["standard", "expedited"] = "standard"
+    plan: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     prescriber: FastPrescriber | None = None
     diagnoses: list[FastDiagnosis] | None = None
     biomarkers: list[FastBiomarker] | None = None
@@ -255,6 +268,8 @@ class FastRequest(_Struct, frozen=True):
     concurrent_therapies: list[FastTherapy] | None = None
     attestations: dict[str, bool] | None = None
     disease_status: FastDiseaseStatus | None = None
+    step_therapy: list[FastStepTrial] | None = None
+    continuation: FastContinuation | None = None
     answers: dict[str, bool] | None = None
 
 
@@ -269,8 +284,10 @@ _ValidationFailed = (msgspec.ValidationError, msgspec.DecodeError)
 # Stricter than the models' patterns (no surrounding spaces, ASCII digits), never looser.
 _FAST_CODE = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](?:\.?[0-9A-Za-z]{1,4})?")
 _FAST_NPI = re.compile(r"[0-9]{10}")
+_FAST_PLAN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _good_codes: set[str] = set()
 _good_npis: set[str] = set()
+_good_plans: set[str] = set()
 
 
 def _matches(text: str, pattern: re.Pattern[str], good: set[str]) -> bool:
@@ -293,6 +310,8 @@ def _checks_pass(r: FastRequest) -> bool:
         for d in r.diagnoses:
             if d.code not in _good_codes and not _matches(d.code, _FAST_CODE, _good_codes):
                 return False
+    if r.plan is not None and not _matches(r.plan, _FAST_PLAN, _good_plans):
+        return False
     p = r.prescriber
     return p is None or p.npi is None or _matches(p.npi, _FAST_NPI, _good_npis)
 

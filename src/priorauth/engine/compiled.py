@@ -365,6 +365,22 @@ _AGE = (
 )
 
 
+def _explained_only(cond: Condition, kb: Knowledge) -> bool:
+    """Shapes that imported documents use and the built-in policies do not (a code finer than a
+    family, 'unresectable or metastatic', a drug never received, a clinical response, a marker
+    read from its parts): the explaining evaluator decides them, so that there is one
+    implementation to keep exact."""
+    if isinstance(cond, DiagnosisCondition):
+        return cond.extent_or_unresectable or bool(kb.diseases[cond.disease].prefixes)
+    if isinstance(cond, PriorTherapyCondition):
+        return bool(cond.not_received)
+    if isinstance(cond, DiseaseStatusCondition):
+        return cond.positive_response
+    if isinstance(cond, BiomarkerCondition):
+        return bool(kb.gene_parts.get(biomarker_rule(cond, kb)[0]))
+    return False
+
+
 class CompiledPlan:
     """One plan's overall status as one generated function, with and without direct answers."""
 
@@ -383,6 +399,12 @@ class CompiledPlan:
     def _leaf(
         cond: Condition, kb: Knowledge, own: str, info: _CodeInfo, slow: Evaluator
     ) -> FastLeaf:
+        if _explained_only(cond, kb):
+
+            def explained(r: Any) -> Status:
+                return slow(Facts(r, kb), None)
+
+            return explained
         if isinstance(cond, DiagnosisCondition):
             return _diagnosis(cond, kb, info)
         if isinstance(cond, BiomarkerCondition):

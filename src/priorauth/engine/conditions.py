@@ -6,9 +6,9 @@ the facts that decided it; the same code path decides and explains.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from priorauth.engine.facts import Fact, Facts
+from priorauth.engine.facts import Fact, Facts, Marker
 from priorauth.engine.logic import Status, k_and, k_or
 from priorauth.policy.model import (
     AgeCondition,
@@ -32,6 +32,7 @@ from priorauth.policy.tables import (
     norm_code,
     normalize_alteration,
 )
+from priorauth.request import FastStepTrial, StepTrial
 
 Notes = list[Fact] | None
 Evaluator = Callable[[Facts, Notes], Status]
@@ -166,10 +167,13 @@ def biomarker_rule(c: BiomarkerCondition, kb: Knowledge) -> tuple[str, MarkerRul
             if not given and wanted == "positive" and result == "negative":
                 return False
             return None
-        if wanted_alts and m_alt not in wanted_alts:
-            # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
-            if not (any_mutation and m_alt not in NOT_MUTATIONS):
-                return False
+        # "a BRAF mutation" is met by any named mutation (V600E), not by a fusion.
+        if (
+            wanted_alts
+            and m_alt not in wanted_alts
+            and not (any_mutation and m_alt not in NOT_MUTATIONS)
+        ):
+            return False
         if result != wanted:
             return False
         if not need_test:
@@ -187,6 +191,8 @@ def biomarker_rule(c: BiomarkerCondition, kb: Knowledge) -> tuple[str, MarkerRul
 def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
     gene, one, approved_tests = biomarker_rule(c, kb)
     need_test = c.fda_approved_test
+    wanted = c.result
+    parts = kb.gene_parts.get(gene, ())  # a marker that stands for others (HR: ER, PR)
 
     def biomarker(f: Facts, notes: Notes) -> Status:
         markers = f.biomarkers
@@ -216,9 +222,31 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> Evaluator:
                         else "not recognised, approval not stated"
                     )
                     notes.append(Fact("test", f"{m.test or 'not named'} ({how})", f"{src}.test"))
+        if not found and parts:
+            return _by_parts(markers, notes)
         if not found and notes is not None:
             notes.append(Fact(f"no {gene} result among", len(markers), "biomarkers"))
         return k_or(found)
+
+    def _by_parts(markers: list[Marker], notes: Notes) -> Status:
+        """A marker that stands for others (HR: ER or PR) read from their results: positive
+        when one is positive, negative when every one is negative, else unknown."""
+        results = {m.gene: m.result for m in markers if m.gene in parts}
+        if notes is not None:
+            shown = ", ".join(f"{g} {r}" for g, r in results.items()) or "none"
+            notes.append(Fact(f"{gene} from {'/'.join(parts)}", shown, "biomarkers"))
+        if c.alterations or need_test:
+            return None  # a named alteration or a test: only the marker's own result says
+        positive: Status = (
+            True
+            if "positive" in results.values()
+            else False
+            if len(results) == len(parts)
+            else None
+        )
+        if positive is None:
+            return None
+        return positive if wanted == "positive" else not positive
 
     return biomarker
 
@@ -521,7 +549,7 @@ def _step_therapy(c: StepTherapyCondition, kb: Knowledge) -> Evaluator:
     needed = c.min_count
 
     def step_therapy(f: Facts, notes: Notes) -> Status:
-        trials = f.request.step_therapy
+        trials: Sequence[StepTrial | FastStepTrial] | None = f.request.step_therapy
         if trials is None:
             if notes is not None:
                 notes.append(Fact("step_therapy", "not given", "step_therapy"))
@@ -558,9 +586,7 @@ def _continuation(c: ContinuationCondition) -> Evaluator:
                 notes.append(Fact("continuation", "not given", "continuation"))
             return None
         if notes is not None:
-            notes.append(
-                Fact("currently receiving", cont.currently_receiving, "continuation")
-            )
+            notes.append(Fact("currently receiving", cont.currently_receiving, "continuation"))
         if not cont.currently_receiving:
             return False
         if no_samples:

@@ -261,7 +261,15 @@ class Decider:
     """Turns one plan's statuses into determinations; what depends on the policy only is
     prepared once here."""
 
-    def __init__(self, policy: Policy, kind: Kind, plan: Plan, kb: Knowledge, own: str) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        kind: Kind,
+        plan: Plan,
+        kb: Knowledge,
+        own: str,
+        plan_name: str | None = None,
+    ) -> None:
         self.plan = plan
         self.kb = kb
         self.compiled = CompiledPlan(plan, kb, own)
@@ -272,6 +280,7 @@ class Decider:
             title=policy.title,
             effective_date=policy.effective_date,
             requirements=kind,
+            plan=plan_name or policy.plan,
         )
         self.limit_id = f"limits.{kind}.quantity"
         # Attestation keys a request may send: the policy's, and topic keys once checked.

@@ -19,6 +19,9 @@ from priorauth.policy.tables import Knowledge, load_knowledge, norm
 from priorauth.request import AnyRequest, Request, read_dict, read_json, read_request
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
+# The plan of the built-in policies, and of a request that names none, unless the deployment
+# says otherwise (Engine(default_plan=...)).
+DEFAULT_PLAN = "fep"
 KINDS: tuple[Kind, ...] = ("initial", "renewal")
 
 
@@ -35,35 +38,42 @@ class Engine:
         knowledge: Knowledge | None = None,
         *,
         compiled: bool = True,
+        default_plan: str = DEFAULT_PLAN,
     ) -> None:
         """``compiled=False`` decides by the explaining path instead of the compiled functions:
         slower, and the reference the differential test holds the compiled path to."""
         self.kb = knowledge or load_knowledge()
         self.compiled = compiled
+        # A policy without a plan, and a request that names none, are the deployment's.
+        self.default_plan = default_plan
         self.policies: list[Policy] = sorted(
             builtin_policies() if policies is None else policies,
             key=lambda p: (p.number, p.effective_date),
         )
         self._by_name: dict[str, list[Policy]] = {}
         self._versions_by_written: dict[str, list[Policy]] = {}
-        self._deciders: dict[tuple[str, dt.date, str], Decider] = {}
+        self._deciders: dict[tuple[str, str, dt.date, str], Decider] = {}
         for p in self.policies:
             versions = self._by_name.setdefault(norm(p.drug.brand), [])
-            if any(v.effective_date == p.effective_date for v in versions):
+            mine = self.plan_of(p)
+            if any(
+                v.effective_date == p.effective_date and self.plan_of(v) == mine for v in versions
+            ):
                 raise PolicyError(
                     p.title,
                     "effective_date",
-                    f"two versions of policy {p.number} take effect on {p.effective_date}",
+                    f"two versions of policy {p.number} of plan {mine} take effect on "
+                    f"{p.effective_date}",
                 )
             versions.append(p)
             self._by_name[norm(p.drug.generic)] = versions
             own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
             for kind in KINDS:
                 plan = Plan(getattr(p.requirements, kind), self.kb, own)
-                key = (p.number, p.effective_date, kind)
-                self._deciders[key] = Decider(p, kind, plan, self.kb, own)
-        # name as written -> the drug's versions by effective date, ready for bisect
-        self._choosers: dict[str, _Versions] = {}
+                key = (mine, p.number, p.effective_date, kind)
+                self._deciders[key] = Decider(p, kind, plan, self.kb, own, mine)
+        # (plan, name as written) -> the drug's versions by effective date, ready for bisect
+        self._choosers: dict[tuple[str, str], _Versions] = {}
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -85,29 +95,42 @@ class Engine:
         if numbered:
             return numbered
         found = {id(v): v for w in _WORDS.findall(key) for v in self._by_name.get(w, [])}
-        by_number = {p.number for p in found.values()}
-        if len(by_number) == 1:
+        by_number = {(self.plan_of(p), p.number) for p in found.values()}
+        if by_number and len(by_number) == len({plan for plan, _ in by_number}):  # one a plan
             return sorted(found.values(), key=lambda p: p.effective_date)
         covered = ", ".join(sorted({p.drug.brand for p in self.policies})) or "none"
         raise NoPolicyError(
             "medication.name", f"no policy covers {name!r} (policies for: {covered})"
         )
 
+    def plan_of(self, policy: Policy) -> str:
+        return policy.plan or self.default_plan
+
     def policy_for(self, request: AnyRequest) -> Policy:
-        """The version of the drug's policy in force on the date of service."""
+        """The version of the drug's policy of the request's plan in force on the date of
+        service."""
         return self._version(request).policy
 
     def _version(self, request: AnyRequest) -> _Version:
+        plan = request.plan or self.default_plan
         name = request.medication.name
-        chooser = self._choosers.get(name)
+        chooser = self._choosers.get((plan, name))
         if chooser is None:
-            chooser = _Versions(self.versions(name), self._deciders)
+            every = self.versions(name)
+            versions = [p for p in every if self.plan_of(p) == plan]
+            if not versions:
+                plans = ", ".join(sorted({self.plan_of(p) for p in every}))
+                raise NoPolicyError(
+                    "plan",
+                    f"plan {plan!r} has no policy for {name!r} (plans with one: {plans})",
+                )
+            chooser = _Versions(versions, self._deciders, plan)
             if len(self._choosers) < 4096:
-                self._choosers[name] = chooser
+                self._choosers[(plan, name)] = chooser
         return chooser.at(request.date_of_service)
 
     def decider(self, policy: Policy, kind: str) -> Decider:
-        return self._deciders[(policy.number, policy.effective_date, kind)]
+        return self._deciders[(self.plan_of(policy), policy.number, policy.effective_date, kind)]
 
     def plan(self, policy: Policy, kind: str) -> Plan:
         return self.decider(policy, kind).plan
@@ -129,7 +152,7 @@ class Engine:
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
         """Decide a request already validated (a :class:`Request` or the fast validator's)."""
-        chooser = self._choosers.get(request.medication.name)
+        chooser = self._choosers.get((request.plan or self.default_plan, request.medication.name))
         version = self._version(request) if chooser is None else chooser.at(request.date_of_service)
         strengths = version.strengths
         decider = version.deciders[request.kind]
@@ -209,12 +232,15 @@ class _Versions:
     __slots__ = ("dates", "first", "versions")
 
     def __init__(
-        self, policies: list[Policy], deciders: dict[tuple[str, dt.date, str], Decider]
+        self,
+        policies: list[Policy],
+        deciders: dict[tuple[str, str, dt.date, str], Decider],
+        plan: str,
     ) -> None:
         self.first = policies[0]
         self.dates = [p.effective_date for p in policies]
         self.versions = [
-            _Version(p, {k: deciders[(p.number, p.effective_date, k)] for k in KINDS})
+            _Version(p, {k: deciders[(plan, p.number, p.effective_date, k)] for k in KINDS})
             for p in policies
         ]
         if self.dates != sorted(self.dates):

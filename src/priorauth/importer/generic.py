@@ -41,6 +41,7 @@ class _Outline:
         self.own = own
         self.warnings = warnings
         self.caps: list[tuple[dict[str, Any], Line]] = []
+        self.empty: list[Line] = []
 
     def ctx(self, disease: str | None) -> Context:
         return Context(self.kb, self.own, disease)
@@ -61,7 +62,9 @@ class _Outline:
     ) -> dict[str, Any] | None:
         if not node.children:
             if node.label:
-                return None  # a header with nothing under it
+                if node.line is not None:  # a header with nothing under it: say so
+                    self.empty.append(node.line)
+                return None
             cap = dose_cap(node.text)
             if cap is not None and not in_any and node.line is not None:
                 self.caps.append((cap, node.line))
@@ -209,7 +212,7 @@ def build_generic(
         if kids:
             trees[kind] = {"id": builder.ids.make(kind), "text": TITLES[kind], "all": kids}
         for line in block_lines:
-            if line not in placed:
+            if line not in placed or line in outline.empty:
                 unplaced.append(Unplaced(line.text.strip(), line.page, line.number, kind))
     if "initial" not in trees:
         where = ", ".join(sorted(phases)) or "none"

@@ -421,7 +421,9 @@ def parse_quantity_lines(
             continue
         if q.group("unit") is None and re.search(
             r"\b(?:syringes?|pens?|vials?|injectors?|autoinjectors?|ml|kits?|packs?|patches|"
-            r"inhalers?)\b", text, re.I
+            r"inhalers?)\b",
+            text,
+            re.I,
         ):
             unread.append(line)  # a unit the limits cannot hold
             continue

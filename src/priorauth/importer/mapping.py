@@ -341,10 +341,18 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
-    whole = re.sub(r"^(?:an?|the|another|other|any|prior|previous)\s+", "", text.strip(), flags=re.I)
-    if "/" in whole and (one := _term(norm(whole), ctx)):
-        return [one]  # "CDK4/6 inhibitor", "IL-12/23 inhibitor": one name with a slash
-    parts = [p for p in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b|/)\s*", text) if p.strip()]
+    parts = []
+    for piece in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b)\s*", text):
+        bare = re.sub(
+            r"^(?:an?|the|another|other|any|prior|previous)\s+", "", piece.strip(), flags=re.I
+        )
+        if "/" in bare and _term(norm(bare), ctx) is None:
+            # "carboplatin/pemetrexed" is two drugs given together (a slash joining names is
+            # read by _conj as neither plainly AND nor OR); "CDK4/6 inhibitor" is one name.
+            parts += bare.split("/")
+        else:
+            parts.append(piece)
+    parts = [p for p in parts if p.strip()]
     out: list[str] = []
     for part in parts:
         p = part.strip().strip("-").strip()
@@ -395,7 +403,9 @@ def _conj(body: str) -> str | None:
     """How a list of drugs or classes is joined: "or" (one of), "and" (every one), or None when
     it says both and the grouping is not clear."""
     body = _examples_removed(body)
-    has_or = re.search(r"\bor\b|/", body) is not None
+    if re.search(r"[A-Za-z]{3,}/[A-Za-z]{3,}", body):
+        return None  # "carboplatin/pemetrexed" (together) or "PD-1/PD-L1" (either): not said
+    has_or = re.search(r"\bor\b", body) is not None
     has_and = re.search(r"\band\b", body) is not None
     if has_or and has_and:
         return None
@@ -403,8 +413,8 @@ def _conj(body: str) -> str | None:
 
 
 _SYSTEMIC = (
-    r"(?:systemic|anticancer|anti-cancer|systemic anticancer)"
-    r" (?:therapy|therapies|treatments?|regimens?)"
+    r"(?:(?:systemic|anticancer|anti-cancer|systemic anticancer)"
+    r" (?:therapy|therapies|treatments?|regimens?)|lines? of (?:systemic )?(?:therapy|treatment))"
 )
 _COUNT = r"(?P<n>one|two|three|\d+)"
 _PROGRESSED = (
@@ -579,7 +589,10 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     )
     if not m:
         return None
-    outcomes = sorted({_OUTCOME_WORDS[o] for o in re.findall(_OUTCOME, m.group("outs"))})
+    said = re.findall(_OUTCOME, m.group("outs"))
+    if set(said) == {"progression"}:
+        return None  # "progression on X" alone is prior therapy with progression, not a step
+    outcomes = sorted({_OUTCOME_WORDS[o] for o in said})
     body = m.group("terms")
     terms = _terms(body, ctx)
     if not terms:
@@ -685,7 +698,8 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
         return Mapped({"type": "concurrent_therapy", "single_agent": True}, "used alone")
     m = re.fullmatch(
         rf"(?:(?:patient will (?:use|receive|take) )?{own} )?(?:(?:is|will be) )?"
-        r"(?:used |given |prescribed )?(?:in combination with|concurrently with|with) (.+)",
+        r"(?:(?:used |given |prescribed )?(?:in combination with|concurrently with)"
+        r"|(?:used|given|prescribed) with) (.+)",
         low,
     )
     if m and not re.match(r"(?:another|other)\b", m.group(1)):

@@ -63,8 +63,8 @@ def score(doc: Path, exp: dict[str, Any], result: ImportResult | None = None) ->
     s = DocScore(doc.name, str(exp["layout"]), imported=False)
     try:
         r = result or import_document(doc, plan=exp.get("plan"))
-    except DocumentError as e:
-        s.error = str(e)
+    except DocumentError as exc:
+        s.error = str(exc)
         return s
     s.imported = True
     s.unplaced = len(r.unplaced)

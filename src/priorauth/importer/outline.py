@@ -43,6 +43,15 @@ _HEADER_ALL = re.compile(
 )
 
 
+# Words a criterion sentence opens with: such a line stays a criterion even when it ends in a
+# colon and heads items of its own ("Diagnosis of NSCLC:").
+_SENTENCE = re.compile(
+    r"^(?:diagnosis|patient|member|tumor|disease|prescribed|used|documentation|age|the\b|has\b|"
+    r"is\b|presence|history|trial|failure|no\b|not\b)",
+    re.I,
+)
+
+
 @dataclass
 class Node:
     """An item of the list: its own words (without marker and connector) and the items under it."""
@@ -109,7 +118,10 @@ def _marker(text: str, prev_letters: dict[str, str]) -> tuple[str, str, str]:
         before = {"i": "h", "v": "u", "x": "w"}
         if style == "roman" and prev_letters.get("lower") == before.get(m.group(1)):
             continue  # "i." after "h.": a letter, not a roman numeral
-        if style == "ROMAN" and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper():
+        if (
+            style == "ROMAN"
+            and prev_letters.get("upper") == before.get(m.group(1).lower(), "?").upper()
+        ):
             continue
         if style == "bullet" and m.group(1) == "o" and not m.group(2)[:1].isupper():
             continue  # "o" as a bullet only before a capital ("o Diagnosis of ...")
@@ -157,7 +169,8 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
         # A longer line ending in a colon stays a criterion too: a header is never allowed to
         # swallow a criterion's words.
         colon = body.rstrip().endswith(":") and (
-            len(bare.split()) <= 6 or re.search(r"\bfollowing\b", bare, re.I) is not None
+            (len(bare.split()) <= 6 and not _SENTENCE.match(bare))
+            or re.search(r"\bfollowing\b", bare, re.I) is not None
         )
         only = only or colon or _MUST.search(body) is not None
         node = Node(bare, line, style, indent, header=combine, label=only, marker=mark)

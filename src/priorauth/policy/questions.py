@@ -17,6 +17,9 @@ _HINTS = {
     "attestation": "",
     "setting": " List the prior therapies (surgery included) and the extent of disease.",
     "disease_status": " Give the disease status.",
+    "prescriber_specialty": " Give the prescriber's specialty (prescriber.specialty).",
+    "step_therapy": " List the drugs tried before and how each ended (step_therapy).",
+    "continuation": " Say whether the member already receives the drug (continuation).",
     "question": "",
 }
 
@@ -32,4 +35,4 @@ def question_text(node: Criterion) -> str:
         return f"Does the patient have {text[0].lower()}{text[1:]}?{_HINTS[kind]}"
     if isinstance(node.condition, AttestationCondition):
         return f"Does this hold: {text}? Send it as attestations.{node.condition.key}."
-    return f"Does this hold: {text}?{_HINTS[kind]}"
+    return f"Does this hold: {text}?{_HINTS.get(kind, '')}"

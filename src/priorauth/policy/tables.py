@@ -95,6 +95,8 @@ class Knowledge:
     attestation_topics: dict[str, list[str]] = field(default_factory=dict)
     # procedures read from their words, chemoradiation (policy/procedures.py)
     not_systemic: NotSystemic | None = None
+    # a marker that stands for others (HR: ER, PR) -> its parts
+    gene_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # a gene's full name as documents spell it before the symbol -> gene
     gene_full_names: dict[str, str] = field(default_factory=dict)
     # how prescribers' specialties are written -> the specialty keys it counts as
@@ -226,7 +228,7 @@ def _describe(code: str) -> str | None:
         # importlib APIs that warn on newer Pythons.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            import simple_icd_10_cm as icd
+            import simple_icd_10_cm as icd  # type: ignore[import-untyped]
 
             return icd.get_description(code) if icd.is_valid_item(code) else None
     except ImportError:  # pragma: no cover - a declared dependency
@@ -386,6 +388,7 @@ def load_knowledge() -> Knowledge:
         not_systemic=not_systemic,
         specialty_aliases=specialty_aliases,
         gene_full_names=gene_full_names,
+        gene_parts={g: tuple(p) for g, p in (tx.get("gene_parts") or {}).items()},
         families={norm_code(k): v["name"] for k, v in dx["families"].items()},
         extent_codes={norm_code(k): v for k, v in dx["extent_codes"].items()},
         histology_aliases=histology_aliases,

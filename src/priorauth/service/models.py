@@ -106,6 +106,6 @@ class Authorization(Base):
 
 
 # Registered on the same metadata (migrations compare against it).
-from priorauth.service import users as _users  # noqa: E402, F401
 # The FHIR adapter's tables share this metadata, so that one migration history covers them.
 from priorauth.fhir import models as _fhir_models  # noqa: E402,F401
+from priorauth.service import users as _users  # noqa: E402, F401
