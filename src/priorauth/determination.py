@@ -216,6 +216,7 @@ def _policy(p: PolicyRef, iso: bool) -> dict[str, Any]:
         "title": p.title,
         "effective_date": day.isoformat() if iso else day,
         "requirements": p.requirements,
+        "plan": p.plan,
     }
 
 

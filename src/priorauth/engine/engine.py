@@ -229,7 +229,7 @@ class _Versions:
     """A drug's versions by effective date: the one in force on a date by bisection, so that
     choosing among a hundred versions costs what choosing among two does."""
 
-    __slots__ = ("dates", "first", "versions")
+    __slots__ = ("dates", "first", "unsorted", "versions")
 
     def __init__(
         self,
@@ -243,19 +243,18 @@ class _Versions:
             _Version(p, {k: deciders[(plan, p.number, p.effective_date, k)] for k in KINDS})
             for p in policies
         ]
-        if self.dates != sorted(self.dates):
-            # Two policy numbers for one drug: the last listed in force, as policy_for always
-            # chose (a plan key will make this choice explicit).
-            self.at = self._scan  # type: ignore[method-assign]
-
-    def _scan(self, day: dt.date) -> _Version:
-        in_force = [v for v in self.versions if v.policy.effective_date <= day]
-        if not in_force:
-            return _Versions.at(self, day)
-        return in_force[-1]
+        # Two policy numbers for one drug in one plan: the last listed in force, as policy_for
+        # always chose.
+        self.unsorted = self.dates != sorted(self.dates)
 
     def at(self, day: dt.date) -> _Version:
-        i = bisect_right(self.dates, day)
+        if self.unsorted:
+            in_force = [v for v in self.versions if v.policy.effective_date <= day]
+            if in_force:
+                return in_force[-1]
+            i = 0
+        else:
+            i = bisect_right(self.dates, day)
         if not i:
             first = self.first
             raise NoPolicyError(
