@@ -402,15 +402,17 @@ class Service:
             self._commit_or_conflict(s, case_id)
         return case
 
-    def trace(self, who: Principal, case_id: str) -> dict[str, Any]:
-        """The engine's full explanation of the case's determination, rebuilt from its request."""
+    def trace(self, who: Principal, case_id: str, audit: bool = True) -> dict[str, Any]:
+        """The engine's full explanation of the case's determination, rebuilt from its request.
+        ``audit=False`` only for a page that has already recorded its read of the case."""
         with self.db.reading() as s:
             case = self._load(s, who, case_id)
             req = parse_request(case.request)
         req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
         det = self.engine.evaluate_model(req)
         trace = dataclasses.asdict(det.trace)
-        self.audit_reads(who, "trace", [case])
+        if audit:
+            self.audit_reads(who, "trace", [case])
         return trace
 
     def _overturn(self, s: Session, case: Case, at: dt.datetime) -> None:
@@ -571,13 +573,15 @@ class Service:
         self.audit_reads(who, "queue", cases)
         return cases
 
-    def history(self, who: Principal, case_id: str) -> list[Event]:
+    def history(self, who: Principal, case_id: str, audit: bool = True) -> list[Event]:
+        """The case's events; ``audit=False`` as for :meth:`trace`."""
         with self.db.reading() as s:
             case = self._load(s, who, case_id)
             events = list(
                 s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))
             )
-        self.audit_reads(who, "history", [case])
+        if audit:
+            self.audit_reads(who, "history", [case])
         return events
 
     def member_authorizations(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.service.auth import Principal
-from priorauth.service.errors import Invalid, ServiceError
+from priorauth.service.errors import ServiceError
+from priorauth.service.inbound import check_text
 from priorauth.service.users import SESSION_HOURS, session_principal
 from priorauth.service.workflow import Service
 
@@ -106,30 +106,13 @@ async def posted(request: Request, csrf: str) -> dict[str, Any]:
     sent = str(form.get("csrf", ""))
     if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
         raise BadForm
+    # The service's one text rule and limits, as for a JSON body (service/inbound.py).
+    limits = request.app.state.limits
     out: dict[str, Any] = {}
     for key in form:
-        values = [_clean(key, str(v)) for v in form.getlist(key)]
+        values = [check_text(str(v), key, limits) for v in form.getlist(key)]
         out[key] = values if len(values) > 1 else values[0]
     return out
-
-
-MAX_FIELD = 10_000
-# C0 and C1 controls but tab, line feed and carriage return; unpaired surrogates.
-_BAD_CHAR = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _clean(name: str, value: str) -> str:
-    """Free text as every database can store it, refused rather than changed (it may be
-    clinical): no NUL or other control character (PostgreSQL refuses a NUL that SQLite keeps),
-    and of a size a person writes."""
-    if len(value) > MAX_FIELD:
-        raise Invalid(f"{name}: at most {MAX_FIELD:,} characters", name)
-    bad = _BAD_CHAR.search(value)
-    if bad:
-        raise Invalid(
-            f"{name}: contains a control character (U+{ord(bad.group()):04X}); remove it", name
-        )
-    return value
 
 
 def values_of(form: dict[str, Any], key: str) -> list[str]:
@@ -173,6 +156,7 @@ def login_csrf(request: Request) -> str:
 def create_web_app(service: Service) -> FastAPI:
     web = FastAPI(title="priorauth workbench", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.service = service
+    web.state.limits = service.settings.limits
     from priorauth.web.signin import Throttle
 
     web.state.throttle = Throttle()

@@ -117,8 +117,9 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
     now = service.clock()
     view = _row(case, now)
     det = view["determination"]
-    trace = service.trace(v.who, case_id)
-    events = service.history(v.who, case_id)
+    # One page, one read in the audit log (the get above): not three.
+    trace = service.trace(v.who, case_id, audit=False)
+    events = service.history(v.who, case_id, audit=False)
     note, cited = split_reason(view["decision_reason"])
     authorization = case_authorization(service, case_id) if case.status in DECIDED else None
     return {
