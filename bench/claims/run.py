@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "duckdb": duckdb.__version__,
+            "pyspark": metadata.version("pyspark"),
+            "load_average_at_end": os.getloadavg(),
         },
         "runs": rows,
     }
