@@ -127,7 +127,7 @@ def _larger(a: Rate | None, b: Rate | None) -> Rate | None:
     return a  # mg against tablets: no common scale without a strength; keep the initial limit
 
 
-def _limits(policy: Policy) -> tuple[Rate | None, dict[float, tuple[float, str]]]:
+def policy_limits(policy: Policy) -> tuple[Rate | None, dict[float, tuple[float, str]]]:
     initial, renewal = policy.limits.initial, policy.limits.renewal
     base = _larger(
         _rate(initial.quantity) if initial.quantity else None,
@@ -185,7 +185,7 @@ def build_rules(engine: Engine, names: Iterable[str]) -> Rules:
         ordered = sorted(versions, key=lambda p: p.effective_date)
         for i, p in enumerate(ordered):
             until = ordered[i + 1].effective_date if i + 1 < len(ordered) else OPEN_END
-            limit, per_strength = _limits(p)
+            limit, per_strength = policy_limits(p)
             allowance = read_allowance(p.pre_pa_allowance)
             unread = p.pre_pa_allowance is not None and allowance is None
             if unread:

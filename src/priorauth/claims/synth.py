@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from priorauth.claims.duckdb_review import connect
 from priorauth.claims.files import sql_string
-from priorauth.claims.rules import _limits
+from priorauth.claims.rules import policy_limits
 from priorauth.engine.engine import Engine
 from priorauth.policy.tables import norm
 
@@ -43,7 +43,7 @@ def catalogue(engine: Engine) -> list[Product]:
     out: list[Product] = []
     latest = {p.number: p for p in engine.policies}  # sorted by date: the last one wins
     for i, p in enumerate(sorted(latest.values(), key=lambda p: p.number)):
-        base, per_strength = _limits(p)
+        base, per_strength = policy_limits(p)
         strengths = p.drug.strengths_mg or sorted(per_strength) or [100.0]
         names = (p.drug.brand, p.drug.generic, p.drug.brand.upper())
         for s in strengths:
