@@ -510,3 +510,8 @@ def test_a_misspelt_query_parameter_is_named_not_ignored(client: TestClient) -> 
         client.get("/cases?status=pended&status=approved", headers=REVIEWER), 422, "status"
     )
     assert "more than once" in doc["detail"]
+
+
+def test_query_values_are_held_to_the_text_rule(client: TestClient) -> None:
+    doc = assert_problem(client.get("/cases?member_id=EX%1B1", headers=REVIEWER), 422, "member_id")
+    assert "control character" in doc["detail"]
