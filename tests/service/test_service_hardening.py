@@ -364,8 +364,8 @@ def test_unknown_keys_are_throttled_per_client(client: TestClient) -> None:
     r = client.get("/cases", headers=bearer("guess-21"))
     assert_problem(r, 429)
     assert int(r.headers["Retry-After"]) >= 1
-    # A valid key from the same client is refused too while the window lasts: the guesser
-    # does not get to tell good keys from bad ones by the status.
+    # A key this worker has not seen yet is refused too while the window lasts, so the
+    # guesser cannot tell good keys from bad ones by the status.
     assert client.get("/cases", headers=REVIEWER).status_code == 429
 
 
