@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
-from service_support import REVIEWER, SUBMITTER, denied_case, submit
+from service_support import SUBMITTER, denied_case, submit
 
 from priorauth.service.app import create_app
 from priorauth.service.config import Settings
@@ -70,21 +70,26 @@ def fuzzed_app(app_db_url: str) -> Iterator[tuple[FastAPI, dict[str, Any], Any]]
         Settings(database_url=app_db_url, demo_keys=True, auth_failures_per_minute=0)
     )
     with TestClient(application, raise_server_exceptions=False) as client:
-        cases = [
-            submit(client, "nsclc-initial-approve"),
-            submit(client, "nsclc-initial-pend"),
-            submit(client, "nsclc-initial-pend"),
-            submit(client, "nsclc-initial-pend"),
-            submit(client, "investigational-deny"),
-            denied_case(client),
-        ]
-        appealed = denied_case(client)
-        client.post(f"/cases/{appealed['id']}/appeal", json={"reason": "r"}, headers=SUBMITTER)
-        cases.append(appealed)
-        assert client.get("/queue", headers=REVIEWER).status_code == 200
+        approved = [submit(client, "nsclc-initial-approve")]
+        pended = [submit(client, "nsclc-initial-pend")["id"] for _ in range(3)]
+        in_review = [submit(client, "investigational-deny")["id"] for _ in range(2)]
+        denied = [denied_case(client) for _ in range(3)]
+        appealed = [c["id"] for c in denied[1:]]
+        for case_id in appealed:
+            r = client.post(f"/cases/{case_id}/appeal", json={"reason": "r"}, headers=SUBMITTER)
+            assert r.status_code == 200, r.text
+    every = [*(c["id"] for c in approved), *pended, *in_review, *(c["id"] for c in denied)]
+    # Each call aimed mostly at cases in the state it acts on, so that valid bodies succeed.
     targets: dict[str, Any] = {
-        "case_id": [c["id"] for c in cases],
-        "member_id": sorted({c["member_id"] for c in cases}),
+        "case_id": {
+            "": every,
+            "information": pended,
+            "review": in_review,
+            "appeal": [denied[0]["id"]],
+            "appeal-decision": appealed,
+            "withdraw": [*pended, *in_review],
+        },
+        "member_id": {"": sorted({c["member_id"] for c in [*approved, *denied]})},
     }
     seen: dict[tuple[str, str], set[int]] = {}
     yield application, targets, seen
@@ -113,13 +118,15 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
         request.node._nodeid = request.node.nodeid
 
 
-def _aim(case: Any, targets: dict[str, list[str]]) -> None:
-    """Three times in four, a path parameter becomes a real case's (chosen by the generated
-    value, so a failing example replays the same way)."""
-    for name, real in targets.items():
+def _aim(case: Any, targets: dict[str, dict[str, list[str]]]) -> None:
+    """Three times in four, a path parameter becomes a real case's, one in the state the call
+    acts on (chosen by the generated value, so a failing example replays the same way)."""
+    action = case.path.rsplit("}/", 1)[-1] if "}/" in case.path else ""
+    for name, by_action in targets.items():
         value = (case.path_parameters or {}).get(name)
         if value is None:
             continue
+        real = by_action.get(action) or by_action[""]
         pick = zlib.crc32(str(value).encode())
         if pick % 4:
             case.path_parameters[name] = real[pick % len(real)]

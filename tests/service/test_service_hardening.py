@@ -364,8 +364,8 @@ def test_unknown_keys_are_throttled_per_client(client: TestClient) -> None:
     r = client.get("/cases", headers=bearer("guess-21"))
     assert_problem(r, 429)
     assert int(r.headers["Retry-After"]) >= 1
-    # A valid key from the same client is refused too while the window lasts: the guesser
-    # does not get to tell good keys from bad ones by the status.
+    # A key this worker has not seen yet is refused too while the window lasts, so the
+    # guesser cannot tell good keys from bad ones by the status.
     assert client.get("/cases", headers=REVIEWER).status_code == 429
 
 
@@ -510,3 +510,8 @@ def test_a_misspelt_query_parameter_is_named_not_ignored(client: TestClient) -> 
         client.get("/cases?status=pended&status=approved", headers=REVIEWER), 422, "status"
     )
     assert "more than once" in doc["detail"]
+
+
+def test_query_values_are_held_to_the_text_rule(client: TestClient) -> None:
+    doc = assert_problem(client.get("/cases?member_id=EX%1B1", headers=REVIEWER), 422, "member_id")
+    assert "control character" in doc["detail"]

@@ -176,12 +176,14 @@ def _query_names(route: Any) -> frozenset[str]:
 async def known_query(request: Request) -> None:
     """The dependency that refuses a query parameter the call does not take, or one given twice:
     a misspelt filter (`?stauts=pended`) would otherwise be ignored and the answer look like a
-    match, and of two values one would be silently dropped."""
+    match, and of two values one would be silently dropped. Values are held to the text rule."""
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant") or not request.query_params:
         return
     allowed = _query_names(route)
     given = request.query_params.multi_items()
+    for name, value in given:
+        check_text(value, printable(name) or "query", limits_of(request))
     for name in request.query_params:
         if sum(1 for k, _ in given if k == name) > 1:  # none of ours takes a list
             shown = printable(name)
