@@ -21,11 +21,19 @@ from priorauth.fhir.capability import capability_statement, smart_configuration
 from priorauth.fhir.models import FhirAudit
 from priorauth.fhir.outcome import FHIR_JSON, FhirError, outcome
 from priorauth.service.auth import Principal
-from priorauth.service.errors import ServiceError
+from priorauth.service.errors import Invalid, ServiceError
+from priorauth.service.inbound import Limits, parse_json
 from priorauth.service.workflow import Service
 
 log = logging.getLogger("priorauth.fhir")
 MAX_BODY = 4 * 1024 * 1024
+_FHIR_LIMITS = Limits(
+    max_body_bytes=MAX_BODY,
+    max_array_items=10_000,
+    max_object_keys=1_000,
+    max_text_chars=MAX_BODY,
+    max_depth=64,
+)
 """A PAS Bundle carries references and codes, not scanned documents: 4 MiB is plenty."""
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir", "")
 
@@ -72,6 +80,12 @@ async def read_body(request: Request) -> bytes:
     body = b"".join(chunks)
     if not body.strip():
         raise FhirError("empty body: send a FHIR resource as JSON", None, 400, "required")
+    # The service's one text rule (no unpaired surrogate, no control character) and no duplicate
+    # keys, as for every JSON body; the sizes are FHIR's own: a bundle may carry attachments.
+    try:
+        parse_json(body, _FHIR_LIMITS)
+    except Invalid as exc:
+        raise FhirError(exc.detail, exc.field or None, 422, "invalid") from None
     return body
 
 
