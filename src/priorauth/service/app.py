@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from priorauth.engine.engine import Engine
 from priorauth.service.auth import Principal, ensure_demo_keys
-from priorauth.service.config import Settings, get_settings
+from priorauth.service.config import Settings, get_settings, load_policies
 from priorauth.service.db import Database
 from priorauth.service.errors import ServiceError, Unauthorized
 from priorauth.service.inbound import BodySizeLimit, printable
@@ -63,7 +63,8 @@ def create_app(
     if settings.demo_keys:
         with db.session() as s:
             ensure_demo_keys(s)
-    service = Service(db, Engine(), settings, clock)
+    engine = Engine(load_policies(settings), default_plan=settings.default_plan)
+    service = Service(db, engine, settings, clock)
 
     app = FastAPI(
         title="priorauth",

@@ -3,15 +3,21 @@ a bad value is one line naming the variable (`load_settings`), never a traceback
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from priorauth.errors import PriorAuthError
+from priorauth.policy.load import builtin_policies, load_policy
+from priorauth.policy.model import Policy
 from priorauth.service.inbound import Limits
 
 PREFIX = "PRIORAUTH_"
+PLAN = r"^[a-z0-9][a-z0-9_.-]*$"  # as the request's and the policy's `plan`
 DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
 
 
@@ -59,6 +65,41 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(
         default=20, ge=0, description="unknown API keys one client may send a minute (0: any)"
     )
+    default_plan: str = Field(
+        default="fep",
+        pattern=PLAN,
+        description="the plan of a request that names none and whose organization has none",
+    )
+    org_plans: str = Field(
+        default="",
+        description="each submitting organization's plan: org=plan, comma-separated",
+    )
+    policies: str = Field(
+        default="",
+        description="more policy files (YAML), or folders of them, beside the built-in ones: "
+        "paths separated by ':'",
+    )
+
+    @field_validator("org_plans")
+    @classmethod
+    def _org_plans(cls, v: str) -> str:
+        for pair in filter(None, (p.strip() for p in v.split(","))):
+            org, sep, plan = pair.partition("=")
+            if not sep or not org.strip() or not re.fullmatch(PLAN, plan.strip()):
+                raise ValueError(
+                    f"{pair!r} is not org=plan (a plan is lower-case letters, digits, '.', '_' "
+                    "or '-', e.g. demo-clinic=fep)"
+                )
+        return v
+
+    @property
+    def plan_of_org(self) -> dict[str, str]:
+        """Organization -> its plan (PRIORAUTH_ORG_PLANS)."""
+        out: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.org_plans.split(","))):
+            org, _, plan = pair.partition("=")
+            out[org.strip()] = plan.strip()
+        return out
 
     @field_validator("database_url")
     @classmethod
@@ -102,9 +143,29 @@ def _message(exc: ValidationError) -> str:
 def load_settings() -> Settings:
     """The settings from the environment, or SettingsError naming the variable."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise SettingsError(_message(exc)) from None
+    load_policies(settings)  # a bad policy file is one line too, before anything is served
+    return settings
+
+
+def load_policies(settings: Settings) -> list[Policy]:
+    """The built-in policies and those PRIORAUTH_POLICIES names, or SettingsError."""
+    found: list[Policy] = list(builtin_policies())
+    for part in filter(None, (p.strip() for p in settings.policies.split(":"))):
+        path = Path(part)
+        if path.is_dir():
+            files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        elif path.is_file():
+            files = [path]
+        else:
+            raise SettingsError(f"{PREFIX}POLICIES: {part}: no such file or folder")
+        try:
+            found.extend(load_policy(f) for f in files)
+        except PriorAuthError as exc:
+            raise SettingsError(f"{PREFIX}POLICIES: {exc}") from None
+    return found
 
 
 @cache

@@ -273,6 +273,10 @@ class Service:
             req = parse_request(body)
         except RequestError as exc:
             raise request_invalid(body, exc) from None
+        if req.plan is None and who.org in self.settings.plan_of_org:
+            # The submitting organization's plan (PRIORAUTH_ORG_PLANS), kept in the stored
+            # request so that every later decision of the case is under the same plan.
+            req = req.model_copy(update={"plan": self.settings.plan_of_org[who.org]})
         # A retry is found by the unique (org, Idempotency-Key) constraint when it inserts, so
         # a first submission costs no extra lookup.
         now = self.clock()
