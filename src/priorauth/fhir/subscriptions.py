@@ -11,6 +11,7 @@ subscription is put in `error` and stops.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import threading
@@ -231,6 +232,43 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.client = httpx.Client(timeout=5.0)
+        self._lock: Any = None
+
+    def _leader(self, service: Service) -> bool:
+        """One dispatcher per database delivers (`serve --workers N` starts N): a PostgreSQL
+        advisory lock held on its own connection, or a file lock beside the SQLite file."""
+        if self._lock is not None:
+            return True
+        url = service.db.url
+        if url.startswith("postgresql"):
+            conn = service.db.engine.connect()
+            got = conn.exec_driver_sql("SELECT pg_try_advisory_lock(7210010)").scalar()
+            conn.commit()
+            if got:
+                self._lock = conn
+            else:
+                conn.close()
+        else:
+            path = url.split("///", 1)[-1]
+            if not path or path == ":memory:":
+                self._lock = True
+                return True
+            handle = open(f"{path}.notify.lock", "a")  # noqa: SIM115 - held while we lead
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock = handle
+            except OSError:
+                handle.close()
+        return self._lock is not None
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is None or lock is True:
+            return
+        try:
+            lock.close()  # closing the connection or the file releases the lock
+        except Exception:
+            log.exception("releasing the notification lock")
 
     def start(self) -> None:
         if self._thread is None:
@@ -243,6 +281,7 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self._release()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -254,6 +293,8 @@ class Dispatcher:
     def round(self) -> int:
         """One pass over the active subscriptions; how many notifications were delivered."""
         service: Service = self.app.state.service
+        if not self._leader(service):
+            return 0
         with service.db.reading() as s:
             subs = list(
                 s.scalars(select(FhirSubscription).where(FhirSubscription.status == "active")).all()
