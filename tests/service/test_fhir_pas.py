@@ -340,3 +340,21 @@ def test_every_example_named_in_the_docs_exists() -> None:
         assert (EXAMPLES_FHIR / name).exists(), name
     for name in set(re.findall(r"research/davinci/([\w.-]+\.json)", docs)):
         assert (DAVINCI / name).exists(), name
+
+
+def test_a_pharmacist_s_overturn_is_a1_with_the_authorization_on_file(client: TestClient) -> None:
+    bundle = pas_bundle(CASES["deny_criteria"])
+    claim_response(submit(client, bundle))
+    case_id = client.get("/cases", headers=SUBMITTER).json()[0]["id"]
+    r = client.post(
+        f"/cases/{case_id}/review",
+        json={"action": "overturn", "reason": "the test report shows G12C after all"},
+        headers=REVIEWER,
+    )
+    assert r.status_code == 200, r.text
+    cr = claim_response(client.post("/fhir/Claim/$inquire", json=bundle, headers=FHIR))
+    assert review_code(cr) == "A1"
+    assert cr["preAuthRef"] == case_id
+    assert cr["preAuthPeriod"] == {"start": "2026-06-15", "end": "2027-06-14"}
+    r = client.get(f"/fhir/ClaimResponse/{case_id}", headers=SUBMITTER)
+    assert r.status_code == 200 and review_code(r.json()) == "A1"

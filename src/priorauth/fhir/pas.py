@@ -67,7 +67,15 @@ class ItemResult:
 
 
 def with_authorizations(service: Service, results: list[ItemResult]) -> list[ItemResult]:
-    ids = [r.case.id for r in results if r.case is not None]
+    # The engine's approvals carry their authorization; only a pharmacist's (an overturn)
+    # needs the table.
+    ids = [
+        r.case.id
+        for r in results
+        if r.case is not None
+        and r.case.status in ("approved", "partially_approved")
+        and not r.case.determination.get("authorization")
+    ]
     if not ids:
         return results
     with service.db.reading() as s:
