@@ -340,3 +340,28 @@ def test_generated_bundles_never_give_a_5xx(client: TestClient, body: Any) -> No
     r = client.post("/fhir/Claim/$submit", content=json.dumps(body), headers=FHIR)
     assert r.status_code < 500, r.text
     assert r.headers["content-type"].startswith("application/fhir+json")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=JSON,
+    where=st.sampled_from(
+        [
+            "/cds-services/priorauth-order-sign",
+            "/cds-services/priorauth-order-dispatch",
+            "/fhir/Questionnaire/$questionnaire-package",
+            "/fhir/Questionnaire/$next-question",
+            "/fhir/Claim/$inquire",
+            "/fhir/Subscription",
+        ]
+    ),
+)
+def test_generated_bodies_on_the_other_endpoints_never_give_a_5xx(
+    client: TestClient, body: Any, where: str
+) -> None:
+    r = client.post(where, content=json.dumps(body), headers=FHIR)
+    assert r.status_code < 500, r.text

@@ -366,3 +366,18 @@ def test_a_crd_coverage_assertion_stands_in_for_the_chart_in_pas(client: TestCli
     # The same thin Bundle without the assertion is reviewed on what it carries: a pend.
     without["entry"][0]["resource"]["identifier"][0]["value"] = "LUM-THIN"
     assert review_code(claim_response(submit(client, without))) == "A4"
+
+
+def test_order_select_answers_the_selected_order(client: TestClient) -> None:
+    body = _sign_request(CASES["investigational"])
+    body["hook"] = "order-select"
+    body["context"]["selections"] = ["MedicationRequest/order-1"]
+    out = hook(client, "priorauth-order-select", body)
+    [action] = out["systemActions"]
+    assert coverage_info(action)["covered"] == "not-covered"
+    wrong = client.post(
+        "/cds-services/priorauth-order-select",
+        json=_sign_request(CASES["approve"]),
+        headers=SUBMITTER,
+    )
+    assert wrong.status_code == 422 and wrong.json()["expression"] == ["hook"]
