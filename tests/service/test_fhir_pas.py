@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +359,46 @@ def test_a_pharmacist_s_overturn_is_a1_with_the_authorization_on_file(client: Te
     assert cr["preAuthPeriod"] == {"start": "2026-06-15", "end": "2027-06-14"}
     r = client.get(f"/fhir/ClaimResponse/{case_id}", headers=SUBMITTER)
     assert r.status_code == 200 and review_code(r.json()) == "A1"
+
+
+def _doc_curls() -> list[list[str]]:
+    """The curl commands of docs/fhir.md's 'Try it' block, as argument lists."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text()
+    block = re.search(r"## Try it.*?```sh\n(.*?)```", docs, flags=re.S)
+    assert block is not None
+    text = block.group(1).replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.startswith("curl ")]
+
+
+def test_the_docs_curl_commands_answer_as_documented(client: TestClient) -> None:
+    import os
+
+    env = {
+        "K": "Authorization: Bearer demo-submitter-key",
+        "T": "Content-Type: application/fhir+json",
+    }
+    root = Path(__file__).resolve().parents[2]
+    commands = _doc_curls()
+    assert len(commands) >= 8
+    for args in commands:
+        method, url, headers, data = "GET", "", {}, None
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "-X":
+                method, i = args[i + 1], i + 1
+            elif a == "-H":
+                h = args[i + 1].replace("$K", env["K"]).replace("$T", env["T"])
+                name, _, value = h.partition(": ")
+                headers[name] = value
+                i += 1
+            elif a == "-d":
+                data = (root / args[i + 1].removeprefix("@")).read_bytes()
+                i += 1
+            elif a.startswith("$B"):
+                url = a.removeprefix("$B").replace("\\$", "$")
+            i += 1
+        assert url, args
+        r = client.request(method, url, content=data, headers=headers)
+        assert r.status_code in (200, 201), (args, r.text[:300])
+    assert os.path.exists(root / "scripts" / "fhir_receiver.py")
