@@ -402,3 +402,29 @@ def test_the_docs_curl_commands_answer_as_documented(client: TestClient) -> None
         r = client.request(method, url, content=data, headers=headers)
         assert r.status_code in (200, 201), (args, r.text[:300])
     assert os.path.exists(root / "scripts" / "fhir_receiver.py")
+
+
+def test_a_renewal_claim_builds_on_the_authorization_on_file(client: TestClient) -> None:
+    claim_response(submit(client, pas_bundle(CASES["approve"])))
+    renewal = case(
+        claim_id="LUM-RENEW",
+        service_date="2027-06-10",
+        answers={"renewal.no_progression": True, "renewal.liver_function_monitoring": True},
+    )
+    bundle = pas_bundle(renewal)
+    bundle["entry"][0]["resource"]["item"][0]["extension"].append(
+        {
+            "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+            "extension-certificationType",
+            "valueCodeableConcept": {
+                "coding": [{"system": "https://codesystem.x12.org/005010/1322", "code": "R"}]
+            },
+        }
+    )
+    cr = claim_response(submit(client, bundle))
+    assert review_code(cr) == "A1"
+    newest = client.get("/cases", headers=SUBMITTER).json()[0]
+    assert newest["kind"] == "renewal"
+    assert newest["previous_authorization_id"] is not None
+    assert newest["determination"]["policy"]["requirements"] == "renewal"
+    assert cr["preAuthPeriod"]["start"] == "2027-06-10"
