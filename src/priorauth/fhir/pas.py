@@ -34,7 +34,7 @@ from priorauth.fhir.models import CoverageAssertion, FhirClaim
 from priorauth.fhir.outcome import FhirError, pydantic_expression
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
-from priorauth.service.errors import ServiceError
+from priorauth.service.errors import Conflict, ServiceError
 from priorauth.service.models import Authorization, Case
 from priorauth.service.workflow import INFO_FIELDS, Service
 
@@ -368,13 +368,21 @@ def _submit_item(
     order: Entry,
 ) -> Case:
     body = mapped.request.model_dump(mode="json", exclude_none=True)
-    if key is not None:
-        row = _existing(service, org, key, sequence)
-        if row is not None:
-            return _follow_up(service, who, row, body, mapped)
+    # The Claim's identifier is the case's Idempotency-Key: a first submission costs no
+    # lookup; the same request again finds its case; new information for it is a conflict
+    # that the follow-up resolves.
     idem = f"pas:{key[:40]}:{sequence}" if key else None
     try:
         case, _created = service.submit(who, body, idem)
+    except Conflict as exc:
+        row = (
+            _existing(service, org, key, sequence)
+            if key and exc.field == "Idempotency-Key"
+            else None
+        )
+        if row is None:
+            raise _as_fhir(exc, mapped, order) from None
+        return _follow_up(service, who, row, body, mapped)
     except ServiceError as exc:
         raise _as_fhir(exc, mapped, order) from None
     try:
