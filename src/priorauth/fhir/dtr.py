@@ -39,7 +39,7 @@ DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition"
 def parse_parameters(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__

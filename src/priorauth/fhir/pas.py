@@ -100,7 +100,7 @@ def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
     else:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object (a Bundle)", "Bundle", 400, "structure")

@@ -49,7 +49,7 @@ MAX_FAILED_ROUNDS = 5
 def _parse(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Subscription":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
