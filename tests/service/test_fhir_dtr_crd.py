@@ -97,6 +97,13 @@ def test_questionnaire_package_is_generated_from_the_policy_and_prefilled_from_t
     assert "initial" not in items["initial.nsclc.kras_g12c"]
     r = client.get(f"/fhir/Questionnaire/{q['id']}", headers=SUBMITTER)
     assert r.status_code == 200 and r.json()["id"] == q["id"]
+    # Without a chart, a DTR client works the age out itself (SDC initialExpression).
+    age = next(i for i in r.json()["item"] if i["linkId"] == "initial.age")
+    [ext] = age["extension"]
+    assert ext["valueExpression"] == {
+        "language": "text/fhirpath",
+        "expression": "%patient.birthDate <= today() - 18 years",
+    }
 
 
 def test_next_question_on_a_foreign_form_is_a_clear_operation_outcome(client: TestClient) -> None:
