@@ -97,7 +97,8 @@ def create(service: Service, who: Principal, raw: bytes) -> dict[str, Any]:
     with service.db.reading() as s:
         last = s.scalar(select(func.max(Event.id))) or 0
     sub_id = str(uuid.uuid4())
-    resource = {**data, "id": sub_id, "status": "active"}
+    # Active once the endpoint has taken the handshake (the dispatcher sends it).
+    resource = {**data, "id": sub_id, "status": "requested"}
     with service.db.session() as s:
         s.add(
             FhirSubscription(
@@ -107,7 +108,7 @@ def create(service: Service, who: Principal, raw: bytes) -> dict[str, Any]:
                 endpoint=endpoint,
                 content=content,
                 headers=headers,
-                status="active",
+                status="requested",
                 last_event_id=int(last),
                 events_sent=0,
                 failures=0,
@@ -176,6 +177,22 @@ def status_bundle(service: Service, who: Principal, sub_id: str) -> dict[str, An
         "resourceType": "Bundle",
         "type": "searchset",
         "entry": [{"resource": _status(row, "query-status", [])}],
+    }
+    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+
+def handshake(row: FhirSubscription, at: dt.datetime) -> dict[str, Any]:
+    """The first message to a new endpoint: it proves the endpoint takes our notifications."""
+    at_text = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
+    body = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [f"{BACKPORT}/backport-subscription-notification-r4"]},
+        "type": "history",
+        "timestamp": at_text,
+        "entry": [
+            {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": _status(row, "handshake", [])}
+        ],
     }
     return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
 
@@ -297,12 +314,29 @@ class Dispatcher:
             return 0
         with service.db.reading() as s:
             subs = list(
-                s.scalars(select(FhirSubscription).where(FhirSubscription.status == "active")).all()
+                s.scalars(
+                    select(FhirSubscription).where(
+                        FhirSubscription.status.in_(("requested", "active"))
+                    )
+                ).all()
             )
         sent = 0
         for sub in subs:
-            sent += self._deliver(service, sub)
+            if sub.status == "requested":
+                self._handshake(service, sub)
+            else:
+                sent += self._deliver(service, sub)
         return sent
+
+    def _handshake(self, service: Service, sub: FhirSubscription) -> None:
+        error = self._post(sub, handshake(sub, service.clock()))
+        if error is not None:
+            self._fail(service, sub.id, error)
+            return
+        with service.db.session() as s:
+            row = s.get(FhirSubscription, sub.id)
+            if row is not None and row.status == "requested":
+                row.status, row.failures, row.error = "active", 0, None
 
     def _pending(
         self, service: Service, sub: FhirSubscription
