@@ -154,8 +154,11 @@ def test_another_organization_hears_nothing(client: TestClient, receiver: Loopba
         },
     }
     assert client.post("/fhir/Subscription", json=sub, headers=other).status_code == 201
+    end = time.monotonic() + 10
+    while not receiver.received and time.monotonic() < end:
+        time.sleep(0.05)
     claim_response(submit(client, pas_bundle(CASES["pend"])))
-    time.sleep(1.0)
+    time.sleep(1.5)  # several delivery rounds
     assert [kind(m) for m in receiver.received] == ["handshake"]
 
 
