@@ -19,7 +19,9 @@ class Receiver(http.server.BaseHTTPRequestHandler):
             for p in body.get("entry", [{}])[0].get("resource", {}).get("parameter", [])
             if p.get("name") == "notification-event"
         ]
-        print(f"notification: {len(events)} event(s), {len(body.get('entry', []))} entries")
+        params = body.get("entry", [{}])[0].get("resource", {}).get("parameter", [])
+        kind = next((p.get("valueCode") for p in params if p.get("name") == "type"), "?")
+        print(f"{kind}: {len(events)} event(s), {len(body.get('entry', []))} entries")
         for entry in body.get("entry", [])[1:]:
             res = entry.get("resource") or {}
             for item in res.get("item", []):

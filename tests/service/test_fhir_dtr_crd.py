@@ -97,6 +97,13 @@ def test_questionnaire_package_is_generated_from_the_policy_and_prefilled_from_t
     assert "initial" not in items["initial.nsclc.kras_g12c"]
     r = client.get(f"/fhir/Questionnaire/{q['id']}", headers=SUBMITTER)
     assert r.status_code == 200 and r.json()["id"] == q["id"]
+    # Without a chart, a DTR client works the age out itself (SDC initialExpression).
+    age = next(i for i in r.json()["item"] if i["linkId"] == "initial.age")
+    [ext] = age["extension"]
+    assert ext["valueExpression"] == {
+        "language": "text/fhirpath",
+        "expression": "%patient.birthDate <= today() - 18 years",
+    }
 
 
 def test_next_question_on_a_foreign_form_is_a_clear_operation_outcome(client: TestClient) -> None:
@@ -366,3 +373,18 @@ def test_a_crd_coverage_assertion_stands_in_for_the_chart_in_pas(client: TestCli
     # The same thin Bundle without the assertion is reviewed on what it carries: a pend.
     without["entry"][0]["resource"]["identifier"][0]["value"] = "LUM-THIN"
     assert review_code(claim_response(submit(client, without))) == "A4"
+
+
+def test_order_select_answers_the_selected_order(client: TestClient) -> None:
+    body = _sign_request(CASES["investigational"])
+    body["hook"] = "order-select"
+    body["context"]["selections"] = ["MedicationRequest/order-1"]
+    out = hook(client, "priorauth-order-select", body)
+    [action] = out["systemActions"]
+    assert coverage_info(action)["covered"] == "not-covered"
+    wrong = client.post(
+        "/cds-services/priorauth-order-select",
+        json=_sign_request(CASES["approve"]),
+        headers=SUBMITTER,
+    )
+    assert wrong.status_code == 422 and wrong.json()["expression"] == ["hook"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -340,3 +341,90 @@ def test_every_example_named_in_the_docs_exists() -> None:
         assert (EXAMPLES_FHIR / name).exists(), name
     for name in set(re.findall(r"research/davinci/([\w.-]+\.json)", docs)):
         assert (DAVINCI / name).exists(), name
+
+
+def test_a_pharmacist_s_overturn_is_a1_with_the_authorization_on_file(client: TestClient) -> None:
+    bundle = pas_bundle(CASES["deny_criteria"])
+    claim_response(submit(client, bundle))
+    case_id = client.get("/cases", headers=SUBMITTER).json()[0]["id"]
+    r = client.post(
+        f"/cases/{case_id}/review",
+        json={"action": "overturn", "reason": "the test report shows G12C after all"},
+        headers=REVIEWER,
+    )
+    assert r.status_code == 200, r.text
+    cr = claim_response(client.post("/fhir/Claim/$inquire", json=bundle, headers=FHIR))
+    assert review_code(cr) == "A1"
+    assert cr["preAuthRef"] == case_id
+    assert cr["preAuthPeriod"] == {"start": "2026-06-15", "end": "2027-06-14"}
+    r = client.get(f"/fhir/ClaimResponse/{case_id}", headers=SUBMITTER)
+    assert r.status_code == 200 and review_code(r.json()) == "A1"
+
+
+def _doc_curls() -> list[list[str]]:
+    """The curl commands of docs/fhir.md's 'Try it' block, as argument lists."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text()
+    block = re.search(r"## Try it.*?```sh\n(.*?)```", docs, flags=re.S)
+    assert block is not None
+    text = block.group(1).replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.startswith("curl ")]
+
+
+def test_the_docs_curl_commands_answer_as_documented(client: TestClient) -> None:
+    import os
+
+    env = {
+        "K": "Authorization: Bearer demo-submitter-key",
+        "T": "Content-Type: application/fhir+json",
+    }
+    root = Path(__file__).resolve().parents[2]
+    commands = _doc_curls()
+    assert len(commands) >= 8
+    for args in commands:
+        method, url, headers, data = "GET", "", {}, None
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "-X":
+                method, i = args[i + 1], i + 1
+            elif a == "-H":
+                h = args[i + 1].replace("$K", env["K"]).replace("$T", env["T"])
+                name, _, value = h.partition(": ")
+                headers[name] = value
+                i += 1
+            elif a == "-d":
+                data = (root / args[i + 1].removeprefix("@")).read_bytes()
+                i += 1
+            elif a.startswith("$B"):
+                url = a.removeprefix("$B").replace("\\$", "$")
+            i += 1
+        assert url, args
+        r = client.request(method, url, content=data, headers=headers)
+        assert r.status_code in (200, 201), (args, r.text[:300])
+    assert os.path.exists(root / "scripts" / "fhir_receiver.py")
+
+
+def test_a_renewal_claim_builds_on_the_authorization_on_file(client: TestClient) -> None:
+    claim_response(submit(client, pas_bundle(CASES["approve"])))
+    renewal = case(
+        claim_id="LUM-RENEW",
+        service_date="2027-06-10",
+        answers={"renewal.no_progression": True, "renewal.liver_function_monitoring": True},
+    )
+    bundle = pas_bundle(renewal)
+    bundle["entry"][0]["resource"]["item"][0]["extension"].append(
+        {
+            "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+            "extension-certificationType",
+            "valueCodeableConcept": {
+                "coding": [{"system": "https://codesystem.x12.org/005010/1322", "code": "R"}]
+            },
+        }
+    )
+    cr = claim_response(submit(client, bundle))
+    assert review_code(cr) == "A1"
+    newest = client.get("/cases", headers=SUBMITTER).json()[0]
+    assert newest["kind"] == "renewal"
+    assert newest["previous_authorization_id"] is not None
+    assert newest["determination"]["policy"]["requirements"] == "renewal"
+    assert cr["preAuthPeriod"]["start"] == "2027-06-10"

@@ -93,7 +93,7 @@ def _parse(raw: bytes, service_id: str) -> dict[str, Any]:
         raise FhirError(f"no CDS service {service_id!r}", "service", 404, "not-found")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object", None, 400, "structure")

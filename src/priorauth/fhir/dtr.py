@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from priorauth.errors import PriorAuthError
 from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, to_request
 from priorauth.fhir.outcome import FhirError, outcome, pydantic_expression
-from priorauth.policy.model import Policy
+from priorauth.policy.model import AgeCondition, Policy
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
 from priorauth.service.workflow import Service
@@ -39,7 +39,7 @@ DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition"
 def parse_parameters(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
@@ -89,6 +89,7 @@ def policy_questionnaire(
 ) -> dict[str, Any]:
     qid = questionnaire_id(policy, kind)
     items = []
+    nodes = service.engine.plan(policy, kind).nodes
     for q in service.engine.questions(policy, kind):
         item: dict[str, Any] = {
             "linkId": q.id,
@@ -105,6 +106,15 @@ def policy_questionnaire(
         }
         if initial and q.id in initial:
             item["initial"] = [{"valueBoolean": initial[q.id]}]
+        else:
+            expression = _fhirpath(nodes[q.id].condition if q.id in nodes else None)
+            if expression:
+                item["extension"] = [
+                    {
+                        "url": f"{SDC}/sdc-questionnaire-initialExpression",
+                        "valueExpression": {"language": "text/fhirpath", "expression": expression},
+                    }
+                ]
         items.append(item)
     body = {
         "resourceType": "Questionnaire",
@@ -116,12 +126,37 @@ def policy_questionnaire(
         "title": f"{policy.title} ({policy.number}), {kind} requirements",
         "status": "active",
         "subjectType": ["Patient"],
+        "extension": [LAUNCH_PATIENT],
         "effectivePeriod": {"start": policy.effective_date.isoformat()},
         "description": f"Questions of policy {policy.number}, in the policy's words; "
         "true means the criterion holds.",
         "item": items,
     }
     return Questionnaire.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+
+LAUNCH_PATIENT = {
+    "url": f"{SDC}/sdc-questionnaire-launchContext",
+    "extension": [
+        {
+            "url": "name",
+            "valueCoding": {
+                "system": "http://hl7.org/fhir/uv/sdc/CodeSystem/launchContext",
+                "code": "patient",
+            },
+        },
+        {"url": "type", "valueCode": "Patient"},
+    ],
+}
+
+
+def _fhirpath(condition: Any) -> str | None:
+    """An SDC initialExpression for what a DTR client can read from the chart by itself: the
+    age (the other criteria need the engine's tables: histology, tests, regimens). The server
+    pre-fills the rest (`initial`) when the chart comes with the order."""
+    if isinstance(condition, AgeCondition):
+        return f"%patient.birthDate <= today() - {condition.min_years} years"
+    return None
 
 
 def _settled(det_trace: Any, ids: set[str]) -> dict[str, bool]:

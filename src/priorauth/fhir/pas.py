@@ -34,7 +34,7 @@ from priorauth.fhir.models import CoverageAssertion, FhirClaim
 from priorauth.fhir.outcome import FhirError, pydantic_expression
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
-from priorauth.service.errors import ServiceError
+from priorauth.service.errors import Conflict, ServiceError
 from priorauth.service.models import Authorization, Case
 from priorauth.service.workflow import INFO_FIELDS, Service
 
@@ -67,7 +67,15 @@ class ItemResult:
 
 
 def with_authorizations(service: Service, results: list[ItemResult]) -> list[ItemResult]:
-    ids = [r.case.id for r in results if r.case is not None]
+    # The engine's approvals carry their authorization; only a pharmacist's (an overturn)
+    # needs the table.
+    ids = [
+        r.case.id
+        for r in results
+        if r.case is not None
+        and r.case.status in ("approved", "partially_approved")
+        and not r.case.determination.get("authorization")
+    ]
     if not ids:
         return results
     with service.db.reading() as s:
@@ -92,7 +100,7 @@ def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
     else:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object (a Bundle)", "Bundle", 400, "structure")
@@ -360,13 +368,21 @@ def _submit_item(
     order: Entry,
 ) -> Case:
     body = mapped.request.model_dump(mode="json", exclude_none=True)
-    if key is not None:
-        row = _existing(service, org, key, sequence)
-        if row is not None:
-            return _follow_up(service, who, row, body, mapped)
+    # The Claim's identifier is the case's Idempotency-Key: a first submission costs no
+    # lookup; the same request again finds its case; new information for it is a conflict
+    # that the follow-up resolves.
     idem = f"pas:{key[:40]}:{sequence}" if key else None
     try:
         case, _created = service.submit(who, body, idem)
+    except Conflict as exc:
+        row = (
+            _existing(service, org, key, sequence)
+            if key and exc.field == "Idempotency-Key"
+            else None
+        )
+        if row is None:
+            raise _as_fhir(exc, mapped, order) from None
+        return _follow_up(service, who, row, body, mapped)
     except ServiceError as exc:
         raise _as_fhir(exc, mapped, order) from None
     try:

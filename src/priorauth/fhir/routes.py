@@ -119,6 +119,10 @@ async def handle(
         response = error_response(exc)
     except ServiceError as exc:
         response = error_response(_from_service(exc))
+    except RecursionError:
+        response = error_response(
+            FhirError("the body is nested too deeply to read", None, 422, "too-costly")
+        )
     except Exception:
         log.exception("unexpected error in the FHIR API")
         response = error_response(

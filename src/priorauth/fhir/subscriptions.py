@@ -11,6 +11,7 @@ subscription is put in `error` and stops.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import threading
@@ -48,7 +49,7 @@ MAX_FAILED_ROUNDS = 5
 def _parse(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Subscription":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
@@ -96,7 +97,8 @@ def create(service: Service, who: Principal, raw: bytes) -> dict[str, Any]:
     with service.db.reading() as s:
         last = s.scalar(select(func.max(Event.id))) or 0
     sub_id = str(uuid.uuid4())
-    resource = {**data, "id": sub_id, "status": "active"}
+    # Active once the endpoint has taken the handshake (the dispatcher sends it).
+    resource = {**data, "id": sub_id, "status": "requested"}
     with service.db.session() as s:
         s.add(
             FhirSubscription(
@@ -106,7 +108,7 @@ def create(service: Service, who: Principal, raw: bytes) -> dict[str, Any]:
                 endpoint=endpoint,
                 content=content,
                 headers=headers,
-                status="active",
+                status="requested",
                 last_event_id=int(last),
                 events_sent=0,
                 failures=0,
@@ -179,6 +181,22 @@ def status_bundle(service: Service, who: Principal, sub_id: str) -> dict[str, An
     return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
 
 
+def handshake(row: FhirSubscription, at: dt.datetime) -> dict[str, Any]:
+    """The first message to a new endpoint: it proves the endpoint takes our notifications."""
+    at_text = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
+    body = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [f"{BACKPORT}/backport-subscription-notification-r4"]},
+        "type": "history",
+        "timestamp": at_text,
+        "entry": [
+            {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": _status(row, "handshake", [])}
+        ],
+    }
+    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+
 def notification(
     row: FhirSubscription, number: int, at: dt.datetime, claim_response: dict[str, Any]
 ) -> dict[str, Any]:
@@ -231,6 +249,43 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.client = httpx.Client(timeout=5.0)
+        self._lock: Any = None
+
+    def _leader(self, service: Service) -> bool:
+        """One dispatcher per database delivers (`serve --workers N` starts N): a PostgreSQL
+        advisory lock held on its own connection, or a file lock beside the SQLite file."""
+        if self._lock is not None:
+            return True
+        url = service.db.url
+        if url.startswith("postgresql"):
+            conn = service.db.engine.connect()
+            got = conn.exec_driver_sql("SELECT pg_try_advisory_lock(7210010)").scalar()
+            conn.commit()
+            if got:
+                self._lock = conn
+            else:
+                conn.close()
+        else:
+            path = url.split("///", 1)[-1]
+            if not path or path == ":memory:":
+                self._lock = True
+                return True
+            handle = open(f"{path}.notify.lock", "a")  # noqa: SIM115 - held while we lead
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock = handle
+            except OSError:
+                handle.close()
+        return self._lock is not None
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is None or lock is True:
+            return
+        try:
+            lock.close()  # closing the connection or the file releases the lock
+        except Exception:
+            log.exception("releasing the notification lock")
 
     def start(self) -> None:
         if self._thread is None:
@@ -243,6 +298,7 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self._release()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -254,14 +310,33 @@ class Dispatcher:
     def round(self) -> int:
         """One pass over the active subscriptions; how many notifications were delivered."""
         service: Service = self.app.state.service
+        if not self._leader(service):
+            return 0
         with service.db.reading() as s:
             subs = list(
-                s.scalars(select(FhirSubscription).where(FhirSubscription.status == "active")).all()
+                s.scalars(
+                    select(FhirSubscription).where(
+                        FhirSubscription.status.in_(("requested", "active"))
+                    )
+                ).all()
             )
         sent = 0
         for sub in subs:
-            sent += self._deliver(service, sub)
+            if sub.status == "requested":
+                self._handshake(service, sub)
+            else:
+                sent += self._deliver(service, sub)
         return sent
+
+    def _handshake(self, service: Service, sub: FhirSubscription) -> None:
+        error = self._post(sub, handshake(sub, service.clock()))
+        if error is not None:
+            self._fail(service, sub.id, error)
+            return
+        with service.db.session() as s:
+            row = s.get(FhirSubscription, sub.id)
+            if row is not None and row.status == "requested":
+                row.status, row.failures, row.error = "active", 0, None
 
     def _pending(
         self, service: Service, sub: FhirSubscription
