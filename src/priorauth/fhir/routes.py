@@ -37,9 +37,12 @@ _FHIR_LIMITS = Limits(
 """A PAS Bundle carries references and codes, not scanned documents: 4 MiB is plenty."""
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir", "")
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
-hooks = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
-oauth = APIRouter(tags=["SMART Backend Services"])
+# Not in the OpenAPI document, which describes the JSON API: the FHIR API is described by its
+# CapabilityStatement (/fhir/metadata), CDS Hooks by its discovery (/cds-services), the token
+# endpoint by /fhir/.well-known/smart-configuration; the tests fuzz them with hypothesis.
+router = APIRouter(prefix="/fhir", tags=["FHIR"], include_in_schema=False)
+hooks = APIRouter(prefix="/cds-services", tags=["CDS Hooks"], include_in_schema=False)
+oauth = APIRouter(tags=["SMART Backend Services"], include_in_schema=False)
 
 
 def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -82,6 +85,10 @@ async def read_body(request: Request) -> bytes:
         raise FhirError("empty body: send a FHIR resource as JSON", None, 400, "required")
     # The service's one text rule (no unpaired surrogate, no control character) and no duplicate
     # keys, as for every JSON body; the sizes are FHIR's own: a bundle may carry attachments.
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return body  # not JSON at all: the route says where it breaks (400)
     try:
         parse_json(body, _FHIR_LIMITS)
     except Invalid as exc:

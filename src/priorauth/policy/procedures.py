@@ -117,7 +117,7 @@ def procedure_named(kb: Knowledge, key: str) -> tuple[str, ...] | None:
     if found is None:
         tokens = key.split(" ")
         for i in range(len(tokens)):
-            for j in range(len(tokens), i + 1, -1):
+            for j in range(len(tokens), i, -1):
                 generic = kb.drug_aliases.get(" ".join(tokens[i:j]))
                 if generic in ns.procedures:
                     return (generic,)

@@ -269,9 +269,11 @@ def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> Non
         codes += ["413", "415", "409"]
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)  # FastAPI's HTTPValidationError: we answer with a problem
+    # A refusal the route declares itself (a letter of an undecided case: 409) is a problem too.
+    codes += [c for c in responses if c in WHY and c not in codes]
     for code in sorted(set(codes)):
         responses[code] = {
-            "description": WHY[code],
+            "description": responses.get(code, {}).get("description") or WHY[code],
             "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
 

@@ -149,7 +149,10 @@ async def web_letter(
 @api_router.get(
     "/cases/{case_id}/letter.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "the decision letter"}},
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the decision letter"},
+        409: {"description": "The case is not decided yet: no letter"},
+    },
 )
 async def api_letter(
     case_id: str,
