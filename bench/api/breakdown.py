@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"cpu_ms": round(cpu, 3), "wall_ms": round(wall, 3)}
         print(f"{args.database:<10} {name:<42} cpu {cpu:7.3f} ms  wall {wall:7.3f} ms", flush=True)
     client_loop.run_until_complete(client.aclose())
-    out = HERE / f"breakdown-{args.database}.json"
+    out = HERE.parent.parent / "var" / "bench" / f"breakdown-{args.database}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps({"database": args.database, "n": args.n, "stages": results}, indent=2) + "\n"
     )

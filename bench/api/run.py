@@ -5,7 +5,8 @@ start `priorauth serve --workers N` in its own process group, warm it up, then d
 at each rate for `--duration` seconds with `loadgen.py` in separate processes on loopback.
 Per rate: achieved throughput, p50/p95/p99/max latency from the scheduled send time, errors,
 the generator's lateness and CPU, the server's and PostgreSQL's CPU. Prints a table per
-configuration and writes bench/api/results.json with the machine.
+configuration and writes var/bench/api.json (var/bench/api-fhir.json for --api fhir) with the
+machine, outside the tracked tree; the runs the README quotes are kept in bench/api/*.json.
 
     .venv/bin/python bench/api/run.py                       # everything, about 6 minutes
     .venv/bin/python bench/api/run.py --databases postgresql --workers 2 --rates 300
@@ -501,7 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PRIORAUTH_BENCH_API"] = args.api
     if args.api == "fhir":
         TARGET.update(rate=100, p99_ms=100.0)  # issue 10: p99 < 100 ms at 100 submissions/s
-    args.out = args.out or HERE / ("results-fhir.json" if args.api == "fhir" else "results.json")
+    var = HERE.parent.parent / "var" / "bench"
+    args.out = args.out or var / ("api-fhir.json" if args.api == "fhir" else "api.json")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.rates = [float(x) for x in args.rates.split(",") if x]
     args.ceiling_rates = [float(x) for x in args.ceiling_rates.split(",") if x]
     workers = [int(x) for x in args.workers.split(",") if x]
