@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(
         default=20, ge=0, description="unknown API keys one client may send a minute (0: any)"
     )
+    plan_name: str = Field(
+        default="The health plan",
+        min_length=1,
+        max_length=200,
+        description="the plan's name at the head of decision letters",
+    )
     default_plan: str = Field(
         default="fep",
         pattern=PLAN,

@@ -7,7 +7,6 @@ instead, the appeal rights and their deadline, and the policy number and version
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -36,10 +35,6 @@ def case_authorization(service: Service, case_id: str) -> Authorization | None:
     Read only for a case the caller has just been allowed to read."""
     with service.db.reading() as s:
         return s.scalar(select(Authorization).where(Authorization.case_id == case_id).limit(1))
-
-
-def plan_name() -> str:
-    return os.environ.get("PRIORAUTH_PLAN_NAME", "").strip() or "The health plan"
 
 
 def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, Any]:
@@ -84,7 +79,7 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
     else:
         rights, deadline = "", None
     return {
-        "plan": plan_name(),
+        "plan": service.settings.plan_name,
         "case": view,
         "date": decided.isoformat(),
         "member": request["member"],
