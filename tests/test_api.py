@@ -90,3 +90,34 @@ def test_request_error_names_field() -> None:
     with pytest.raises(RequestError) as err:
         Engine().evaluate({"kind": "initial"})
     assert err.value.field == "date_of_service"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("birth_date", 0),
+        ("birth_date", -86400.0),
+        ("birth_date", True),
+        ("date_of_service", 1781481600),
+    ],
+)
+def test_a_date_given_as_a_number_is_refused_not_read_as_a_timestamp(
+    field: str, value: object
+) -> None:
+    req = json.loads((EXAMPLES / "nsclc-initial-approve.json").read_text())
+    where = req["member"] if field == "birth_date" else req
+    where[field] = value
+    for given in (req, json.dumps(req), json.dumps(req).encode()):
+        with pytest.raises(RequestError) as err:
+            Engine().evaluate(given)  # type: ignore[arg-type]
+        assert err.value.field.endswith(field)
+        assert "YYYY-MM-DD" in err.value.problem
+
+
+def test_a_date_that_is_not_a_date_says_the_format() -> None:
+    req = json.loads((EXAMPLES / "nsclc-initial-approve.json").read_text())
+    req["member"]["birth_date"] = "1958-13-01"
+    with pytest.raises(RequestError) as err:
+        Engine().evaluate(req)
+    assert err.value.field == "member.birth_date"
+    assert "expected a date as YYYY-MM-DD" in err.value.problem

@@ -11,7 +11,15 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from priorauth.errors import RequestError
 
@@ -32,6 +40,18 @@ FIRST_DAY = dt.date(1900, 1, 1)
 LAST_DAY = dt.date(2199, 12, 31)
 
 
+def _date_text(v: Any) -> Any:
+    # pydantic's lax mode reads a number as a Unix timestamp ("birth_date": 0 is 1970-01-01): a
+    # guess no prescriber meant.
+    if isinstance(v, bool | int | float):
+        raise ValueError("must be a date as text, YYYY-MM-DD")
+    return v
+
+
+# A date of the contract: ISO text (or a date object from Python), never a number.
+Day = Annotated[dt.date, BeforeValidator(_date_text)]
+
+
 def _in_range(v: dt.date) -> dt.date:
     if not FIRST_DAY <= v <= LAST_DAY:
         raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
@@ -41,7 +61,7 @@ def _in_range(v: dt.date) -> dt.date:
 class Member(_Strict):
     # A NUL is never meant in an identifier, and databases refuse it.
     id: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")
-    birth_date: dt.date
+    birth_date: Day
 
     @field_validator("birth_date")
     @classmethod
@@ -126,7 +146,7 @@ class Request(_Strict):
         max_length=64,
         description="the member's plan (e.g. fep); absent: the deployment's default plan",
     )
-    date_of_service: dt.date
+    date_of_service: Day
     urgency: Literal["standard", "expedited"] = "standard"
     member: Member
 
@@ -154,11 +174,18 @@ class Request(_Strict):
         return self
 
 
+_DATE_ERRORS = frozenset(
+    ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact")
+)
+
+
 def _first_error(exc: ValidationError) -> RequestError:
     err = exc.errors(include_url=False)[0]
     field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
     field = field.replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] in _DATE_ERRORS:
+        msg += " (expected a date as YYYY-MM-DD)"
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "json_invalid":
