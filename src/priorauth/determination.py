@@ -237,16 +237,17 @@ def _trace(t: TraceNode) -> dict[str, Any]:
         "kind": t.kind,
         "status": t.status,
         "answered": t.answered,
-        "facts": [_jsonable(f) for f in t.facts],
+        "facts": [jsonable(f) for f in t.facts],
         "children": [_trace(c) for c in t.children],
     }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value of plain data with its dates as ISO text."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     return value

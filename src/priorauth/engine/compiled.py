@@ -22,7 +22,7 @@ from typing import Any
 from priorauth.engine.conditions import Evaluator, Term, _terms, biomarker_rule
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import Status
-from priorauth.engine.plan import Plan, Statuses
+from priorauth.engine.plan import Plan, Statuses, group_expression
 from priorauth.policy.model import (
     AgeCondition,
     AttestationCondition,
@@ -503,11 +503,7 @@ class CompiledPlan:
                 return
             for child in node.children:
                 emit(child)
-            kids = [f"s{plan.index[c.id]}" for c in node.children]
-            decisive, other = ("False", "True") if node.all is not None else ("True", "False")
-            hit = " or ".join(f"{k} is {decisive}" for k in kids)
-            full = " and ".join(f"{k} is {other}" for k in kids)
-            lines.append(f"    s{i} = {decisive} if ({hit}) else ({other} if ({full}) else None)")
+            lines.append(f"    s{i} = {group_expression(node, plan.index)}")
 
         emit(plan.root)
         head = "def statuses(r, a):\n    _b = r.member.birth_date; _d = r.date_of_service\n"

@@ -25,6 +25,16 @@ from priorauth.policy.tables import Knowledge
 Statuses = tuple[Status, ...]
 
 
+
+def group_expression(node: Criterion, index: dict[str, int]) -> str:
+    """A group's Kleene status from its children's variables (s<i>), as generated code: ALL is
+    False as soon as one child is, True when every one is, else unknown; ONE the other way."""
+    kids = [f"s{index[c.id]}" for c in node.children]
+    decisive, other = ("False", "True") if node.all is not None else ("True", "False")
+    hit = " or ".join(f"{k} is {decisive}" for k in kids)
+    full = " and ".join(f"{k} is {other}" for k in kids)
+    return f"{decisive} if ({hit}) else ({other} if ({full}) else None)"
+
 class Plan:
     """The initial or renewal requirements of one policy version, ready to evaluate."""
 
@@ -151,11 +161,7 @@ class Plan:
                 return
             for child in node.children:
                 emit(child)
-            kids = [f"s{self.index[c.id]}" for c in node.children]
-            decisive, other = ("False", "True") if node.all is not None else ("True", "False")
-            hit = " or ".join(f"{k} is {decisive}" for k in kids)
-            full = " and ".join(f"{k} is {other}" for k in kids)
-            lines.append(f"    s{i} = {decisive} if ({hit}) else ({other} if ({full}) else None)")
+            lines.append(f"    s{i} = {group_expression(node, self.index)}")
 
         emit(self.root)
         head = "def run(f):\n" + ("    a = f.answers\n" if answered else "")

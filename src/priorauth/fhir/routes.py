@@ -165,15 +165,14 @@ async def smart_config(request: Request) -> JSONResponse:
 # --- PAS -------------------------------------------------------------------------------------
 
 
-@router.post("/Claim/$submit")
-async def claim_submit(request: Request) -> Response:
+async def _pas(request: Request, operation: Callable[..., Any]) -> Response:
     """A PAS request Bundle in, a PAS response Bundle (ClaimResponse) out."""
 
     async def work(service: Service, who: Principal) -> Response:
         raw = await read_body(request)
 
         def run() -> dict[str, Any]:
-            bundle, results = pas.submit(service, who, raw)
+            bundle, results = operation(service, who, raw)
             request.state.case_events = any(r.case is not None for r in results)
             pas.with_authorizations(service, results)
             return pas.response_bundle(bundle, results, service.clock())
@@ -181,22 +180,18 @@ async def claim_submit(request: Request) -> Response:
         return fhir_response(await run_in_threadpool(run))
 
     return await handle(request, work)
+
+
+@router.post("/Claim/$submit")
+async def claim_submit(request: Request) -> Response:
+    """Submit: each medication item becomes a case, or finds the one its Claim made."""
+    return await _pas(request, pas.submit)
 
 
 @router.post("/Claim/$inquire")
 async def claim_inquire(request: Request) -> Response:
-    async def work(service: Service, who: Principal) -> Response:
-        raw = await read_body(request)
-
-        def run() -> dict[str, Any]:
-            bundle, results = pas.inquire(service, who, raw)
-            request.state.case_events = any(r.case is not None for r in results)
-            pas.with_authorizations(service, results)
-            return pas.response_bundle(bundle, results, service.clock())
-
-        return fhir_response(await run_in_threadpool(run))
-
-    return await handle(request, work)
+    """Inquire: the current state of the cases the Claim made."""
+    return await _pas(request, pas.inquire)
 
 
 @router.get("/ClaimResponse/{case_id}")

@@ -420,6 +420,22 @@ def build(
             renewal = builder.tree("renewal", renewal_req)
 
     limits = _limits(sections, meta, kb, warnings, unplaced, src)
+    policy = assemble(meta, plan, initial, renewal, limits, notes, src, kb)
+    warnings += _uncovered_indications(sections, policy, kb, own)
+    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
+
+
+def assemble(
+    meta: dict[str, Any],
+    plan: str | None,
+    initial: dict[str, Any],
+    renewal: dict[str, Any],
+    limits: dict[str, Any],
+    notes: list[str],
+    src: str,
+    kb: Knowledge,
+) -> Policy:
+    """The policy the importer read, whatever the layout, validated as a policy file is."""
     data: dict[str, Any] = {
         **meta,
         **({"plan": plan} if plan else {}),
@@ -428,13 +444,11 @@ def build(
         "curation_notes": [f"Imported from {src}.", *notes],
     }
     try:
-        policy = policy_from_data(data, src, kb)
+        return policy_from_data(data, src, kb)
     except PolicyError as exc:
         raise DocumentError(
             src, f"the imported policy does not validate: {exc.problem} ({exc.path})"
         ) from None
-    warnings += _uncovered_indications(sections, policy, kb, own)
-    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
 
 
 def _policy_disease(req: Requirements, kb: Knowledge, own: frozenset[str]) -> str | None:

@@ -8,8 +8,16 @@ import datetime as dt
 import re
 from typing import Any
 
-from priorauth.errors import DocumentError, PolicyError
-from priorauth.importer.build import ImportResult, Unplaced, _Builder, _clean_id, _tidy, slug
+from priorauth.errors import DocumentError
+from priorauth.importer.build import (
+    ImportResult,
+    Unplaced,
+    _Builder,
+    _clean_id,
+    _tidy,
+    assemble,
+    slug,
+)
 from priorauth.importer.document import Document, Line
 from priorauth.importer.layouts import (
     Blocks,
@@ -26,7 +34,6 @@ from priorauth.importer.layouts import (
 )
 from priorauth.importer.mapping import Context, disease_of
 from priorauth.importer.outline import Node, parse_outline, resolve
-from priorauth.policy.load import policy_from_data
 from priorauth.policy.tables import Knowledge, norm
 
 TITLES = {"initial": "Initial authorization", "renewal": "Reauthorization"}
@@ -245,21 +252,8 @@ def build_generic(
         trees["renewal"] = _renamed(trees["initial"], "initial", "renewal")
 
     limits = _limits(blocks, outline.caps, meta, line_of_business, warnings, unplaced)
-    data: dict[str, Any] = {
-        **meta,
-        **({"plan": plan} if plan else {}),
-        "requirements": {"initial": trees["initial"], "renewal": trees["renewal"]},
-        "limits": limits,
-        "curation_notes": [f"Imported from {src}.", *notes],
-    }
-    try:
-        policy = policy_from_data(data, src, kb)
-    except PolicyError as exc:
-        raise DocumentError(
-            src, f"the imported policy does not validate: {exc.problem} ({exc.path})"
-        ) from None
-    placements = builder.placements
-    return ImportResult(src, policy, placements, unplaced, warnings, notes)
+    policy = assemble(meta, plan, trees["initial"], trees["renewal"], limits, notes, src, kb)
+    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
 
 
 _META = re.compile(

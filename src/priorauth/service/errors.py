@@ -39,3 +39,13 @@ class Conflict(ServiceError):
 class Invalid(ServiceError):
     status = 422
     title = "Unprocessable request"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    title = "Unsupported media type"

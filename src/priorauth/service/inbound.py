@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from priorauth.service.errors import Invalid, ServiceError
+from priorauth.service.errors import Invalid, TooLarge, UnsupportedMediaType
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,6 @@ class Limits:
     max_object_keys: int = 200
     max_text_chars: int = 10_000
     max_depth: int = 20
-
-
-class TooLarge(ServiceError):
-    status = 413
-    title = "Content too large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    title = "Unsupported media type"
 
 
 # Unpaired surrogates, and C0/C1 controls but tab, line feed, carriage return.

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from priorauth.determination import jsonable
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError, RequestError
 from priorauth.request import Request, parse_request
@@ -430,7 +431,7 @@ class Service:
             case,
             decision="approved",
             denial_basis=None,
-            authorization=_jsonable(granted),
+            authorization=jsonable(granted),
             reasons=[],
             missing=[],
         )
@@ -686,13 +687,3 @@ def case_view(case: Case, now: dt.datetime) -> dict[str, Any]:
         "engine_determination": case.engine_determination,
         "version": case.version,
     }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
