@@ -3,6 +3,7 @@ deployment's default), and two plans' Lumakras policies decide the same patient 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,28 +25,9 @@ def engine() -> Engine:
 
 def _patient(**changes: Any) -> dict[str, Any]:
     """KRAS G12C NSCLC after chemotherapy, tested in a CLIA laboratory (not an FDA-approved
-    test), prescribed by an oncologist, no liver-monitoring attestation."""
-    r: dict[str, Any] = {
-        "kind": "initial",
-        "date_of_service": "2026-06-15",
-        "member": {"id": "P-1", "birth_date": "1958-01-01"},
-        "prescriber": {"specialty": "oncology"},
-        "medication": {"name": "Lumakras", "strength_mg": 320, "quantity": 90, "days_supply": 30},
-        "diagnoses": [{"code": "C34.90", "histology": "adenocarcinoma", "extent": "metastatic"}],
-        "biomarkers": [
-            {
-                "gene": "KRAS",
-                "alteration": "G12C",
-                "result": "positive",
-                "test": "in-house NGS panel",
-                "fda_approved": False,
-            }
-        ],
-        "prior_therapies": [{"drug": "carboplatin/pemetrexed"}],
-        "concurrent_therapies": [],
-        "disease_status": {"progression": True},
-        "continuation": {"currently_receiving": False},
-    }
+    test), prescribed by an oncologist, no liver-monitoring attestation: the Blue plan approves,
+    FEP does not (tests/two-plans-patient.json)."""
+    r: dict[str, Any] = json.loads((Path(__file__).parent / "two-plans-patient.json").read_text())
     r.update(changes)
     return r
 

@@ -4,24 +4,14 @@ as OperationOutcomes, and nothing stored. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir_cases import CASES, pas_bundle
 from service_support import REVIEWER, SUBMITTER
+from test_fhir_pas import outcome_of
 
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
-
-
-def _outcome(r: Any, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/fhir+json")
-    body = r.json()
-    OperationOutcome.model_validate(body)
-    issue: dict[str, Any] = body["issue"][0]
-    return issue
 
 
 def _with_histology(text: str) -> str:
@@ -38,7 +28,7 @@ def _with_histology(text: str) -> str:
 def test_text_a_database_cannot_keep_is_refused_and_nothing_is_stored(
     client: TestClient, bad: str
 ) -> None:
-    issue = _outcome(
+    issue = outcome_of(
         client.post("/fhir/Claim/$submit", content=_with_histology(bad), headers=FHIR), 422
     )
     assert "contains" in issue["diagnostics"]
@@ -47,16 +37,16 @@ def test_text_a_database_cannot_keep_is_refused_and_nothing_is_stored(
 
 def test_a_duplicate_key_is_refused(client: TestClient) -> None:
     body = '{"resourceType": "Bundle", "type": "collection", "type": "transaction"}'
-    issue = _outcome(client.post("/fhir/Claim/$submit", content=body, headers=FHIR), 422)
+    issue = outcome_of(client.post("/fhir/Claim/$submit", content=body, headers=FHIR), 422)
     assert "appears twice" in issue["diagnostics"]
 
 
-def test_a_nul_in_the_url_is_an_operation_outcome(client: TestClient) -> None:
-    issue = _outcome(client.get("/fhir/Claim/abc%00def", headers=FHIR), 400)
+def test_a_nul_in_the_url_is_an_operationoutcome_of(client: TestClient) -> None:
+    issue = outcome_of(client.get("/fhir/Claim/abc%00def", headers=FHIR), 400)
     assert "NUL" in issue["diagnostics"]
 
 
-def test_a_body_over_the_service_limit_is_an_operation_outcome(client: TestClient) -> None:
+def test_a_body_over_the_service_limit_is_an_operationoutcome_of(client: TestClient) -> None:
     body = b'{"resourceType": "Bundle", "entry": [' + b'{"x": 1},' * 200_000 + b'{"x": 1}]}'
-    issue = _outcome(client.post("/fhir/Claim/$submit", content=body, headers=FHIR), 413)
+    issue = outcome_of(client.post("/fhir/Claim/$submit", content=body, headers=FHIR), 413)
     assert issue["code"] == "too-costly"

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from priorauth.service.config import Settings, SettingsError, load_settings
 from priorauth.service.models import Case
 
 BLUE_DOC = Path(__file__).resolve().parents[1] / "corpus" / "c-lumakras.txt"
+PATIENT = Path(__file__).resolve().parents[1] / "two-plans-patient.json"
 
 
 @pytest.fixture(scope="module")
@@ -46,28 +48,11 @@ def plans_client(app_db_url: str, policy_dir: Path) -> Iterator[TestClient]:
 
 def _patient(**changes: Any) -> dict[str, Any]:
     """KRAS G12C NSCLC after chemotherapy, tested in a CLIA laboratory (not an FDA-approved
-    test), no liver-monitoring attestation: the Blue plan approves, FEP does not."""
-    r: dict[str, Any] = {
-        "kind": "initial",
-        "date_of_service": "2026-06-15",
-        "member": {"id": "P-1", "birth_date": "1958-01-01"},
-        "prescriber": {"specialty": "oncology"},
-        "medication": {"name": "Lumakras", "strength_mg": 320, "quantity": 90, "days_supply": 30},
-        "diagnoses": [{"code": "C34.90", "histology": "adenocarcinoma", "extent": "metastatic"}],
-        "biomarkers": [
-            {
-                "gene": "KRAS",
-                "alteration": "G12C",
-                "result": "positive",
-                "test": "in-house NGS panel",
-                "fda_approved": False,
-            }
-        ],
-        "prior_therapies": [{"drug": "carboplatin/pemetrexed"}],
-        "concurrent_therapies": [],
-        "disease_status": {"progression": True},
-        "continuation": {"currently_receiving": False},
-    }
+    test), prescribed by an oncologist, no liver-monitoring attestation: the Blue plan approves,
+    FEP does not (tests/two-plans-patient.json)."""
+    r: dict[str, Any] = json.loads(
+        (Path(__file__).resolve().parents[1] / "two-plans-patient.json").read_text()
+    )
     r.update(changes)
     return r
 
