@@ -15,7 +15,6 @@ engine from the chart (prefetch, else fetched from `fhirServer`), with no case c
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -27,7 +26,7 @@ from priorauth.errors import PriorAuthError
 from priorauth.fhir.dtr import policy_in_force, questionnaire_id
 from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, to_request
 from priorauth.fhir.models import CoverageAssertion
-from priorauth.fhir.outcome import FhirError, pydantic_expression
+from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.service.auth import Principal
 from priorauth.service.workflow import Service
 
@@ -91,10 +90,7 @@ def _card(
 def _parse(raw: bytes, service_id: str) -> dict[str, Any]:
     if service_id not in HOOKS:
         raise FhirError(f"no CDS service {service_id!r}", "service", 404, "not-found")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
+    data = json_value(raw)
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object", None, 400, "structure")
     if data.get("hook") != HOOKS[service_id]:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 
 from priorauth.errors import PriorAuthError
 from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, to_request
-from priorauth.fhir.outcome import FhirError, outcome, pydantic_expression
+from priorauth.fhir.outcome import FhirError, json_value, outcome, pydantic_expression
 from priorauth.policy.model import AgeCondition, Policy
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
@@ -37,10 +36,7 @@ DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition"
 
 
 def parse_parameters(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
+    data = json_value(raw)
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
         raise FhirError(f"expected Parameters, got {got!r}", "Parameters", 422, "structure")

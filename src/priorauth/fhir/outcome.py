@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -24,6 +25,14 @@ class FhirError(Exception):
         self.expression = expression
         self.status = status
         self.code = code
+
+
+def json_value(raw: bytes) -> Any:
+    """A request body as JSON, or the 400 OperationOutcome that says where it breaks."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
 
 
 def outcome(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from priorauth.fhir.mapping import Chart, Entry, Mapped, annotate_trace, icd10, to_request
 from priorauth.fhir.models import CoverageAssertion, FhirClaim
-from priorauth.fhir.outcome import FhirError, pydantic_expression
+from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Conflict, ServiceError
@@ -98,10 +97,7 @@ def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(raw, dict):
         data: Any = raw
     else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
+        data = json_value(raw)
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object (a Bundle)", "Bundle", 400, "structure")
     if data.get("resourceType") != "Bundle":

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from priorauth.fhir import access, crd, dtr, pas, subscriptions
 from priorauth.fhir.capability import capability_statement, smart_configuration
 from priorauth.fhir.models import FhirAudit
-from priorauth.fhir.outcome import FHIR_JSON, FhirError, outcome
+from priorauth.fhir.outcome import FHIR_JSON, FhirError, json_value, outcome
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Invalid, ServiceError
 from priorauth.service.inbound import Limits, parse_json
@@ -86,12 +86,9 @@ async def read_body(request: Request) -> bytes:
     # The service's one text rule (no unpaired surrogate, no control character) and no duplicate
     # keys, as for every JSON body; the sizes are FHIR's own: a bundle may carry attachments.
     try:
-        json.loads(body)
-    except (ValueError, RecursionError):
-        return body  # not JSON at all: the route says where it breaks (400)
-    try:
         parse_json(body, _FHIR_LIMITS)
     except Invalid as exc:
+        json_value(body)  # not JSON at all: the 400 that says where it breaks
         raise FhirError(exc.detail, exc.field or None, 422, "invalid") from None
     return body
 

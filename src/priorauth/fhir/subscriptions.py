@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from priorauth.fhir import pas
 from priorauth.fhir.capability import PAS_TOPIC
 from priorauth.fhir.models import FhirClaim, FhirSubscription
-from priorauth.fhir.outcome import FhirError, pydantic_expression
+from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.service.auth import Principal
 from priorauth.service.models import Case, Event
 from priorauth.service.workflow import Service
@@ -47,10 +47,7 @@ MAX_FAILED_ROUNDS = 5
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FhirError(f"the body is not JSON ({exc})", None, 400, "structure") from None
+    data = json_value(raw)
     if not isinstance(data, dict) or data.get("resourceType") != "Subscription":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
         raise FhirError(f"expected a Subscription, got {got!r}", "Subscription.resourceType")
