@@ -39,8 +39,6 @@ from priorauth.policy.tables import Knowledge, norm, norm_code
 from priorauth.request import AnyRequest
 
 FastLeaf = Callable[[Any], Status]
-Run = Callable[[Any], Status]
-RunAnswered = Callable[[Any, dict[str, bool]], Status]
 
 # Memo tables are per criterion and bounded: the same few thousand spellings recur across
 # millions of requests, and a stream of unique strings must not grow them without end.
@@ -382,7 +380,9 @@ def _explained_only(cond: Condition, kb: Knowledge) -> bool:
 
 
 class CompiledPlan:
-    """One plan's overall status as one generated function, with and without direct answers."""
+    """One plan's criteria as generated code: the overall status inlined into the decider's
+    function (``inline``), every node's status for explanations (``statuses``), and each leaf's
+    status alone for the denial's basis."""
 
     def __init__(self, plan: Plan, kb: Knowledge, own_drug: str) -> None:
         self.plan = plan
@@ -391,8 +391,6 @@ class CompiledPlan:
         conditions = plan.conditions
         for key, cond in conditions.items():
             self.leaves[key] = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
-        self.run: Run = self._generate(answered=False)
-        self.run_answered: RunAnswered = self._generate(answered=True)
         self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
 
     @staticmethod
@@ -426,46 +424,39 @@ class CompiledPlan:
 
         return delegated
 
-    def _generate(self, answered: bool) -> Callable[..., Status]:
+    def inline(self, env: dict[str, Any], answered: bool) -> tuple[list[str], str]:
+        """The plan's overall status as lines of a generated function's body (the request in
+        ``r``, direct answers in ``a`` when ``answered``), each group stopping at its first
+        settling child; and the variable that holds the status afterwards. What the lines
+        call is put in ``env``."""
         plan = self.plan
-        env: dict[str, Any] = {"_isleap": calendar.isleap, "_ONCE": (None,)}
+        env.update({"_isleap": calendar.isleap, "_ONCE": (None,)})
         lines: list[str] = []
+        if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
+            lines.append("    _b = r.member.birth_date; _d = r.date_of_service")
 
-        def emit(node: Criterion, depth: int, top: bool) -> None:
-            """Lines that leave the node's status in s{i} (or return it, at the top)."""
+        def emit(node: Criterion, depth: int) -> None:
+            """Lines that leave the node's status in s{i}."""
             pad = "    " * depth
             i = plan.index[node.id]
             if node.condition is not None:
                 lines.append(f"{pad}s{i} = {self._leaf_expr(node, env, answered)}")
-                if top:
-                    lines.append(f"{pad}return s{i}")
                 return
             settle, other = ("False", "True") if node.all is not None else ("True", "False")
-            inner = pad if top else pad + "    "
-            if not top:
-                lines.append(f"{pad}for _ in _ONCE:")
+            # A loop run once is a block to break out of: the group stops at its first
+            # settling child.
+            lines.append(f"{pad}for _ in _ONCE:")
+            inner = pad + "    "
             lines.append(f"{inner}u{i} = False")
-            stop = f"return {settle}" if top else f"s{i} = {settle}; break"
             for child in node.children:
                 j = plan.index[child.id]
-                emit(child, len(inner) // 4, False)
-                lines.append(f"{inner}if s{j} is {settle}: {stop}")
+                emit(child, depth + 1)
+                lines.append(f"{inner}if s{j} is {settle}: s{i} = {settle}; break")
                 lines.append(f"{inner}if s{j} is None: u{i} = True")
-            if top:
-                lines.append(f"{inner}return None if u{i} else {other}")
-            else:
-                lines.append(f"{inner}s{i} = None if u{i} else {other}")
+            lines.append(f"{inner}s{i} = None if u{i} else {other}")
 
-        emit(plan.root, 1, True)
-        head = ["def run(r, a):" if answered else "def run(r):"]
-        if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
-            head.append("    _b = r.member.birth_date; _d = r.date_of_service")
-        source = "\n".join(head + lines) + "\n"
-        name = f"<compiled {plan.root.id}{' answered' if answered else ''}>"
-        exec(compile(source, name, "exec"), env)
-        self.source = source
-        run: Callable[..., Status] = env["run"]
-        return run
+        emit(plan.root, 1)
+        return lines, f"s{plan.index[plan.root.id]}"
 
     def _leaf_expr(self, node: Criterion, env: dict[str, Any], answered: bool) -> str:
         cond = node.condition

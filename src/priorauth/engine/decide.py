@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 from priorauth.determination import (
@@ -12,7 +13,6 @@ from priorauth.determination import (
     Decision,
     DenialBasis,
     Determination,
-    Explanation,
     PolicyRef,
     Question,
     Reason,
@@ -23,6 +23,7 @@ from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
 from priorauth.engine.plan import Plan, Statuses
+from priorauth.errors import RequestError
 from priorauth.policy.model import Criterion, DiagnosisCondition, Limits, Policy
 from priorauth.policy.questions import question_text
 from priorauth.policy.tables import Knowledge
@@ -213,43 +214,6 @@ class _Explanation:
         return self.plan.trace_dump(self.facts, self.statuses)
 
 
-class _Decided(Determination):
-    """A determination of the compiled path: the explanation object itself is made only when
-    reasons, questions or the trace are first read."""
-
-    __slots__ = ("_decider", "_limit_text", "_request", "_within")
-
-    def __init__(
-        self,
-        decision: Decision,
-        denial_basis: DenialBasis | None,
-        decider: Decider,
-        authorization: Authorization | None,
-        requested_daily_dose_mg: int | float,
-        request: AnyRequest,
-        within: bool | None,
-        limit_text: str | None,
-    ) -> None:
-        self.decision = decision
-        self.denial_basis = denial_basis
-        self.policy = decider.ref
-        self.authorization = authorization
-        self.requested_daily_dose_mg = requested_daily_dose_mg
-        self._decider = decider
-        self._request = request
-        self._within = within
-        self._limit_text = limit_text
-
-    def _explain(self) -> Explanation:
-        try:
-            return self._explanation
-        except AttributeError:
-            self._explanation = _Explanation(
-                self._decider, self._request, self._within, self._limit_text
-            )
-            return self._explanation
-
-
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(memo) >= 65536:
         memo.clear()
@@ -272,6 +236,8 @@ class Decider:
     ) -> None:
         self.plan = plan
         self.kb = kb
+        self.policy = policy
+        self.strengths = frozenset(policy.drug.strengths_mg)
         self.compiled = CompiledPlan(plan, kb, own)
         self.kind = kind
         self.limits: Limits = getattr(policy.limits, kind)
@@ -296,6 +262,11 @@ class Decider:
             tuple[Statuses, bool | None, str | None],
             tuple[list[dict[str, Any]], list[dict[str, Any]]],
         ] = {}
+        # The compiled path: a validated request to its determination, in one call (the
+        # generated sources kept for reading, by answered).
+        self.sources: dict[bool, str] = {}
+        self.decide_request = self._generate(answered=False)
+        self.decide_answered = self._generate(answered=True)
 
     def _cap(self, strength_mg: float) -> tuple[str | None, float | None, int | float | None]:
         """The limit's wording, the daily cap, and the cap as shown (None: no limit)."""
@@ -316,40 +287,115 @@ class Decider:
                 self._ends[start] = end
         return end
 
-    def decide_request(self, request: AnyRequest) -> Determination:
-        """The compiled path: the same determination as :meth:`decide`, the explanation left
-        for when it is read."""
-        answers = request.answers
-        compiled = self.compiled
-        overall = compiled.run_answered(request, answers) if answers else compiled.run(request)
-        med = request.medication
-        requested = med.strength_mg * med.quantity / med.days_supply
-        shown = int(requested) if requested.is_integer() else round(requested, 3)
-        if overall is None:
-            return _Decided("pended", None, self, None, shown, request, None, None)
-        if overall is False:
-            basis: DenialBasis = (
-                "investigational"
-                if compiled.diagnosis_matches_none(request, answers)
-                else "criteria_not_met"
+    def explanation(
+        self, request: AnyRequest, within: bool | None, limit_text: str | None
+    ) -> _Explanation:
+        """What explains a compiled decision, made when a determination's reasons, questions or
+        trace are first read."""
+        return _Explanation(self, request, within, limit_text)
+
+    def check(self, request: AnyRequest) -> None:
+        """Refuse a strength the drug does not come in, an answer to a question this policy
+        does not ask, and an attestation it does not ask for."""
+        strength = request.medication.strength_mg
+        policy = self.policy
+        if self.strengths and strength not in self.strengths:
+            listed = ", ".join(f"{s:g}" for s in policy.drug.strengths_mg)
+            raise RequestError(
+                "medication.strength_mg",
+                f"{strength:g} mg is not a strength of {policy.drug.brand} ({listed} mg)",
             )
-            return _Decided("denied", basis, self, None, shown, request, None, None)
-        limit_text, cap, cap_shown = self._caps.get(med.strength_mg) or self._cap(med.strength_mg)
-        decision: Decision = "approved"
-        within: bool | None = None
-        if cap is not None:
-            within = requested <= cap + 1e-9
-            if not within:
-                decision = "partially_approved"
-        start = request.date_of_service
-        authorization = Authorization(
-            start,
-            self._ends.get(start) or self._end(start),
-            cap_shown if cap_shown is not None else shown,
-            limit_text,
-            self.duration_text,
-        )
-        return _Decided(decision, None, self, authorization, shown, request, within, limit_text)
+        plan = self.plan
+        for qid in request.answers or ():
+            if qid not in plan.leaf_ids:
+                raise RequestError(
+                    f"answers.{qid}",
+                    f"not a question of the {self.kind} requirements of policy {policy.number}",
+                )
+        known = self.known_attestations
+        for key in request.attestations or ():
+            if key in known:
+                continue
+            topics = self.kb.attestation_parts(key)
+            if all(t in self.kb.attestation_topics for t in topics):
+                if len(known) < 4096:
+                    known.add(key)  # a topic-by-topic key: checked once
+            else:
+                asked = ", ".join(sorted(plan.attestation_keys)) or "none"
+                raise RequestError(
+                    f"attestations.{key}",
+                    f"not an attestation policy {policy.number} asks for (it asks for: {asked})",
+                )
+
+    def _checked(self, request: AnyRequest) -> Determination:
+        """The compiled path for a request that needs its strength, answers or attestations
+        checked first (the generated function sends them here)."""
+        self.check(request)
+        return self.decide_answered(request)
+
+    def decide_explaining(self, request: AnyRequest) -> Determination:
+        """The explaining path, checks included: the reference the compiled one is held to."""
+        self.check(request)
+        return self.decide(Facts(request, self.kb))
+
+    def _generate(self, answered: bool) -> Callable[[AnyRequest], Determination]:
+        """One function from a validated request to its determination: the checks a request
+        rarely needs (a strength, answers, attestations the policy does not list) sent aside,
+        the plan inlined with each group stopping at its first settling child, then the
+        decision, its basis and its authorization. The explanation is left for first read."""
+        compiled = self.compiled
+        env: dict[str, Any] = {
+            "_D": Determination,
+            "_A": Authorization,
+            "_REF": self.ref,
+            "_DEC": self,
+            "_STRENGTHS": self.strengths,
+            "_KNOWN": self.known_attestations,
+            "_checked": self._checked,
+            "_none": compiled.diagnosis_matches_none,
+            "_caps": self._caps,
+            "_cap": self._cap,
+            "_ends": self._ends,
+            "_end": self._end,
+            "_DURATION": self.duration_text,
+        }
+        head = ["def decide(r):", "    _m = r.medication", "    _st = _m.strength_mg"]
+        if answered:
+            head.append("    a = r.answers or {}")
+        else:
+            sent_aside = ["r.answers"]
+            if self.strengths:
+                sent_aside.append("_st not in _STRENGTHS")
+            sent_aside.append("((_g := r.attestations) and not _g.keys() <= _KNOWN)")
+            head.append(f"    if {' or '.join(sent_aside)}:")
+            head.append("        return _checked(r)")
+        body, status = compiled.inline(env, answered)
+        answers = "a" if answered else "None"
+        tail = f"""
+    _q = _st * _m.quantity / _m.days_supply
+    _shown = int(_q) if _q.is_integer() else round(_q, 3)
+    if {status} is True:
+        _text, _cap_mg, _cap_shown = _caps.get(_st) or _cap(_st)
+        if _cap_mg is None:
+            _decision = "approved"; _within = None
+        else:
+            _within = _q <= _cap_mg + 1e-9
+            _decision = "approved" if _within else "partially_approved"
+        _start = r.date_of_service
+        _auth = _A(_start, _ends.get(_start) or _end(_start),
+                   _shown if _cap_shown is None else _cap_shown, _text, _DURATION)
+        return _D(_decision, None, _REF, _auth, _shown, None, _DEC, r, _within, _text)
+    if {status} is None:
+        return _D("pended", None, _REF, None, _shown, None, _DEC, r)
+    _basis = "investigational" if _none(r, {answers}) else "criteria_not_met"
+    return _D("denied", _basis, _REF, None, _shown, None, _DEC, r)
+"""
+        source = "\n".join(head + body) + tail
+        name = f"<decide {self.ref.number} {self.kind}{' answered' if answered else ''}>"
+        exec(compile(source, name, "exec"), env)
+        self.sources[answered] = source
+        decide: Callable[[AnyRequest], Determination] = env["decide"]
+        return decide
 
     def denial_basis(self, facts: Facts) -> DenialBasis:
         """Investigational when none of the listed indications matches the diagnosis."""

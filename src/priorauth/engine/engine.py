@@ -5,18 +5,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from priorauth.determination import Authorization, Determination, Question
 from priorauth.engine.decide import Decider, Kind, question_for
-from priorauth.engine.facts import Facts
 from priorauth.engine.plan import Plan
-from priorauth.errors import NoPolicyError, PolicyError, RequestError
+from priorauth.errors import NoPolicyError, PolicyError
 from priorauth.policy.load import builtin_policies
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge, load_knowledge, norm
-from priorauth.request import AnyRequest, Request, read_dict, read_json, read_request
+from priorauth.request import (
+    AnyRequest,
+    FastRequest,
+    Request,
+    _checks_pass,
+    _convert,
+    _ValidationFailed,
+    parse_request,
+    read_json,
+    read_request,
+)
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9-]*")
 # The plan of the built-in policies, and of a request that names none, unless the deployment
@@ -72,8 +81,10 @@ class Engine:
                 plan = Plan(getattr(p.requirements, kind), self.kb, own)
                 key = (mine, p.number, p.effective_date, kind)
                 self._deciders[key] = Decider(p, kind, plan, self.kb, own, mine)
-        # (plan, name as written) -> the drug's versions by effective date, ready for bisect
+        # (plan, name as written) -> the drug's versions by effective date, ready for bisect;
+        # and by name alone for requests that name no plan (the deployment's)
         self._choosers: dict[tuple[str, str], _Versions] = {}
+        self._default_choosers: dict[str, _Versions] = {}
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -112,6 +123,11 @@ class Engine:
         return self._version(request).policy
 
     def _version(self, request: AnyRequest) -> _Version:
+        return self._chooser(request).at(request.date_of_service)
+
+    def _chooser(self, request: AnyRequest) -> _Versions:
+        """The request's plan's versions of the drug's policy (made once for each drug name as
+        written, and plan)."""
         plan = request.plan or self.default_plan
         name = request.medication.name
         chooser = self._choosers.get((plan, name))
@@ -124,10 +140,12 @@ class Engine:
                     "plan",
                     f"plan {plan!r} has no policy for {name!r} (plans with one: {plans})",
                 )
-            chooser = _Versions(versions, self._deciders, plan)
+            chooser = _Versions(versions, self._deciders, plan, self.compiled)
             if len(self._choosers) < 4096:
                 self._choosers[(plan, name)] = chooser
-        return chooser.at(request.date_of_service)
+                if request.plan is None:
+                    self._default_choosers[name] = chooser
+        return chooser
 
     def decider(self, policy: Policy, kind: str) -> Decider:
         return self._deciders[(self.plan_of(policy), policy.number, policy.effective_date, kind)]
@@ -140,7 +158,12 @@ class Engine:
     def evaluate(self, request: Request | Mapping[str, Any] | str | bytes) -> Determination:
         """Decide a request given as a model, a dict, or JSON text or bytes."""
         if type(request) is dict:
-            return self.evaluate_model(read_dict(request))
+            # read_dict, inline: this is the commonest call.
+            try:
+                fast = _convert(request, FastRequest, strict=True)
+            except _ValidationFailed:
+                return self.evaluate_model(parse_request(request))
+            return self.evaluate_model(fast if _checks_pass(fast) else parse_request(request))
         if isinstance(request, Request):
             return self.evaluate_model(request)
         return self.evaluate_model(read_request(request))
@@ -152,61 +175,22 @@ class Engine:
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
         """Decide a request already validated (a :class:`Request` or the fast validator's)."""
-        chooser = self._choosers.get((request.plan or self.default_plan, request.medication.name))
-        version = self._version(request) if chooser is None else chooser.at(request.date_of_service)
-        strengths = version.strengths
-        decider = version.deciders[request.kind]
-        attestations = request.attestations
-        if (
-            (strengths and request.medication.strength_mg not in strengths)
-            or request.answers
-            or (attestations and not attestations.keys() <= decider.known_attestations)
-        ):
-            self._check_against(version, request)
-        if self.compiled:
-            return decider.decide_request(request)
-        return decider.decide(Facts(request, self.kb))
+        if request.plan is None:
+            chooser = self._default_choosers.get(request.medication.name)
+        else:
+            chooser = self._choosers.get((request.plan, request.medication.name))
+        if chooser is None:
+            chooser = self._chooser(request)
+        day = request.date_of_service
+        version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
+        if request.kind == "initial":
+            return version.initial(request)
+        return version.renewal(request)
 
     def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
         version = self._version(request)
         return version.deciders[request.kind].authorize(request)
-
-    def _check_against(self, version: _Version, request: AnyRequest) -> None:
-        strength = request.medication.strength_mg
-        if version.strengths and strength not in version.strengths:
-            policy = version.policy
-            listed = ", ".join(f"{s:g}" for s in policy.drug.strengths_mg)
-            raise RequestError(
-                "medication.strength_mg",
-                f"{strength:g} mg is not a strength of {policy.drug.brand} ({listed} mg)",
-            )
-        answers = request.answers
-        attestations = request.attestations
-        if not answers and not attestations:
-            return
-        policy = version.policy
-        plan = version.deciders[request.kind].plan
-        for qid in answers or ():
-            if qid not in plan.leaf_ids:
-                raise RequestError(
-                    f"answers.{qid}",
-                    f"not a question of the {request.kind} requirements of policy {policy.number}",
-                )
-        known = version.deciders[request.kind].known_attestations
-        for key in attestations or ():
-            if key in known:
-                continue
-            topics = self.kb.attestation_parts(key)
-            if all(t in self.kb.attestation_topics for t in topics):
-                if len(known) < 4096:
-                    known.add(key)  # a topic-by-topic key: checked once
-            else:
-                asked = ", ".join(sorted(plan.attestation_keys)) or "none"
-                raise RequestError(
-                    f"attestations.{key}",
-                    f"not an attestation policy {policy.number} asks for (it asks for: {asked})",
-                )
 
     def questions(self, policy: Policy, kind: str = "initial") -> list[Question]:
         """Every question the policy's requirements can ask, in document order."""
@@ -215,37 +199,54 @@ class Engine:
 
 
 class _Version:
-    """One policy version with what deciding under it needs."""
+    """One policy version with what deciding under it needs: a validated request of each kind
+    to its determination in one call."""
 
-    __slots__ = ("deciders", "policy", "strengths")
+    __slots__ = ("deciders", "initial", "policy", "renewal")
 
-    def __init__(self, policy: Policy, deciders: dict[str, Decider]) -> None:
+    def __init__(self, policy: Policy, deciders: dict[str, Decider], compiled: bool) -> None:
         self.policy = policy
         self.deciders = deciders
-        self.strengths = frozenset(policy.drug.strengths_mg)
+        first, then = deciders["initial"], deciders["renewal"]
+        self.initial: Callable[[AnyRequest], Determination] = (
+            first.decide_request if compiled else first.decide_explaining
+        )
+        self.renewal: Callable[[AnyRequest], Determination] = (
+            then.decide_request if compiled else then.decide_explaining
+        )
+
+
+# Later than any date of service: a chooser whose latest version cannot be taken without a look.
+_NEVER = dt.date.max
 
 
 class _Versions:
     """A drug's versions by effective date: the one in force on a date by bisection, so that
-    choosing among a hundred versions costs what choosing among two does."""
+    choosing among a hundred versions costs what choosing among two does; a date on or after
+    the latest version's effective date (the common case) takes it without a search."""
 
-    __slots__ = ("dates", "first", "unsorted", "versions")
+    __slots__ = ("dates", "first", "latest", "latest_from", "unsorted", "versions")
 
     def __init__(
         self,
         policies: list[Policy],
         deciders: dict[tuple[str, str, dt.date, str], Decider],
         plan: str,
+        compiled: bool,
     ) -> None:
         self.first = policies[0]
         self.dates = [p.effective_date for p in policies]
         self.versions = [
-            _Version(p, {k: deciders[(plan, p.number, p.effective_date, k)] for k in KINDS})
+            _Version(
+                p, {k: deciders[(plan, p.number, p.effective_date, k)] for k in KINDS}, compiled
+            )
             for p in policies
         ]
         # Two policy numbers for one drug in one plan: the last listed in force, as policy_for
         # always chose.
         self.unsorted = self.dates != sorted(self.dates)
+        self.latest = self.versions[-1]
+        self.latest_from = _NEVER if self.unsorted else self.dates[-1]
 
     def at(self, day: dt.date) -> _Version:
         if self.unsorted:
