@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from priorauth.engine.compiled import age_threshold
 from priorauth.engine.decide import authorization_end
 from priorauth.engine.facts import age_in_years
 
@@ -20,6 +21,33 @@ dates = st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 def test_age_is_relativedelta_years(birth: dt.date, on: dt.date) -> None:
     if birth <= on:
         assert age_in_years(birth, on) == relativedelta(on, birth).years
+
+
+@settings(max_examples=1000)
+@given(birth=dates, on=dates, years=st.integers(0, 130))
+def test_age_threshold_is_age_in_years(birth: dt.date, on: dt.date, years: int) -> None:
+    """The compiled path's age test (a birth date on or before the date's threshold) is the
+    explaining path's, February 29 included."""
+    if birth <= on:
+        assert (birth <= age_threshold(on, years)) == (age_in_years(birth, on) >= years)
+
+
+@pytest.mark.parametrize(
+    ("birth", "on", "years", "old_enough"),
+    [
+        ("2008-02-29", "2026-02-28", 18, True),  # the birthday is February 28 in other years
+        ("2008-02-29", "2026-02-27", 18, False),
+        ("2008-03-01", "2026-02-28", 18, False),
+        ("2007-02-28", "2024-02-29", 17, True),  # on February 29, from a year without one
+        ("2007-03-01", "2024-02-29", 17, False),
+        ("2008-02-29", "2026-03-01", 18, True),
+        ("2008-03-02", "2026-03-01", 18, False),
+    ],
+)
+def test_age_threshold_table(birth: str, on: str, years: int, old_enough: bool) -> None:
+    b, d = dt.date.fromisoformat(birth), dt.date.fromisoformat(on)
+    assert (b <= age_threshold(d, years)) is old_enough
+    assert (age_in_years(b, d) >= years) is old_enough
 
 
 @settings(max_examples=500)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -33,15 +33,22 @@ class PolicyRef:
     """Whose policy it is: the plan (payer and line of business, e.g. fep)."""
 
 
-@dataclass(slots=True)
-class Authorization:
+class Authorization(msgspec.Struct, frozen=True, gc=False):
+    """What an approval grants. Frozen: the engine gives one object to every approval with the
+    same dates and dose."""
+
     start: dt.date
-    end: dt.date
-    """Last day covered, inclusive."""
+    end: dt.date  # the last day covered, inclusive
     max_daily_dose_mg: int | float
-    quantity_limit: str | None
-    """The policy's wording of the quantity limit."""
+    quantity_limit: str | None  # the policy's wording of the quantity limit
     duration: str
+
+
+# The same fields as a dataclass, for the published JSON Schema (pydantic reads dataclasses,
+# not Structs).
+_AuthorizationRecord = make_dataclass(
+    "Authorization", [(f.name, f.type) for f in msgspec.structs.fields(Authorization)]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +107,13 @@ class Determination(msgspec.Struct, gc=False):
     policy: PolicyRef
     authorization: Authorization | None
     requested_daily_dose_mg: int | float
-    _explanation: Explanation | None = None
     # Left by the compiled path, for the explanation made on first read: the decider, the
     # request, whether the dose was within the limit, the limit's wording.
     _decider: Any = None
     _request: Any = None
     _within: bool | None = None
     _limit_text: str | None = None
+    _explanation: Explanation | None = None
     _reasons: list[Reason] | None = None
     _missing: list[Question] | None = None
     _trace: TraceNode | None = None
@@ -255,7 +262,7 @@ class DeterminationRecord:
     decision: Decision
     denial_basis: DenialBasis | None
     policy: PolicyRef
-    authorization: Authorization | None
+    authorization: _AuthorizationRecord | None  # type: ignore[valid-type]
     requested_daily_dose_mg: int | float
     reasons: list[Reason]
     missing: list[Question]

@@ -216,9 +216,10 @@ def parse_request(data: Any) -> Request:
 # (patterns are written so that they can only be stricter: no surrounding spaces in a code, ASCII
 # digits in an NPI); whatever they refuse goes through pydantic, which either words the error
 # exactly as before or accepts the request. The engine reads both kinds alike, attribute by
-# attribute. To add a field, add it to both classes. Patterns are checked after conversion,
+# attribute. Lists are tuples here: a tuple of frozen Structs can key a memo (the compiled path
+# remembers each criterion's status per distinct list). Patterns are checked after conversion,
 # once per distinct string (msgspec runs Python's re on every value, which costs more than the
-# rest of the validation).
+# rest of the validation). To add a field, add it to both classes.
 
 _FLOAT = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
 
@@ -289,13 +290,13 @@ class FastRequest(_Struct, frozen=True):
     urgency: Literal["standard", "expedited"] = "standard"
     plan: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     prescriber: FastPrescriber | None = None
-    diagnoses: list[FastDiagnosis] | None = None
-    biomarkers: list[FastBiomarker] | None = None
-    prior_therapies: list[FastTherapy] | None = None
-    concurrent_therapies: list[FastTherapy] | None = None
+    diagnoses: tuple[FastDiagnosis, ...] | None = None
+    biomarkers: tuple[FastBiomarker, ...] | None = None
+    prior_therapies: tuple[FastTherapy, ...] | None = None
+    concurrent_therapies: tuple[FastTherapy, ...] | None = None
     attestations: dict[str, bool] | None = None
     disease_status: FastDiseaseStatus | None = None
-    step_therapy: list[FastStepTrial] | None = None
+    step_therapy: tuple[FastStepTrial, ...] | None = None
     continuation: FastContinuation | None = None
     answers: dict[str, bool] | None = None
 

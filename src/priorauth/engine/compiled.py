@@ -16,6 +16,7 @@ second implementation.
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -36,13 +37,15 @@ from priorauth.policy.model import (
     QuestionCondition,
 )
 from priorauth.policy.tables import Knowledge, norm, norm_code
-from priorauth.request import AnyRequest
 
 FastLeaf = Callable[[Any], Status]
 
 # Memo tables are per criterion and bounded: the same few thousand spellings recur across
 # millions of requests, and a stream of unique strings must not grow them without end.
 _MEMO_LIMIT = 65536
+
+
+_MISS = object()  # not in a memo
 
 
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -354,13 +357,29 @@ def _disease_status(c: DiseaseStatusCondition) -> FastLeaf:
     return disease_status
 
 
-# The age in completed calendar years, inline; someone born on February 29 has their birthday
-# on February 28 in other years (facts.age_in_years).
-_AGE = (
-    "(_d.year - _b.year - (_d.month * 32 + _d.day < _b.month * 32 + _b.day)"
-    " + (_b.month == 2 and _b.day == 29 and _d.month == 2 and _d.day == 28"
-    " and not _isleap(_d.year)))"
-)
+def age_threshold(on: dt.date, years: int) -> dt.date:
+    """The latest birth date of someone at least ``years`` old on ``on``, in completed calendar
+    years as facts.age_in_years counts them (born on February 29, the birthday is February 28
+    in other years): age_in_years(b, on) >= years exactly when b <= age_threshold(on, years)."""
+    y = on.year - years
+    if y < dt.MINYEAR:
+        return dt.date.min
+    if on.month == 2 and on.day == 28 and calendar.isleap(y) and not calendar.isleap(on.year):
+        return dt.date(y, 2, 29)
+    if on.month == 2 and on.day == 29 and not calendar.isleap(y):
+        return dt.date(y, 2, 28)
+    return dt.date(y, on.month, on.day)
+
+
+def _thresholds(years: int) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
+    """age_threshold for one age, remembered per date of service."""
+    memo: dict[dt.date, dt.date] = {}
+
+    def threshold(on: dt.date) -> dt.date:
+        got: dt.date = _remember(memo, on, age_threshold(on, years))
+        return got
+
+    return memo, threshold
 
 
 def _explained_only(cond: Condition, kb: Knowledge) -> bool:
@@ -380,57 +399,102 @@ def _explained_only(cond: Condition, kb: Knowledge) -> bool:
 
 
 class CompiledPlan:
-    """One plan's criteria as generated code: the overall status inlined into the decider's
-    function (``inline``), every node's status for explanations (``statuses``), and each leaf's
-    status alone for the denial's basis."""
+    """One plan's criteria as generated code: the overall status and the denial's basis inlined
+    into the decider's function (``inline``, ``investigational``), and every node's status for
+    explanations (``statuses``)."""
 
     def __init__(self, plan: Plan, kb: Knowledge, own_drug: str) -> None:
         self.plan = plan
         info = _CodeInfo(kb)
         self.leaves: dict[str, FastLeaf] = {}
+        # leaf -> the request fields its status depends on alone (None: it reads more, or
+        # facts, and is not remembered)
+        self.keys: dict[str, tuple[str, ...] | None] = {}
+        self.memos: dict[str, dict[Any, Status]] = {}
         conditions = plan.conditions
         for key, cond in conditions.items():
-            self.leaves[key] = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
+            leaf, fields = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
+            self.leaves[key] = leaf
+            self.keys[key] = fields
+            self.memos[key] = {}
+        self.thresholds = {
+            key: _thresholds(cond.min_years)
+            for key, cond in conditions.items()
+            if isinstance(cond, AgeCondition)
+        }
+        # A number for each leaf's names in generated code; the diagnosis checks only the
+        # denial's basis uses come after the tree's nodes.
+        self.slot = dict(plan.index)
+        for key in conditions:
+            self.slot.setdefault(key, len(self.slot))
         self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
 
     @staticmethod
     def _leaf(
         cond: Condition, kb: Knowledge, own: str, info: _CodeInfo, slow: Evaluator
-    ) -> FastLeaf:
+    ) -> tuple[FastLeaf, tuple[str, ...] | None]:
         if _explained_only(cond, kb):
 
             def explained(r: Any) -> Status:
                 return slow(Facts(r, kb), None)
 
-            return explained
+            return explained, None
         if isinstance(cond, DiagnosisCondition):
-            return _diagnosis(cond, kb, info)
+            return _diagnosis(cond, kb, info), ("diagnoses",)
         if isinstance(cond, BiomarkerCondition):
-            return _biomarker(cond, kb)
+            return _biomarker(cond, kb), ("biomarkers",)
         if isinstance(cond, PriorTherapyCondition):
-            return _prior_therapy(cond, kb, slow)
+            if cond.limit_drug or cond.only_in_setting is not None:
+                return _prior_therapy(cond, kb, slow), None
+            if cond.progression is not None or cond.not_progressed_on:
+                return _prior_therapy(cond, kb, slow), ("prior_therapies", "disease_status")
+            return _prior_therapy(cond, kb, slow), ("prior_therapies",)
         if isinstance(cond, ConcurrentTherapyCondition):
-            return _concurrent(cond, kb, own)
+            return _concurrent(cond, kb, own), ("concurrent_therapies",)
         if isinstance(cond, AttestationCondition):
-            return _attestation(cond, kb, slow)
+            return _attestation(cond, kb, slow), None
         if isinstance(cond, DiseaseStatusCondition):
-            return _disease_status(cond)
+            return _disease_status(cond), ("disease_status",)
         if isinstance(cond, QuestionCondition):
-            return lambda r: None
+            return (lambda r: None), None
 
         # Age is inlined by the generator; anything else the explaining evaluator decides.
         def delegated(r: Any) -> Status:
             return slow(Facts(r, kb), None)
 
-        return delegated
+        return delegated, None
 
-    def inline(self, env: dict[str, Any], answered: bool) -> tuple[list[str], str]:
+    def _filler(self, leaf_id: str) -> Callable[[Any], Status]:
+        """The leaf's status, remembered under the fields it depends on (for the fast
+        validator's Structs only: a pydantic model's lists cannot key a dict)."""
+        leaf = self.leaves[leaf_id]
+        memo = self.memos[leaf_id]
+        fields = self.keys[leaf_id]
+        assert fields is not None
+        if len(fields) == 1:
+            (name,) = fields
+
+            def key_of(r: Any) -> Any:
+                return getattr(r, name)
+        else:
+
+            def key_of(r: Any) -> Any:
+                return tuple(getattr(r, f) for f in fields)
+
+        def fill(r: Any) -> Status:
+            status: Status = _remember(memo, key_of(r), leaf(r))
+            return status
+
+        return fill
+
+    def inline(self, env: dict[str, Any], answered: bool, memo: bool) -> tuple[list[str], str]:
         """The plan's overall status as lines of a generated function's body (the request in
         ``r``, direct answers in ``a`` when ``answered``), each group stopping at its first
-        settling child; and the variable that holds the status afterwards. What the lines
+        settling child; and the variable that holds the status afterwards. ``memo``: each leaf
+        looked up under the fields it depends on first (for the Structs only). What the lines
         call is put in ``env``."""
         plan = self.plan
-        env.update({"_isleap": calendar.isleap, "_ONCE": (None,)})
+        env["_ONCE"] = (None,)
         lines: list[str] = []
         if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
             lines.append("    _b = r.member.birth_date; _d = r.date_of_service")
@@ -440,7 +504,7 @@ class CompiledPlan:
             pad = "    " * depth
             i = plan.index[node.id]
             if node.condition is not None:
-                lines.append(f"{pad}s{i} = {self._leaf_expr(node, env, answered)}")
+                lines.append(f"{pad}s{i} = {self.leaf_expr(node.id, env, answered, memo)}")
                 return
             settle, other = ("False", "True") if node.all is not None else ("True", "False")
             # A loop run once is a block to break out of: the group stops at its first
@@ -458,39 +522,64 @@ class CompiledPlan:
         emit(plan.root, 1)
         return lines, f"s{plan.index[plan.root.id]}"
 
-    def _leaf_expr(self, node: Criterion, env: dict[str, Any], answered: bool) -> str:
-        cond = node.condition
-        i = self.plan.index[node.id]
+    def investigational(self, env: dict[str, Any], answered: bool, memo: bool) -> str:
+        """diagnosis_matches_none as one expression over the leaves (for a generated function)."""
+        plan = self.plan
+
+        def failed(leaf_id: str) -> str:
+            return f"{self.leaf_expr(leaf_id, env, answered, memo)} is False"
+
+        gate = " or ".join(failed(i) for i in plan.gate_dx) or "False"
+        if not plan.indication_dx or not all(plan.indication_dx):
+            return gate
+        every = " and ".join(
+            "(" + " or ".join(failed(i) for i in ids) + ")" for ids in plan.indication_dx
+        )
+        return f"({gate}) or ({every})"
+
+    def leaf_expr(self, leaf_id: str, env: dict[str, Any], answered: bool, memo: bool) -> str:
+        """An expression for the leaf's status (what it calls put in ``env``)."""
+        cond = self.plan.conditions[leaf_id]
+        i = self.slot[leaf_id]
+        fields = self.keys[leaf_id]
         if isinstance(cond, AgeCondition):
-            expr = f"({_AGE} >= {cond.min_years})"
+            # A birth date on or before the date's threshold, the threshold once per date.
+            env[f"t{i}"], env[f"tf{i}"] = self.thresholds[leaf_id]
+            expr = f"(_b <= (t{i}.get(_d) or tf{i}(_d)))"
         elif isinstance(cond, QuestionCondition):
             expr = "None"
         elif isinstance(cond, AttestationCondition):
             # Inline for the common case, the key itself given; topics go to the function.
-            env[f"e{i}"] = self.leaves[node.id]
+            env[f"e{i}"] = self.leaves[leaf_id]
             key = repr(cond.key)
             expr = (
                 f"(None if (_g := r.attestations) is None"
                 f" else _g[{key}] if {key} in _g else e{i}(r))"
             )
+        elif memo and fields:
+            env[f"m{i}"] = self.memos[leaf_id]
+            env[f"f{i}"] = self._filler(leaf_id)
+            env["_MISS"] = _MISS
+            k = f"r.{fields[0]}" if len(fields) == 1 else f"({', '.join('r.' + f for f in fields)})"
+            expr = f"(_s if (_s := m{i}.get({k}, _MISS)) is not _MISS else f{i}(r))"
         else:
-            env[f"e{i}"] = self.leaves[node.id]
+            env[f"e{i}"] = self.leaves[leaf_id]
             expr = f"e{i}(r)"
         if answered:
-            expr = f"(a[{node.id!r}] if {node.id!r} in a else {expr})"
+            expr = f"(a[{leaf_id!r}] if {leaf_id!r} in a else {expr})"
         return expr
 
     def _generate_all(self) -> Callable[[Any, dict[str, bool]], Statuses]:
         """Every node's status in document order, as Plan.evaluate gives them (no short cut:
         reasons and questions need the whole tree), for the explanation of a decision."""
         plan = self.plan
-        env: dict[str, Any] = {"_isleap": calendar.isleap}
+        env: dict[str, Any] = {}
         lines: list[str] = []
 
         def emit(node: Criterion) -> None:
             i = plan.index[node.id]
             if node.condition is not None:
-                lines.append(f"    s{i} = {self._leaf_expr(node, env, True)}")
+                lines.append(f"    s{i} = {self.leaf_expr(node.id, env, True, False)}")
                 return
             for child in node.children:
                 emit(child)
@@ -503,28 +592,3 @@ class CompiledPlan:
         exec(compile(source, f"<statuses {plan.root.id}>", "exec"), env)
         run: Callable[[Any, dict[str, bool]], Statuses] = env["statuses"]
         return run
-
-    def status(self, key: str, request: AnyRequest, answers: dict[str, bool] | None) -> Status:
-        if answers and key in answers:
-            return answers[key]
-        return self.leaves[key](request)
-
-    def diagnosis_matches_none(self, request: AnyRequest, answers: dict[str, bool] | None) -> bool:
-        """As Plan.diagnosis_matches_none, from the request directly."""
-        plan = self.plan
-        for i in plan.gate_dx:
-            if self.status(i, request, answers) is False:
-                return True
-        if not plan.indication_dx:
-            return False
-        for leaf_ids in plan.indication_dx:
-            if not leaf_ids:
-                return False
-            failed = False
-            for i in leaf_ids:
-                if self.status(i, request, answers) is False:
-                    failed = True
-                    break
-            if not failed:
-                return False
-        return True

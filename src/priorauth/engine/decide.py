@@ -30,6 +30,8 @@ from priorauth.policy.tables import Knowledge
 from priorauth.request import AnyRequest
 
 Kind = Literal["initial", "renewal"]
+# decision, authorization, daily dose as shown, within the limit, the limit's wording
+_Approval = tuple[Decision, Authorization, int | float, bool | None, str | None]
 _ONE_DAY = dt.timedelta(days=1)
 
 
@@ -253,9 +255,13 @@ class Decider:
         self.known_attestations: set[str] = set(plan.attestation_keys)
         self.months = self.limits.duration.months
         self.duration_text = self.limits.duration.text
-        # strength -> (the limit's wording, the daily cap); start -> last day authorized
+        # strength -> (the limit's wording, the daily cap); start -> last day authorized;
+        # (strength, quantity, days) -> the daily dose as shown; and with the start, what an
+        # approval gives (the decision, its authorization, the dose, within the limit, wording)
         self._caps: dict[float, tuple[str | None, float | None, int | float | None]] = {}
         self._ends: dict[dt.date, dt.date] = {}
+        self._doses: dict[tuple[float, float, int], int | float] = {}
+        self._approvals: dict[tuple[float, float, int, dt.date], _Approval] = {}
         self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
         self.missing_memo: dict[Statuses, tuple[Question, ...]] = {}
         self.dumped_memo: dict[
@@ -264,9 +270,12 @@ class Decider:
         ] = {}
         # The compiled path: a validated request to its determination, in one call (the
         # generated sources kept for reading, by answered).
-        self.sources: dict[bool, str] = {}
-        self.decide_request = self._generate(answered=False)
-        self.decide_answered = self._generate(answered=True)
+        # decide_fast: for the fast validator's Structs, each criterion's status remembered per
+        # distinct list; decide_request: for any validated request.
+        self.sources: dict[str, str] = {}
+        self.decide_fast = self._generate(answered=False, memo=True)
+        self.decide_request = self._generate(answered=False, memo=False)
+        self.decide_answered = self._generate(answered=True, memo=False)
 
     def _cap(self, strength_mg: float) -> tuple[str | None, float | None, int | float | None]:
         """The limit's wording, the daily cap, and the cap as shown (None: no limit)."""
@@ -286,6 +295,31 @@ class Decider:
             if len(self._ends) < 65536:
                 self._ends[start] = end
         return end
+
+    def _dose(self, key: tuple[float, float, int]) -> int | float:
+        strength, quantity, days = key
+        shown: int | float = _remember(self._doses, key, _number(strength * quantity / days))
+        return shown
+
+    def _approval(self, key: tuple[float, float, int, dt.date]) -> _Approval:
+        """What approving gives for a strength, quantity, days' supply and start."""
+        strength, quantity, days, start = key
+        requested = strength * quantity / days
+        text, cap, cap_shown = self._cap(strength)
+        within = None if cap is None else requested <= cap + 1e-9
+        decision: Decision = "partially_approved" if within is False else "approved"
+        shown = _number(requested)
+        authorization = Authorization(
+            start,
+            self._end(start),
+            shown if cap_shown is None else cap_shown,
+            text,
+            self.duration_text,
+        )
+        got: _Approval = _remember(
+            self._approvals, key, (decision, authorization, shown, within, text)
+        )
+        return got
 
     def explanation(
         self, request: AnyRequest, within: bool | None, limit_text: str | None
@@ -338,7 +372,7 @@ class Decider:
         self.check(request)
         return self.decide(Facts(request, self.kb))
 
-    def _generate(self, answered: bool) -> Callable[[AnyRequest], Determination]:
+    def _generate(self, answered: bool, memo: bool) -> Callable[[AnyRequest], Determination]:
         """One function from a validated request to its determination: the checks a request
         rarely needs (a strength, answers, attestations the policy does not list) sent aside,
         the plan inlined with each group stopping at its first settling child, then the
@@ -346,18 +380,15 @@ class Decider:
         compiled = self.compiled
         env: dict[str, Any] = {
             "_D": Determination,
-            "_A": Authorization,
             "_REF": self.ref,
             "_DEC": self,
             "_STRENGTHS": self.strengths,
             "_KNOWN": self.known_attestations,
             "_checked": self._checked,
-            "_none": compiled.diagnosis_matches_none,
-            "_caps": self._caps,
-            "_cap": self._cap,
-            "_ends": self._ends,
-            "_end": self._end,
-            "_DURATION": self.duration_text,
+            "_approvals": self._approvals,
+            "_approval": self._approval,
+            "_doses": self._doses,
+            "_dose": self._dose,
         }
         head = ["def decide(r):", "    _m = r.medication", "    _st = _m.strength_mg"]
         if answered:
@@ -366,34 +397,28 @@ class Decider:
             sent_aside = ["r.answers"]
             if self.strengths:
                 sent_aside.append("_st not in _STRENGTHS")
-            sent_aside.append("((_g := r.attestations) and not _g.keys() <= _KNOWN)")
+            sent_aside.append("((_g := r.attestations) and not _KNOWN.issuperset(_g))")
             head.append(f"    if {' or '.join(sent_aside)}:")
             head.append("        return _checked(r)")
-        body, status = compiled.inline(env, answered)
-        answers = "a" if answered else "None"
+        body, status = compiled.inline(env, answered, memo)
+        investigational = compiled.investigational(env, answered, memo)
         tail = f"""
-    _q = _st * _m.quantity / _m.days_supply
-    _shown = int(_q) if _q.is_integer() else round(_q, 3)
     if {status} is True:
-        _text, _cap_mg, _cap_shown = _caps.get(_st) or _cap(_st)
-        if _cap_mg is None:
-            _decision = "approved"; _within = None
-        else:
-            _within = _q <= _cap_mg + 1e-9
-            _decision = "approved" if _within else "partially_approved"
-        _start = r.date_of_service
-        _auth = _A(_start, _ends.get(_start) or _end(_start),
-                   _shown if _cap_shown is None else _cap_shown, _text, _DURATION)
-        return _D(_decision, None, _REF, _auth, _shown, None, _DEC, r, _within, _text)
+        _g = _approvals.get(_k := (_st, _m.quantity, _m.days_supply, r.date_of_service))
+        if _g is None:
+            _g = _approval(_k)
+        return _D(_g[0], None, _REF, _g[1], _g[2], _DEC, r, _g[3], _g[4])
+    _shown = _doses.get(_k := (_st, _m.quantity, _m.days_supply)) or _dose(_k)
     if {status} is None:
-        return _D("pended", None, _REF, None, _shown, None, _DEC, r)
-    _basis = "investigational" if _none(r, {answers}) else "criteria_not_met"
-    return _D("denied", _basis, _REF, None, _shown, None, _DEC, r)
+        return _D("pended", None, _REF, None, _shown, _DEC, r)
+    _basis = "investigational" if {investigational} else "criteria_not_met"
+    return _D("denied", _basis, _REF, None, _shown, _DEC, r)
 """
         source = "\n".join(head + body) + tail
-        name = f"<decide {self.ref.number} {self.kind}{' answered' if answered else ''}>"
+        variant = "answered" if answered else "memo" if memo else "request"
+        name = f"<decide {self.ref.number} {self.kind} {variant}>"
         exec(compile(source, name, "exec"), env)
-        self.sources[answered] = source
+        self.sources[variant] = source
         decide: Callable[[AnyRequest], Determination] = env["decide"]
         return decide
 
@@ -457,5 +482,5 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
-            _Explanation(self, request, within, limit_text, facts),
+            _explanation=_Explanation(self, request, within, limit_text, facts),
         )

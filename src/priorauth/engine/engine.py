@@ -21,9 +21,9 @@ from priorauth.request import (
     Request,
     _checks_pass,
     _convert,
+    _decode,
     _ValidationFailed,
     parse_request,
-    read_json,
     read_request,
 )
 
@@ -163,18 +163,41 @@ class Engine:
                 fast = _convert(request, FastRequest, strict=True)
             except _ValidationFailed:
                 return self.evaluate_model(parse_request(request))
-            return self.evaluate_model(fast if _checks_pass(fast) else parse_request(request))
+            if _checks_pass(fast):
+                return self._evaluate_fast(fast)
+            return self.evaluate_model(parse_request(request))
         if isinstance(request, Request):
             return self.evaluate_model(request)
         return self.evaluate_model(read_request(request))
 
     def evaluate_json(self, raw: str | bytes) -> Determination:
         if isinstance(raw, bytes | str):
-            return self.evaluate_model(read_json(raw))
+            try:
+                fast = _decode(raw)
+            except _ValidationFailed:
+                return self.evaluate_model(parse_request(raw))
+            if _checks_pass(fast):
+                return self._evaluate_fast(fast)
+            return self.evaluate_model(parse_request(raw))
         return self.evaluate_model(read_request(raw))
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
         """Decide a request already validated (a :class:`Request` or the fast validator's)."""
+        if type(request) is FastRequest:
+            return self._evaluate_fast(request)
+        version = self._version_of(request)
+        if request.kind == "initial":
+            return version.initial(request)
+        return version.renewal(request)
+
+    def _evaluate_fast(self, request: FastRequest) -> Determination:
+        version = self._version_of(request)
+        if request.kind == "initial":
+            return version.fast_initial(request)
+        return version.fast_renewal(request)
+
+    def _version_of(self, request: AnyRequest) -> _Version:
+        """The version in force (as _version), the common cases without a search."""
         if request.plan is None:
             chooser = self._default_choosers.get(request.medication.name)
         else:
@@ -182,10 +205,7 @@ class Engine:
         if chooser is None:
             chooser = self._chooser(request)
         day = request.date_of_service
-        version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
-        if request.kind == "initial":
-            return version.initial(request)
-        return version.renewal(request)
+        return chooser.latest if day >= chooser.latest_from else chooser.at(day)
 
     def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
@@ -200,9 +220,9 @@ class Engine:
 
 class _Version:
     """One policy version with what deciding under it needs: a validated request of each kind
-    to its determination in one call."""
+    to its determination in one call (``fast_*`` for the fast validator's Structs)."""
 
-    __slots__ = ("deciders", "initial", "policy", "renewal")
+    __slots__ = ("deciders", "fast_initial", "fast_renewal", "initial", "policy", "renewal")
 
     def __init__(self, policy: Policy, deciders: dict[str, Decider], compiled: bool) -> None:
         self.policy = policy
@@ -214,6 +234,8 @@ class _Version:
         self.renewal: Callable[[AnyRequest], Determination] = (
             then.decide_request if compiled else then.decide_explaining
         )
+        self.fast_initial = first.decide_fast if compiled else self.initial
+        self.fast_renewal = then.decide_fast if compiled else self.renewal
 
 
 # Later than any date of service: a chooser whose latest version cannot be taken without a look.

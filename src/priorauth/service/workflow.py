@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -446,7 +447,7 @@ class Service:
         req = parse_request(case.request)
         # A renewal with no authorization on file was held to the initial requirements.
         req = req.model_copy(update={"kind": case.determination["policy"]["requirements"]})
-        return dataclasses.asdict(self.engine.authorize(req))
+        return msgspec.structs.asdict(self.engine.authorize(req))
 
     def appeal(self, who: Principal, case_id: str, reason: str) -> Case:
         self._require(who, "submitter", "admin")
