@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import differential
 from test_policy_cases import CASES, EXAMPLES_DIR
 
-from priorauth.errors import RequestError
+from priorauth import Engine
+from priorauth.errors import PriorAuthError, RequestError
+from priorauth.policy.model import Criterion
 from priorauth.request import FastRequest, Request, parse_request, read_request
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -64,6 +66,38 @@ def test_the_differential_catches_a_wrong_decision(monkeypatch: pytest.MonkeyPat
     version = fast._version(parse_request(request))
     monkeypatch.setattr(version, "fast_initial", version.fast_renewal)
     assert differential.compare(fast, slow, request, as_json=False) is not None
+
+
+def test_criteria_nested_deeper_than_python_blocks_are_decided_by_the_explaining_path() -> None:
+    """A plan nested 25 groups deep cannot be one generated function (Python nests 20 blocks):
+    the engine still builds, and decides exactly as with the shallow plan."""
+    shallow = Engine()
+    lumakras = next(p for p in shallow.policies if p.drug.brand == "Lumakras")
+    node = lumakras.requirements.initial
+    for k in range(25):
+        node = Criterion(id=f"initial.wrap{k}", text=f"wrapper {k}", all=[node])
+    deep_policy = lumakras.model_copy(
+        update={"requirements": lumakras.requirements.model_copy(update={"initial": node})}
+    )
+    deep = Engine(policies=[deep_policy])
+    decider = deep.decider(deep_policy, "initial")
+    assert decider.decide_fast == decider.decide_explaining
+    def outcome(engine: Engine, request: dict[str, Any]) -> Any:
+        try:
+            d = engine.evaluate(request)
+        except PriorAuthError as exc:
+            return str(exc)
+        return (d.decision, d.denial_basis, d.authorization, [q.id for q in d.missing])
+
+    checked = 0
+    for case in CASES:
+        request = case.values[0]
+        medication = request.get("medication") or {}
+        if medication.get("name") != "Lumakras" or request.get("kind") != "initial":
+            continue
+        assert outcome(shallow, request) == outcome(deep, request), case.id
+        checked += 1
+    assert checked >= 10
 
 
 # ------------------------------------------------------------------ the validator alone

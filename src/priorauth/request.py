@@ -366,7 +366,7 @@ def read_request(data: Any) -> AnyRequest:
     """Validate a dict, JSON text or bytes as :func:`parse_request` does, by the fast validator
     when it accepts, else by pydantic (which words the error)."""
     try:
-        if isinstance(data, bytes | str):
+        if isinstance(data, (bytes, str)):
             fast = _decode(data)
         elif type(data) is dict:
             fast = _convert(data, FastRequest, strict=True)

@@ -45,9 +45,6 @@ FastLeaf = Callable[[Any], Status]
 _MEMO_LIMIT = 65536
 
 
-_MISS = object()  # not in a memo
-
-
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(memo) >= _MEMO_LIMIT:
         memo.clear()
@@ -410,13 +407,25 @@ class CompiledPlan:
         # leaf -> the request fields its status depends on alone (None: it reads more, or
         # facts, and is not remembered)
         self.keys: dict[str, tuple[str, ...] | None] = {}
-        self.memos: dict[str, dict[Any, Status]] = {}
         conditions = plan.conditions
         for key, cond in conditions.items():
             leaf, fields = self._leaf(cond, kb, own_drug, info, plan.evaluators[key])
             self.leaves[key] = leaf
             self.keys[key] = fields
-            self.memos[key] = {}
+        # The leaves that depend on the same fields are remembered together: one lookup (one
+        # hash of the list) gives all their statuses, e.g. each indication's diagnosis check.
+        self.groups: list[tuple[tuple[str, ...], list[str]]] = []
+        self.group_of: dict[str, tuple[int, int]] = {}
+        for key, fields in self.keys.items():
+            if fields is None:
+                continue
+            g = next((n for n, (f, _) in enumerate(self.groups) if f == fields), None)
+            if g is None:
+                g = len(self.groups)
+                self.groups.append((fields, []))
+            self.group_of[key] = (g, len(self.groups[g][1]))
+            self.groups[g][1].append(key)
+        self.memos: list[dict[Any, tuple[Status, ...]]] = [{} for _ in self.groups]
         self.thresholds = {
             key: _thresholds(cond.min_years)
             for key, cond in conditions.items()
@@ -464,13 +473,12 @@ class CompiledPlan:
 
         return delegated, None
 
-    def _filler(self, leaf_id: str) -> Callable[[Any], Status]:
-        """The leaf's status, remembered under the fields it depends on (for the fast
-        validator's Structs only: a pydantic model's lists cannot key a dict)."""
-        leaf = self.leaves[leaf_id]
-        memo = self.memos[leaf_id]
-        fields = self.keys[leaf_id]
-        assert fields is not None
+    def _filler(self, group: int) -> Callable[[Any], tuple[Status, ...]]:
+        """The statuses of a group's leaves, remembered under the fields they depend on (for
+        the fast validator's Structs only: a pydantic model's lists cannot key a dict)."""
+        fields, leaf_ids = self.groups[group]
+        leaves = [self.leaves[i] for i in leaf_ids]
+        memo = self.memos[group]
         if len(fields) == 1:
             (name,) = fields
 
@@ -481,11 +489,18 @@ class CompiledPlan:
             def key_of(r: Any) -> Any:
                 return tuple(getattr(r, f) for f in fields)
 
-        def fill(r: Any) -> Status:
-            status: Status = _remember(memo, key_of(r), leaf(r))
-            return status
+        def fill(r: Any) -> tuple[Status, ...]:
+            got: tuple[Status, ...] = _remember(memo, key_of(r), tuple(f(r) for f in leaves))
+            return got
 
         return fill
+
+    def memo_lines(self, env: dict[str, Any]) -> list[str]:
+        """The first lines of a function whose leaves are looked up (leaf_expr with memo)."""
+        for g in range(len(self.groups)):
+            env[f"M{g}"] = self.memos[g]
+            env[f"F{g}"] = self._filler(g)
+        return [f"    _v{g} = None" for g in range(len(self.groups))]
 
     def inline(self, env: dict[str, Any], answered: bool, memo: bool) -> tuple[list[str], str]:
         """The plan's overall status as lines of a generated function's body (the request in
@@ -494,8 +509,7 @@ class CompiledPlan:
         looked up under the fields it depends on first (for the Structs only). What the lines
         call is put in ``env``."""
         plan = self.plan
-        env["_ONCE"] = (None,)
-        lines: list[str] = []
+        lines: list[str] = self.memo_lines(env) if memo else []
         if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):
             lines.append("    _b = r.member.birth_date; _d = r.date_of_service")
 
@@ -507,9 +521,9 @@ class CompiledPlan:
                 lines.append(f"{pad}s{i} = {self.leaf_expr(node.id, env, answered, memo)}")
                 return
             settle, other = ("False", "True") if node.all is not None else ("True", "False")
-            # A loop run once is a block to break out of: the group stops at its first
+            # A loop left at its end is a block to break out of: the group stops at its first
             # settling child.
-            lines.append(f"{pad}for _ in _ONCE:")
+            lines.append(f"{pad}while True:")
             inner = pad + "    "
             lines.append(f"{inner}u{i} = False")
             for child in node.children:
@@ -518,6 +532,7 @@ class CompiledPlan:
                 lines.append(f"{inner}if s{j} is {settle}: s{i} = {settle}; break")
                 lines.append(f"{inner}if s{j} is None: u{i} = True")
             lines.append(f"{inner}s{i} = None if u{i} else {other}")
+            lines.append(f"{inner}break")
 
         emit(plan.root, 1)
         return lines, f"s{plan.index[plan.root.id]}"
@@ -557,11 +572,11 @@ class CompiledPlan:
                 f" else _g[{key}] if {key} in _g else e{i}(r))"
             )
         elif memo and fields:
-            env[f"m{i}"] = self.memos[leaf_id]
-            env[f"f{i}"] = self._filler(leaf_id)
-            env["_MISS"] = _MISS
-            k = f"r.{fields[0]}" if len(fields) == 1 else f"({', '.join('r.' + f for f in fields)})"
-            expr = f"(_s if (_s := m{i}.get({k}, _MISS)) is not _MISS else f{i}(r))"
+            # The group's statuses, looked up at its first leaf (a tuple: never false).
+            g, k = self.group_of[leaf_id]
+            names = [f"r.{f}" for f in fields]
+            key = names[0] if len(names) == 1 else f"({', '.join(names)})"
+            expr = f"(_v{g} or (_v{g} := M{g}.get({key}) or F{g}(r)))[{k}]"
         else:
             env[f"e{i}"] = self.leaves[leaf_id]
             expr = f"e{i}(r)"

@@ -417,7 +417,13 @@ class Decider:
         source = "\n".join(head + body) + tail
         variant = "answered" if answered else "memo" if memo else "request"
         name = f"<decide {self.ref.number} {self.kind} {variant}>"
-        exec(compile(source, name, "exec"), env)
+        try:
+            code = compile(source, name, "exec")
+        except (SyntaxError, RecursionError):
+            # Criteria nested deeper than Python nests blocks (20 groups): the explaining path
+            # decides this plan, as exactly and more slowly.
+            return self.decide_explaining
+        exec(code, env)
         self.sources[variant] = source
         decide: Callable[[AnyRequest], Determination] = env["decide"]
         return decide

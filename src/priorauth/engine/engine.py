@@ -164,40 +164,26 @@ class Engine:
             except _ValidationFailed:
                 return self.evaluate_model(parse_request(request))
             if _checks_pass(fast):
-                return self._evaluate_fast(fast)
+                return self.evaluate_model(fast)
             return self.evaluate_model(parse_request(request))
         if isinstance(request, Request):
             return self.evaluate_model(request)
         return self.evaluate_model(read_request(request))
 
     def evaluate_json(self, raw: str | bytes) -> Determination:
-        if isinstance(raw, bytes | str):
+        if type(raw) is bytes or isinstance(raw, str):
             try:
                 fast = _decode(raw)
             except _ValidationFailed:
                 return self.evaluate_model(parse_request(raw))
             if _checks_pass(fast):
-                return self._evaluate_fast(fast)
+                return self.evaluate_model(fast)
             return self.evaluate_model(parse_request(raw))
         return self.evaluate_model(read_request(raw))
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
         """Decide a request already validated (a :class:`Request` or the fast validator's)."""
-        if type(request) is FastRequest:
-            return self._evaluate_fast(request)
-        version = self._version_of(request)
-        if request.kind == "initial":
-            return version.initial(request)
-        return version.renewal(request)
-
-    def _evaluate_fast(self, request: FastRequest) -> Determination:
-        version = self._version_of(request)
-        if request.kind == "initial":
-            return version.fast_initial(request)
-        return version.fast_renewal(request)
-
-    def _version_of(self, request: AnyRequest) -> _Version:
-        """The version in force (as _version), the common cases without a search."""
+        # The version in force (as _version), the common cases without a search or a call.
         if request.plan is None:
             chooser = self._default_choosers.get(request.medication.name)
         else:
@@ -205,7 +191,14 @@ class Engine:
         if chooser is None:
             chooser = self._chooser(request)
         day = request.date_of_service
-        return chooser.latest if day >= chooser.latest_from else chooser.at(day)
+        version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
+        if type(request) is FastRequest:
+            if request.kind == "initial":
+                return version.fast_initial(request)
+            return version.fast_renewal(request)
+        if request.kind == "initial":
+            return version.initial(request)
+        return version.renewal(request)
 
     def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
