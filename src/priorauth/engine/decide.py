@@ -255,13 +255,13 @@ class Decider:
         self.known_attestations: set[str] = set(plan.attestation_keys)
         self.months = self.limits.duration.months
         self.duration_text = self.limits.duration.text
-        # strength -> (the limit's wording, the daily cap); start -> last day authorized;
-        # (strength, quantity, days) -> the daily dose as shown; and with the start, what an
-        # approval gives (the decision, its authorization, the dose, within the limit, wording)
+        # strength -> (the limit's wording, the daily cap); start -> last day authorized; the
+        # daily dose requested -> as shown; (that dose, strength, start) -> what an approval
+        # gives (the decision, its authorization, the dose, within the limit, the wording)
         self._caps: dict[float, tuple[str | None, float | None, int | float | None]] = {}
         self._ends: dict[dt.date, dt.date] = {}
-        self._doses: dict[tuple[float, float, int], int | float] = {}
-        self._approvals: dict[tuple[float, float, int, dt.date], _Approval] = {}
+        self._doses: dict[float, int | float] = {}
+        self._approvals: dict[tuple[float, float, dt.date], _Approval] = {}
         self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
         self.missing_memo: dict[Statuses, tuple[Question, ...]] = {}
         self.dumped_memo: dict[
@@ -296,15 +296,13 @@ class Decider:
                 self._ends[start] = end
         return end
 
-    def _dose(self, key: tuple[float, float, int]) -> int | float:
-        strength, quantity, days = key
-        shown: int | float = _remember(self._doses, key, _number(strength * quantity / days))
+    def _dose(self, requested: float) -> int | float:
+        shown: int | float = _remember(self._doses, requested, _number(requested))
         return shown
 
-    def _approval(self, key: tuple[float, float, int, dt.date]) -> _Approval:
-        """What approving gives for a strength, quantity, days' supply and start."""
-        strength, quantity, days, start = key
-        requested = strength * quantity / days
+    def _approval(self, key: tuple[float, float, dt.date]) -> _Approval:
+        """What approving gives for a daily dose requested, a strength and a start."""
+        requested, strength, start = key
         text, cap, cap_shown = self._cap(strength)
         within = None if cap is None else requested <= cap + 1e-9
         decision: Decision = "partially_approved" if within is False else "approved"
@@ -403,12 +401,11 @@ class Decider:
         body, status = compiled.inline(env, answered, memo)
         investigational = compiled.investigational(env, answered, memo)
         tail = f"""
+    _q = _st * _m.quantity / _m.days_supply
     if {status} is True:
-        _g = _approvals.get(_k := (_st, _m.quantity, _m.days_supply, r.date_of_service))
-        if _g is None:
-            _g = _approval(_k)
+        _g = _approvals.get(_k := (_q, _st, r.date_of_service)) or _approval(_k)
         return _D(_g[0], None, _REF, _g[1], _g[2], _DEC, r, _g[3], _g[4])
-    _shown = _doses.get(_k := (_st, _m.quantity, _m.days_supply)) or _dose(_k)
+    _shown = _doses.get(_q) or _dose(_q)
     if {status} is None:
         return _D("pended", None, _REF, None, _shown, _DEC, r)
     _basis = "investigational" if {investigational} else "criteria_not_met"
