@@ -381,7 +381,6 @@ class Decider:
             "_REF": self.ref,
             "_DEC": self,
             "_STRENGTHS": self.strengths,
-            "_KNOWN": self.known_attestations,
             "_checked": self._checked,
             "_approvals": self._approvals,
             "_approval": self._approval,
@@ -395,7 +394,10 @@ class Decider:
             sent_aside = ["r.answers"]
             if self.strengths:
                 sent_aside.append("_st not in _STRENGTHS")
-            sent_aside.append("((_g := r.attestations) and not _KNOWN.issuperset(_g))")
+            # Attestations the policy asks for and no other key (as many keys as are found);
+            # any other key, even one check() accepts, is sent aside.
+            found = " + ".join(f"({k!r} in _g)" for k in sorted(self.plan.attestation_keys))
+            sent_aside.append(f"((_g := r.attestations) and len(_g) != {found or 0})")
             head.append(f"    if {' or '.join(sent_aside)}:")
             head.append("        return _checked(r)")
         body, status = compiled.inline(env, answered, memo)
