@@ -193,3 +193,49 @@ def test_spaces_around_a_code_are_accepted_as_before() -> None:
     got = read_request(request)
     assert got.diagnoses is not None and got.diagnoses[0].code == "C34.90"
     assert got.date_of_service == dt.date.fromisoformat(request["date_of_service"])
+
+
+# ------------------------------------------------------------------ the fast path's edges
+
+
+def _example(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads((EXAMPLES_DIR / name).read_bytes())
+    return loaded
+
+
+def test_a_struct_built_by_hand_with_lists_is_decided_as_a_validated_one() -> None:
+    """Lists where the validator gives tuples cannot key a memo: decided all the same."""
+    validated = read_request(_example("nsclc-initial-approve.json"))
+    assert isinstance(validated, FastRequest) and validated.diagnoses is not None
+    by_hand = msgspec.structs.replace(validated, diagnoses=list(validated.diagnoses))
+    got, want = Engine().evaluate_model(by_hand), Engine().evaluate_model(validated)
+    assert (got.decision, got.authorization) == (want.decision, want.authorization)
+
+
+def test_a_subclass_overriding_evaluate_model_is_called() -> None:
+    calls: list[Any] = []
+
+    class Counting(Engine):
+        def evaluate_model(self, request: Any) -> Any:
+            calls.append(request)
+            return super().evaluate_model(request)
+
+    det = Counting().evaluate(_example("nsclc-initial-approve.json"))
+    assert det.decision == "approved" and len(calls) == 1
+
+
+def test_determinations_are_equal_only_to_themselves() -> None:
+    engine = Engine()
+    request = _example("nsclc-initial-approve.json")
+    a, b = engine.evaluate(request), engine.evaluate(request)
+    assert a == a and a != b and len({a, b}) == 2
+    assert a.authorization == b.authorization  # the grant itself is a value
+
+
+def test_requests_naming_the_default_plan_and_none_share_one_choice() -> None:
+    engine = Engine()
+    request = _example("nsclc-initial-approve.json")
+    named = engine.evaluate({**request, "plan": engine.default_plan})
+    assert engine._default_choosers  # filled by the named request too
+    plain = engine.evaluate(request)
+    assert (named.decision, named.policy) == (plain.decision, plain.policy)

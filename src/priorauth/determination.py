@@ -94,11 +94,12 @@ class Explanation(Protocol):
         ...
 
 
-class Determination(msgspec.Struct, gc=False):
+class Determination(msgspec.Struct, gc=False, eq=False):
     """One decision on one request. ``model_dump()`` gives the JSON contract as a dict.
 
     A Struct rather than a class with ``__init__``: the engine makes one per request, and a
-    Struct is built in a fraction of the time. What explains the decision is built when first
+    Struct is built in a fraction of the time (``eq=False``: equal only to itself, and
+    hashable, as a plain object). What explains the decision is built when first
     read: from ``_explanation``, or from the decider and request the compiled path leaves.
     """
 

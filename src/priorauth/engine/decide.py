@@ -235,12 +235,15 @@ class Decider:
         kb: Knowledge,
         own: str,
         plan_name: str | None = None,
+        compiled: CompiledPlan | None = None,
     ) -> None:
+        """``compiled``: the plan's compiled criteria when another version shares them (and
+        with them the statuses they remember)."""
         self.plan = plan
         self.kb = kb
         self.policy = policy
         self.strengths = frozenset(policy.drug.strengths_mg)
-        self.compiled = CompiledPlan(plan, kb, own)
+        self.compiled = compiled if compiled is not None else CompiledPlan(plan, kb, own)
         self.kind = kind
         self.limits: Limits = getattr(policy.limits, kind)
         self.ref = PolicyRef(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from priorauth.determination import Authorization, Determination, Question
+from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.decide import Decider, Kind, question_for
 from priorauth.engine.plan import Plan
 from priorauth.errors import NoPolicyError, PolicyError
@@ -62,6 +63,7 @@ class Engine:
         self._by_name: dict[str, list[Policy]] = {}
         self._versions_by_written: dict[str, list[Policy]] = {}
         self._deciders: dict[tuple[str, str, dt.date, str], Decider] = {}
+        plans: dict[tuple[str, str], tuple[Plan, CompiledPlan]] = {}
         for p in self.policies:
             versions = self._by_name.setdefault(norm(p.drug.brand), [])
             mine = self.plan_of(p)
@@ -78,14 +80,25 @@ class Engine:
             self._by_name[norm(p.drug.generic)] = versions
             own = self.kb.drug_aliases.get(norm(p.drug.generic), norm(p.drug.generic))
             for kind in KINDS:
-                plan = Plan(getattr(p.requirements, kind), self.kb, own)
+                criteria = getattr(p.requirements, kind)
+                # Versions whose criteria are unchanged share one plan and its compiled form:
+                # built once, and what it remembers serves every such version.
+                same = (own, criteria.model_dump_json())
+                if same not in plans:
+                    plan = Plan(criteria, self.kb, own)
+                    plans[same] = (plan, CompiledPlan(plan, self.kb, own))
+                plan, compiled_plan = plans[same]
                 key = (mine, p.number, p.effective_date, kind)
-                self._deciders[key] = Decider(p, kind, plan, self.kb, own, mine)
+                self._deciders[key] = Decider(p, kind, plan, self.kb, own, mine, compiled_plan)
         # (plan, name as written) -> the drug's versions by effective date, ready for bisect;
         # and by name alone for requests that name no plan (the deployment's)
         self._choosers: dict[tuple[str, str], _Versions] = {}
         self._default_choosers: dict[str, _Versions] = {}
-        self.evaluate_model = self._evaluator()
+        self._evaluate_validated = self._evaluator()
+        if type(self).evaluate_model is Engine.evaluate_model:
+            # The closure itself, without the method's call in between (a subclass that
+            # overrides evaluate_model keeps its override).
+            vars(self)["evaluate_model"] = self._evaluate_validated
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -144,8 +157,9 @@ class Engine:
             chooser = _Versions(versions, self._deciders, plan, self.compiled)
             if len(self._choosers) < 4096:
                 self._choosers[(plan, name)] = chooser
-                if request.plan is None:
-                    self._default_choosers[name] = chooser
+        # The default plan's, for requests that name no plan, whoever asked for it first.
+        if plan == self.default_plan and len(self._default_choosers) < 4096:
+            self._default_choosers[name] = chooser
         return chooser
 
     def decider(self, policy: Policy, kind: str) -> Decider:
@@ -182,13 +196,13 @@ class Engine:
             return self.evaluate_model(parse_request(raw))
         return self.evaluate_model(read_request(raw))
 
-    # Decide a request already validated (a Request or the fast validator's Struct): made in
-    # __init__ by _evaluator.
-    evaluate_model: Callable[[AnyRequest], Determination]
+    def evaluate_model(self, request: AnyRequest) -> Determination:
+        """Decide a request already validated (a :class:`Request` or the fast validator's)."""
+        return self._evaluate_validated(request)
 
     def _evaluator(self) -> Callable[[AnyRequest], Determination]:
-        """``evaluate_model``: a closure over the engine's tables rather than a method, since it
-        runs for every request and a closure's variables are read faster than attributes."""
+        """What ``evaluate_model`` does, as a closure over the engine's tables: it runs for every
+        request, and a closure's variables are read faster than attributes."""
         defaults, choosers, choose = self._default_choosers, self._choosers, self._chooser
 
         def evaluate_model(request: AnyRequest) -> Determination:
@@ -203,9 +217,12 @@ class Engine:
             day = request.date_of_service
             version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
             if type(request) is FastRequest:
-                if request.kind == "initial":
-                    return version.fast_initial(request)
-                return version.fast_renewal(request)
+                try:
+                    if request.kind == "initial":
+                        return version.fast_initial(request)
+                    return version.fast_renewal(request)
+                except TypeError:
+                    pass  # a Struct built by hand, its lists not tuples: no memo can hold it
             if request.kind == "initial":
                 return version.initial(request)
             return version.renewal(request)
