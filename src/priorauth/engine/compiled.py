@@ -5,8 +5,10 @@ every criterion's status and records the facts that decided it. Routing a reques
 that, only the overall status. Here each criterion becomes a few lines of Python inlined into one
 function that reads the validated request directly, stops at the first child that settles each
 group, and looks knowledge up once per distinct string (a drug name, a code, a test) in tables
-precomputed per criterion. It must decide exactly as the explaining path does: a differential
-test (``make differential``) compares the two on generated requests across every built-in policy.
+precomputed per criterion; for the fast validator's Structs, each criterion's status is also
+remembered per distinct list it reads (the diagnoses, the biomarkers, the therapies). It must
+decide exactly as the explaining path does: a differential test (``make differential``)
+compares the two on generated requests across every built-in policy.
 
 Rare shapes (a drug given for at most N months, the adjuvant setting, attestations given topic
 by topic) call the explaining path's evaluator for that criterion, so they stay exact without a

@@ -258,11 +258,10 @@ class Decider:
         self.known_attestations: set[str] = set(plan.attestation_keys)
         self.months = self.limits.duration.months
         self.duration_text = self.limits.duration.text
-        # strength -> (the limit's wording, the daily cap); start -> last day authorized; the
-        # daily dose requested -> as shown; (that dose, strength, start) -> what an approval
-        # gives (the decision, its authorization, the dose, within the limit, the wording)
+        # strength -> (the limit's wording, the daily cap); the daily dose requested -> as
+        # shown; (that dose, strength, start) -> what an approval gives (the decision, its
+        # authorization, the dose, within the limit, the wording), for both paths
         self._caps: dict[float, tuple[str | None, float | None, int | float | None]] = {}
-        self._ends: dict[dt.date, dt.date] = {}
         self._doses: dict[float, int | float] = {}
         self._approvals: dict[tuple[float, float, dt.date], _Approval] = {}
         self.reasons_memo: dict[tuple[Statuses, bool | None, str | None], tuple[Reason, ...]] = {}
@@ -271,10 +270,10 @@ class Decider:
             tuple[Statuses, bool | None, str | None],
             tuple[list[dict[str, Any]], list[dict[str, Any]]],
         ] = {}
-        # The compiled path: a validated request to its determination, in one call (the
-        # generated sources kept for reading, by answered).
-        # decide_fast: for the fast validator's Structs, each criterion's status remembered per
-        # distinct list; decide_request: for any validated request.
+        # The compiled path, a validated request to its determination in one call (the
+        # generated sources kept for reading, by variant): decide_fast for the fast validator's
+        # Structs, each criterion's status remembered per distinct list; decide_request for any
+        # validated request; decide_answered for one with direct answers.
         self.sources: dict[str, str] = {}
         self.decide_fast = self._generate(answered=False, memo=True)
         self.decide_request = self._generate(answered=False, memo=False)
@@ -291,14 +290,6 @@ class Decider:
                 self._caps[strength_mg] = got
         return got
 
-    def _end(self, start: dt.date) -> dt.date:
-        end = self._ends.get(start)
-        if end is None:
-            end = authorization_end(start, self.months)
-            if len(self._ends) < 65536:
-                self._ends[start] = end
-        return end
-
     def _dose(self, requested: float) -> int | float:
         shown: int | float = _remember(self._doses, requested, _number(requested))
         return shown
@@ -312,7 +303,7 @@ class Decider:
         shown = _number(requested)
         authorization = Authorization(
             start,
-            self._end(start),
+            authorization_end(start, self.months),
             shown if cap_shown is None else cap_shown,
             text,
             self.duration_text,
@@ -463,21 +454,8 @@ class Decider:
         limit_text: str | None = None
         decision: Decision
         if overall is True:
-            decision = "approved"
-            q = self.limits.quantity_for(med.strength_mg)
-            limit_text = q.text if q else None
-            cap = max_daily_dose_mg(self.limits, med.strength_mg)
-            if cap is not None:
-                within = requested <= cap + 1e-9
-                if not within:
-                    decision = "partially_approved"
-            start = request.date_of_service
-            authorization = Authorization(
-                start=start,
-                end=authorization_end(start, self.limits.duration.months),
-                max_daily_dose_mg=_number(cap if cap is not None else requested),
-                quantity_limit=limit_text,
-                duration=self.limits.duration.text,
+            decision, authorization, _, within, limit_text = self._approval(
+                (requested, med.strength_mg, request.date_of_service)
             )
         elif overall is False:
             decision = "denied"

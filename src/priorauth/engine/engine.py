@@ -20,11 +20,8 @@ from priorauth.request import (
     AnyRequest,
     FastRequest,
     Request,
-    _checks_pass,
-    _convert,
-    _decode,
-    _ValidationFailed,
-    parse_request,
+    read_dict,
+    read_json,
     read_request,
 )
 
@@ -173,27 +170,14 @@ class Engine:
     def evaluate(self, request: Request | Mapping[str, Any] | str | bytes) -> Determination:
         """Decide a request given as a model, a dict, or JSON text or bytes."""
         if type(request) is dict:
-            # read_dict, inline: this is the commonest call.
-            try:
-                fast = _convert(request, FastRequest, strict=True)
-            except _ValidationFailed:
-                return self.evaluate_model(parse_request(request))
-            if _checks_pass(fast):
-                return self.evaluate_model(fast)
-            return self.evaluate_model(parse_request(request))
+            return self.evaluate_model(read_dict(request))
         if isinstance(request, Request):
             return self.evaluate_model(request)
         return self.evaluate_model(read_request(request))
 
     def evaluate_json(self, raw: str | bytes) -> Determination:
         if type(raw) is bytes or isinstance(raw, str):
-            try:
-                fast = _decode(raw)
-            except _ValidationFailed:
-                return self.evaluate_model(parse_request(raw))
-            if _checks_pass(fast):
-                return self.evaluate_model(fast)
-            return self.evaluate_model(parse_request(raw))
+            return self.evaluate_model(read_json(raw))
         return self.evaluate_model(read_request(raw))
 
     def evaluate_model(self, request: AnyRequest) -> Determination:
