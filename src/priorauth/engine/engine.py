@@ -91,11 +91,16 @@ class Engine:
         # and by name alone for requests that name no plan (the deployment's)
         self._choosers: dict[tuple[str, str], _Versions] = {}
         self._default_choosers: dict[str, _Versions] = {}
-        self._evaluate_validated = self._evaluator()
+        self._evaluate_validated = self._entry("model")
+        # The entry points as closures over the engine's tables, set on the instance: each
+        # runs once a request, and a closure's variables are read faster than attributes, with
+        # no method call between. A subclass that overrides evaluate_model keeps the methods,
+        # which call its override; one that overrides another entry point keeps that one.
         if type(self).evaluate_model is Engine.evaluate_model:
-            # The closure itself, without the method's call in between (a subclass that
-            # overrides evaluate_model keeps its override).
             vars(self)["evaluate_model"] = self._evaluate_validated
+            for name in ("evaluate", "evaluate_json"):
+                if getattr(type(self), name) is getattr(Engine, name):
+                    vars(self)[name] = self._entry(name)
 
     # --- choosing the policy ------------------------------------------------------------
 
@@ -184,34 +189,25 @@ class Engine:
         """Decide a request already validated (a :class:`Request` or the fast validator's)."""
         return self._evaluate_validated(request)
 
-    def _evaluator(self) -> Callable[[AnyRequest], Determination]:
-        """What ``evaluate_model`` does, as a closure over the engine's tables: it runs for every
-        request, and a closure's variables are read faster than attributes."""
-        defaults, choosers, choose = self._default_choosers, self._choosers, self._chooser
-
-        def evaluate_model(request: AnyRequest) -> Determination:
-            """Decide a request already validated (a :class:`Request` or the fast validator's)."""
-            # The version in force (as _version), the common cases without a search or a call.
-            if request.plan is None:
-                chooser = defaults.get(request.medication.name)
-            else:
-                chooser = choosers.get((request.plan, request.medication.name))
-            if chooser is None:
-                chooser = choose(request)
-            day = request.date_of_service
-            version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
-            if type(request) is FastRequest:
-                try:
-                    if request.kind == "initial":
-                        return version.fast_initial(request)
-                    return version.fast_renewal(request)
-                except TypeError:
-                    pass  # a Struct built by hand, its lists not tuples: no memo can hold it
-            if request.kind == "initial":
-                return version.initial(request)
-            return version.renewal(request)
-
-        return evaluate_model
+    def _entry(self, name: str) -> Callable[[Any], Determination]:
+        """``evaluate``, ``evaluate_json`` or (for "model") ``evaluate_model`` as one function:
+        the request read, the version in force chosen (as _version, the common cases without a
+        search or a call) and the decider's function called, in one frame."""
+        env: dict[str, Any] = {
+            "defaults": self._default_choosers,
+            "choosers": self._choosers,
+            "choose": self._chooser,
+            "FastRequest": FastRequest,
+            "Request": Request,
+            "read_dict": read_dict,
+            "read_json": read_json,
+            "read_request": read_request,
+        }
+        source = _ENTRY_SOURCE.format(name=name, read=_READ[name])
+        exec(compile(source, f"<Engine.{name}>", "exec"), env)
+        entry: Callable[[Any], Determination] = env[name]
+        entry.__doc__ = getattr(Engine, "evaluate_model" if name == "model" else name).__doc__
+        return entry
 
     def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
@@ -222,6 +218,42 @@ class Engine:
         """Every question the policy's requirements can ask, in document order."""
         plan = self.plan(policy, kind)
         return [question_for(n) for n in plan.nodes.values() if n.condition is not None]
+
+
+# What each entry point does first: read the request as the method does.
+_READ = {
+    "evaluate": """    if type(request) is dict:
+        request = read_dict(request)
+    elif not isinstance(request, Request):
+        request = read_request(request)
+""",
+    "evaluate_json": """    if type(request) is bytes or isinstance(request, str):
+        request = read_json(request)
+    else:
+        request = read_request(request)
+""",
+    "model": "",
+}
+_ENTRY_SOURCE = """def {name}(request):
+{read}    if request.plan is None:
+        chooser = defaults.get(request.medication.name)
+    else:
+        chooser = choosers.get((request.plan, request.medication.name))
+    if chooser is None:
+        chooser = choose(request)
+    day = request.date_of_service
+    version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
+    if type(request) is FastRequest:
+        try:
+            if request.kind == "initial":
+                return version.fast_initial(request)
+            return version.fast_renewal(request)
+        except TypeError:
+            pass  # a Struct built by hand, its lists not tuples: no memo can hold it
+    if request.kind == "initial":
+        return version.initial(request)
+    return version.renewal(request)
+"""
 
 
 class _Version:
