@@ -516,28 +516,29 @@ class CompiledPlan:
             lines.append("    _b = r.member.birth_date; _d = r.date_of_service")
 
         def emit(node: Criterion, depth: int) -> None:
-            """Lines that leave the node's status in s{i}."""
-            pad = "    " * depth
-            i = plan.index[node.id]
+            """Lines that leave the node's status in s{depth}. Variables are named by depth, not
+            by node: a child's status is read as soon as it is known, so one pair per level
+            serves the whole tree, and the generated function's frame stays small."""
+            pad = "    " * (depth + 1)
             if node.condition is not None:
-                lines.append(f"{pad}s{i} = {self.leaf_expr(node.id, env, answered, memo)}")
+                lines.append(f"{pad}s{depth} = {self.leaf_expr(node.id, env, answered, memo)}")
                 return
             settle, other = ("False", "True") if node.all is not None else ("True", "False")
             # A loop left at its end is a block to break out of: the group stops at its first
             # settling child.
             lines.append(f"{pad}while True:")
             inner = pad + "    "
-            lines.append(f"{inner}u{i} = False")
+            lines.append(f"{inner}u{depth} = False")
+            j = depth + 1
             for child in node.children:
-                j = plan.index[child.id]
-                emit(child, depth + 1)
-                lines.append(f"{inner}if s{j} is {settle}: s{i} = {settle}; break")
-                lines.append(f"{inner}if s{j} is None: u{i} = True")
-            lines.append(f"{inner}s{i} = None if u{i} else {other}")
+                emit(child, j)
+                lines.append(f"{inner}if s{j} is {settle}: s{depth} = {settle}; break")
+                lines.append(f"{inner}if s{j} is None: u{depth} = True")
+            lines.append(f"{inner}s{depth} = None if u{depth} else {other}")
             lines.append(f"{inner}break")
 
-        emit(plan.root, 1)
-        return lines, f"s{plan.index[plan.root.id]}"
+        emit(plan.root, 0)
+        return lines, "s0"
 
     def investigational(self, env: dict[str, Any], answered: bool, memo: bool) -> str:
         """diagnosis_matches_none as one expression over the leaves (for a generated function)."""
