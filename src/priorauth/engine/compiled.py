@@ -532,8 +532,11 @@ class CompiledPlan:
             j = depth + 1
             for child in node.children:
                 emit(child, j)
-                lines.append(f"{inner}if s{j} is {settle}: s{depth} = {settle}; break")
-                lines.append(f"{inner}if s{j} is None: u{depth} = True")
+                # One test for the commonest status, the one that neither settles the group
+                # nor leaves it unknown.
+                lines.append(f"{inner}if s{j} is not {other}:")
+                lines.append(f"{inner}    if s{j} is {settle}: s{depth} = {settle}; break")
+                lines.append(f"{inner}    u{depth} = True")
             lines.append(f"{inner}s{depth} = None if u{depth} else {other}")
             lines.append(f"{inner}break")
 
