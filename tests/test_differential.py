@@ -82,6 +82,7 @@ def test_criteria_nested_deeper_than_python_blocks_are_decided_by_the_explaining
     deep = Engine(policies=[deep_policy])
     decider = deep.decider(deep_policy, "initial")
     assert decider.decide_fast == decider.decide_explaining
+
     def outcome(engine: Engine, request: dict[str, Any]) -> Any:
         try:
             d = engine.evaluate(request)
@@ -239,3 +240,28 @@ def test_requests_naming_the_default_plan_and_none_share_one_choice() -> None:
     assert engine._default_choosers  # filled by the named request too
     plain = engine.evaluate(request)
     assert (named.decision, named.policy) == (plain.decision, plain.policy)
+
+
+@pytest.mark.parametrize(
+    ("strength", "listed"),
+    [
+        (120, True),
+        (120.0, True),
+        (240.0, True),
+        (320, True),
+        (120.0000001, False),
+        (119.9, False),
+        (160, False),
+        (1e6, False),
+    ],
+)
+def test_only_a_listed_strength_is_decided(strength: float, listed: bool) -> None:
+    request = _example("nsclc-initial-approve.json")
+    request["medication"] = {**request["medication"], "strength_mg": strength}
+    for engine in (Engine(), Engine(compiled=False)):
+        for sent in (request, orjson.dumps(request)):
+            if listed:
+                assert engine.evaluate(sent).decision in {"approved", "partially_approved"}
+            else:
+                with pytest.raises(RequestError, match="is not a strength of Lumakras"):
+                    engine.evaluate(sent)

@@ -386,7 +386,11 @@ class Decider:
             head.append("    a = r.answers or {}")
         else:
             sent_aside = ["r.answers"]
-            if self.strengths:
+            if 0 < len(self.strengths) <= 4:
+                # A few strengths: compared one by one (as floats), cheaper than hashing one.
+                unlisted = " and ".join(f"_st != {float(x)!r}" for x in sorted(self.strengths))
+                sent_aside.append(f"({unlisted})")
+            elif self.strengths:
                 sent_aside.append("_st not in _STRENGTHS")
             # Attestations the policy asks for and no other key (as many keys as are found);
             # any other key, even one check() accepts, is sent aside.
