@@ -507,7 +507,9 @@ class CompiledPlan:
     def inline(self, env: dict[str, Any], answered: bool, memo: bool) -> tuple[list[str], str]:
         """The plan's overall status as lines of a generated function's body (the request in
         ``r``, direct answers in ``a`` when ``answered``), each group stopping at its first
-        settling child; and the variable that holds the status afterwards. ``memo``: each leaf
+        settling child; and the variable that holds the status afterwards. Without ``answered``,
+        the function's head has sent aside (to the checks) a request with an attestation the
+        plan does not ask for. ``memo``: each leaf
         looked up under the fields it depends on first (for the Structs only). What the lines
         call is put in ``env``."""
         plan = self.plan
@@ -573,9 +575,14 @@ class CompiledPlan:
             # Inline for the common case, the key itself given; topics go to the function.
             env[f"e{i}"] = self.leaves[leaf_id]
             key = repr(cond.key)
+            given = f"{key} in _g"
+            if not answered and self.plan.attestation_keys == {cond.key}:
+                # The function's head sent aside attestations with any other key: given any,
+                # this one is among them.
+                given = "_g"
             expr = (
                 f"(None if (_g := r.attestations) is None"
-                f" else _g[{key}] if {key} in _g else e{i}(r))"
+                f" else _g[{key}] if {given} else e{i}(r))"
             )
         elif memo and fields:
             # The group's statuses, looked up at its first leaf (a tuple: never false).
