@@ -274,6 +274,7 @@ class Decider:
         # generated sources kept for reading, by variant): decide_fast for the fast validator's
         # Structs, each criterion's status remembered per distinct list; decide_request for any
         # validated request; decide_answered for one with direct answers.
+        self.capped = self._capped()
         self.sources: dict[str, str] = {}
         self.decide_fast = self._generate(answered=False, memo=True)
         self.decide_request = self._generate(answered=False, memo=False)
@@ -289,6 +290,38 @@ class Decider:
             if len(self._caps) < 1024:
                 self._caps[strength_mg] = got
         return got
+
+    def _capped(self) -> dict[float, tuple[float, str | None, dict[dt.date, Authorization], Any]]:
+        """For each strength the policy lists and caps: the cap with the tolerance approvals
+        allow, the limit's wording, and the authorizations granted from each start date, with
+        what makes one (shared by the strengths with the same cap and wording). The compiled
+        path approves these by a lookup on the date alone, where _approval remembers each
+        dose, strength and start."""
+        grants: dict[tuple[int | float, str | None], tuple[dict[dt.date, Authorization], Any]] = {}
+        capped = {}
+        for strength in self.strengths:
+            text, cap, cap_shown = self._cap(strength)
+            if cap is None or cap_shown is None:
+                continue
+            if (cap_shown, text) not in grants:
+                grants[(cap_shown, text)] = self._grants(cap_shown, text)
+            capped[strength] = (cap + 1e-9, text, *grants[(cap_shown, text)])
+        return capped
+
+    def _grants(
+        self, cap_shown: int | float, text: str | None
+    ) -> tuple[dict[dt.date, Authorization], Callable[[dt.date], Authorization]]:
+        memo: dict[dt.date, Authorization] = {}
+
+        def grant(start: dt.date) -> Authorization:
+            """As _approval grants it for a dose under this cap, from ``start``."""
+            end = authorization_end(start, self.months)
+            got: Authorization = _remember(
+                memo, start, Authorization(start, end, cap_shown, text, self.duration_text)
+            )
+            return got
+
+        return memo, grant
 
     def _dose(self, requested: float) -> int | float:
         shown: int | float = _remember(self._doses, requested, _number(requested))
@@ -400,9 +433,20 @@ class Decider:
             head.append("        return _checked(r)")
         body, status = compiled.inline(env, answered, memo)
         investigational = compiled.investigational(env, answered, memo)
+        capped = ""
+        if self.capped:
+            env["_CAPPED"] = self.capped
+            capped = """
+        _c = _CAPPED.get(_st)
+        if _c is not None:
+            _a = _c[2].get(_d := r.date_of_service) or _c[3](_d)
+            _shown = _doses.get(_q) or _dose(_q)
+            if _q <= _c[0]:
+                return _D("approved", None, _REF, _a, _shown, _DEC, r, True, _c[1])
+            return _D("partially_approved", None, _REF, _a, _shown, _DEC, r, False, _c[1])"""
         tail = f"""
     _q = _st * _m.quantity / _m.days_supply
-    if {status} is True:
+    if {status} is True:{capped}
         _g = _approvals.get(_k := (_q, _st, r.date_of_service)) or _approval(_k)
         return _D(_g[0], None, _REF, _g[1], _g[2], _DEC, r, _g[3], _g[4])
     _shown = _doses.get(_q) or _dose(_q)
