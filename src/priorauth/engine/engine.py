@@ -91,7 +91,7 @@ class Engine:
         # and by name alone for requests that name no plan (the deployment's)
         self._choosers: dict[tuple[str, str], _Versions] = {}
         self._default_choosers: dict[str, _Versions] = {}
-        self._evaluate_validated = self._entry("model")
+        self._evaluate_validated = self._entry("evaluate_model")
         # The entry points as closures over the engine's tables, set on the instance: each
         # runs once a request, and a closure's variables are read faster than attributes, with
         # no method call between. A subclass that overrides evaluate_model keeps the methods,
@@ -190,7 +190,7 @@ class Engine:
         return self._evaluate_validated(request)
 
     def _entry(self, name: str) -> Callable[[Any], Determination]:
-        """``evaluate``, ``evaluate_json`` or (for "model") ``evaluate_model`` as one function:
+        """``evaluate``, ``evaluate_json`` or ``evaluate_model`` as one function:
         the request read, the version in force chosen (as _version, the common cases without a
         search or a call) and the decider's function called, in one frame."""
         env: dict[str, Any] = {
@@ -206,7 +206,7 @@ class Engine:
         source = _ENTRY_SOURCE.format(name=name, read=_READ[name])
         exec(compile(source, f"<Engine.{name}>", "exec"), env)
         entry: Callable[[Any], Determination] = env[name]
-        entry.__doc__ = getattr(Engine, "evaluate_model" if name == "model" else name).__doc__
+        entry.__doc__ = getattr(Engine, name).__doc__
         return entry
 
     def authorize(self, request: AnyRequest) -> Authorization:
@@ -232,7 +232,7 @@ _READ = {
     else:
         request = read_request(request)
 """,
-    "model": "",
+    "evaluate_model": "",
 }
 _ENTRY_SOURCE = """def {name}(request):
 {read}    if request.plan is None:
