@@ -2,12 +2,13 @@
 path; not part of ``make bench``).
 
 Timings of two commits taken minutes apart differ by more than most changes to the generated
-functions gain. Here both variants run in one process, on one workload, round after round in a
-shuffled order: engine A and engine B are built from this checkout, then each decider's
-generated function (``Decider.sources["memo"]``) is rewritten by the functions ``A`` and ``B``
-of a transform file and compiled again in its own namespace; ``entry_A`` / ``entry_B``, if
-given, rewrite the entry points' source (``priorauth.engine.engine._ENTRY_SOURCE``). A and B
-must agree on every request (decision, basis, authorization) before anything is timed.
+functions gain. Here both variants run in one process, on one workload, round after round in
+a shuffled order (bench_engine.side_by_side). Engines A and B are built from this checkout;
+each decider's generated function (``Decider.sources["memo"]``) is rewritten by the functions
+``A`` and ``B`` of a transform file and compiled again in its own namespace, and the entry
+points' source (``priorauth.engine.engine._ENTRY_SOURCE``) by ``entry_A`` / ``entry_B`` if
+given. A and B must agree on every request (decision, basis, authorization) before anything is
+timed.
 
     python bench/ab_generated.py transform.py [--rounds 21]
 
@@ -24,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import random
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import workload
+from bench_engine import loop, side_by_side
 
 import priorauth.engine.engine as engine_module
 from priorauth import Engine
@@ -67,14 +67,6 @@ def _rewrite(engine: Engine, transform: Callable[[str], str]) -> None:
     engine._default_choosers.clear()
 
 
-def _loop(fn: Callable[[Any], Any], items: Sequence[Any]) -> Callable[[], None]:
-    def run() -> None:
-        for item in items:
-            fn(item)
-
-    return run
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("transform", type=Path, help="a file defining A(source) and B(source)")
@@ -101,26 +93,19 @@ def main(argv: list[str] | None = None) -> int:
             y.authorization,
         ):
             raise SystemExit(f"ab_generated: A and B disagree on {d}")
-    cases = {
-        ("A", "alone"): _loop(a.evaluate_model, validated),
-        ("B", "alone"): _loop(b.evaluate_model, validated),
-        ("A", "dict"): _loop(a.evaluate, wl.requests),
-        ("B", "dict"): _loop(b.evaluate, wl.requests),
-        ("A", "json"): _loop(a.evaluate_json, wl.raw),
-        ("B", "json"): _loop(b.evaluate_json, wl.raw),
-    }
-    best = dict.fromkeys(cases, float("inf"))
-    rng = random.Random(7)
-    order = list(cases)
-    for _ in range(args.rounds):
-        rng.shuffle(order)
-        for key in order:
-            start = time.process_time()
-            cases[key]()
-            best[key] = min(best[key], time.process_time() - start)
+    cases = [
+        (f"{variant} {what}", loop(fn, items))
+        for what, items, a_fn, b_fn in (
+            ("alone", validated, a.evaluate_model, b.evaluate_model),
+            ("dict", wl.requests, a.evaluate, b.evaluate),
+            ("json", wl.raw, a.evaluate_json, b.evaluate_json),
+        )
+        for variant, fn in (("A", a_fn), ("B", b_fn))
+    ]
+    best = side_by_side(cases, args.rounds)
     us = 1e6 / args.n
     for what in ("alone", "dict", "json"):
-        ta, tb = best[("A", what)], best[("B", what)]
+        ta, tb = best[f"A {what}"], best[f"B {what}"]
         print(
             f"{what:<6} A {ta * us:.3f} µs  B {tb * us:.3f} µs  "
             f"B faster by {(ta / tb - 1) * 100:+.1f}%"
