@@ -509,9 +509,8 @@ class CompiledPlan:
         ``r``, direct answers in ``a`` when ``answered``), each group stopping at its first
         settling child; and the variable that holds the status afterwards. Without ``answered``,
         the function's head has sent aside (to the checks) a request with an attestation the
-        plan does not ask for. ``memo``: each leaf
-        looked up under the fields it depends on first (for the Structs only). What the lines
-        call is put in ``env``."""
+        plan does not ask for. ``memo``: each leaf looked up under the fields it depends on
+        first (for the Structs only). What the lines call is put in ``env``."""
         plan = self.plan
         lines: list[str] = self.memo_lines(env) if memo else []
         if any(isinstance(c, AgeCondition) for c in plan.conditions.values()):

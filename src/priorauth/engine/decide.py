@@ -33,6 +33,9 @@ Kind = Literal["initial", "renewal"]
 # decision, authorization, daily dose as shown, within the limit, the limit's wording
 _Approval = tuple[Decision, Authorization, int | float, bool | None, str | None]
 _ONE_DAY = dt.timedelta(days=1)
+# A daily dose this far over the cap is still within it (a quantity and days supply that give
+# the cap exactly can divide to a hair above it).
+_TOLERANCE = 1e-9
 
 
 def authorization_end(start: dt.date, months: int) -> dt.date:
@@ -305,7 +308,7 @@ class Decider:
                 continue
             if (cap_shown, text) not in grants:
                 grants[(cap_shown, text)] = self._grants(cap_shown, text)
-            capped[strength] = (cap + 1e-9, text, *grants[(cap_shown, text)])
+            capped[strength] = (cap + _TOLERANCE, text, *grants[(cap_shown, text)])
         return capped
 
     def _grants(
@@ -315,13 +318,16 @@ class Decider:
 
         def grant(start: dt.date) -> Authorization:
             """As _approval grants it for a dose under this cap, from ``start``."""
-            end = authorization_end(start, self.months)
-            got: Authorization = _remember(
-                memo, start, Authorization(start, end, cap_shown, text, self.duration_text)
-            )
+            got: Authorization = _remember(memo, start, self._grant(start, cap_shown, text))
             return got
 
         return memo, grant
+
+    def _grant(self, start: dt.date, dose: int | float, text: str | None) -> Authorization:
+        """The authorization of an approval from ``start`` for ``dose`` a day."""
+        return Authorization(
+            start, authorization_end(start, self.months), dose, text, self.duration_text
+        )
 
     def _dose(self, requested: float) -> int | float:
         shown: int | float = _remember(self._doses, requested, _number(requested))
@@ -331,16 +337,10 @@ class Decider:
         """What approving gives for a daily dose requested, a strength and a start."""
         requested, strength, start = key
         text, cap, cap_shown = self._cap(strength)
-        within = None if cap is None else requested <= cap + 1e-9
+        within = None if cap is None else requested <= cap + _TOLERANCE
         decision: Decision = "partially_approved" if within is False else "approved"
         shown = _number(requested)
-        authorization = Authorization(
-            start,
-            authorization_end(start, self.months),
-            shown if cap_shown is None else cap_shown,
-            text,
-            self.duration_text,
-        )
+        authorization = self._grant(start, shown if cap_shown is None else cap_shown, text)
         got: _Approval = _remember(
             self._approvals, key, (decision, authorization, shown, within, text)
         )
