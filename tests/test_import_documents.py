@@ -483,7 +483,9 @@ def test_import_text_gives_the_same_policy(case: tuple[dict[str, Any], Any, Path
 
 def test_report_markdown(case: tuple[dict[str, Any], Any, Path]) -> None:
     _, result, _ = case
-    report = result.report_markdown()
+    from priorauth.importer.report import render_markdown
+
+    report = render_markdown(result)
     assert isinstance(report, str)
     assert result.policy.number in report
     assert result.policy.drug.brand in report

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from fastapi.responses import JSONResponse
 
     from priorauth.request import parse_request
-    from priorauth.service.app import create_app
+    from priorauth.server import create_app
     from priorauth.service.auth import principal_for
     from priorauth.service.config import Settings
     from priorauth.service.workflow import case_view

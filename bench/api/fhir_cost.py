@@ -15,7 +15,7 @@ from pathlib import Path
 
 from priorauth.fhir import pas
 from priorauth.fhir.mapping import Chart, to_request
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

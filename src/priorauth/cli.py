@@ -239,7 +239,9 @@ def policy_import(
             else:
                 sys.stdout.write(text)
             if report is not None:
-                write_atomically(report, result.report_markdown())
+                from priorauth.importer.report import render_markdown
+
+                write_atomically(report, render_markdown(result))
         except OSError as exc:
             raise BadInput(f"cannot write: {exc}") from None
         from priorauth.importer.report import summary_view
@@ -412,7 +414,7 @@ def serve(
             )
         try:
             uvicorn.run(
-                "priorauth.service.main:app",
+                "priorauth.server:app",
                 factory=True,
                 host=host,
                 port=port,

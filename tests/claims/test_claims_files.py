@@ -145,7 +145,7 @@ def test_summary_and_report(tmp_path: Path, auths: Path) -> None:
 def test_authorizations_from_the_service_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from priorauth.service.app import create_app
+    from priorauth.server import create_app
     from priorauth.service.config import Settings, get_settings
 
     url = f"sqlite:///{tmp_path / 'service.db'}"

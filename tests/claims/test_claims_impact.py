@@ -112,7 +112,7 @@ def test_the_command_writes_ndjson_and_a_report(
 def test_cases_from_the_service_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
-    from priorauth.service.app import create_app
+    from priorauth.server import create_app
     from priorauth.service.config import Settings, get_settings
 
     url = f"sqlite:///{tmp_path / 'service.db'}"

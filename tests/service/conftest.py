@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from service_support import FakeClock, fresh_postgres_database, skip_without_postgres
 from sqlalchemy import text
 
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.auth import ensure_demo_keys
 from priorauth.service.config import Settings
 from priorauth.service.db import Database

@@ -14,9 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, make_url, text
 
+from priorauth.schema import metadata as all_tables
 from priorauth.service.db import make_engine
 from priorauth.service.migrate import alembic_config, upgrade
-from priorauth.service.models import Base
 
 TABLES = {"api_keys", "cases", "events", "authorizations"}
 
@@ -50,7 +50,7 @@ def test_migrated_schema_equals_the_models(sa_engine: Engine) -> None:
     upgrade(sa_engine)
     with sa_engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diff = compare_metadata(ctx, Base.metadata)
+        diff = compare_metadata(ctx, all_tables)
     assert diff == []
 
 
@@ -96,7 +96,7 @@ def test_cli_db_upgrade_does_not_print_the_database_password(db_url: str) -> Non
 
 
 def test_service_start_up_migrates_an_empty_database(sa_engine: Engine, db_url: str) -> None:
-    from priorauth.service.app import create_app
+    from priorauth.server import create_app
     from priorauth.service.config import Settings
 
     app = create_app(Settings(database_url=db_url, demo_keys=True))

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from service_support import SUBMITTER, denied_case, submit
 
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.config import Settings
 
 EXAMPLES = int(os.environ.get("PRIORAUTH_FUZZ_EXAMPLES", "20"))

@@ -29,7 +29,7 @@ from service_support import (
 )
 from sqlalchemy import text
 
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.auth import create_key, revoke_key
 from priorauth.service.config import Settings
 from priorauth.service.models import Event

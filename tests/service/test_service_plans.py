@@ -16,7 +16,7 @@ from service_support import OTHER_CLINIC, SUBMITTER, FakeClock
 
 from priorauth.importer import import_document
 from priorauth.policy.dump import policy_yaml
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.config import Settings, SettingsError, load_settings
 from priorauth.service.models import Case
 

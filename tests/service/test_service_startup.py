@@ -21,7 +21,7 @@ from service_support import assert_problem, bearer
 from typer.testing import CliRunner
 
 from priorauth.cli import app as cli
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.config import Settings
 
 runner = CliRunner()

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from priorauth.service.app import create_app
+from priorauth.server import create_app
 from priorauth.service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

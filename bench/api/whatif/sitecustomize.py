@@ -61,7 +61,7 @@ if "pool" in _EXP:
     _db.make_engine = make_engine
 
 if "authcache" in _EXP:
-    import priorauth.service.app as _app
+    import priorauth.service.http as _app
 
 if "authcache" in _EXP and hasattr(_app, "principal_for"):  # src before Service.principal
     _principal_for = _app.principal_for

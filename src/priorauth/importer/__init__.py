@@ -6,9 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from priorauth.errors import DocumentError
-from priorauth.importer.build import ImportResult, Placement, Unplaced, build
-from priorauth.importer.document import clean, read_text
-from priorauth.importer.structure import unwrap
+from priorauth.importer.build import build_fep
+from priorauth.importer.document import Document, clean, read_text
+from priorauth.importer.generic import build_generic
+from priorauth.importer.result import ImportResult, Placement, Unplaced
+from priorauth.importer.structure import split_sections, unwrap
+from priorauth.policy.tables import Knowledge, load_knowledge
+
+
+def build(
+    doc: Document,
+    kb: Knowledge | None = None,
+    plan: str | None = None,
+    line_of_business: str | None = None,
+) -> ImportResult:
+    """A cleaned document to a policy, by the reader of its layout: FEP's when it has FEP's
+    requirement sections, else the reader of other plans' layouts (FORMATS.md)."""
+    kb = kb or load_knowledge()
+    sections = split_sections(doc)
+    if "prior-approval requirements" in sections:
+        return build_fep(doc, sections, kb, plan, line_of_business)
+    return build_generic(doc, kb, plan, line_of_business)
 
 
 def import_text(
@@ -44,6 +62,7 @@ __all__ = [
     "ImportResult",
     "Placement",
     "Unplaced",
+    "build",
     "import_document",
     "import_text",
 ]

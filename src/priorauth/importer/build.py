@@ -12,17 +12,17 @@ from priorauth.errors import DocumentError, PolicyError
 from priorauth.importer.document import Document, Line
 from priorauth.importer.limits import ParsedLimits, parse_limits
 from priorauth.importer.mapping import Context, Mapped, disease_of, map_criterion
+from priorauth.importer.result import ImportResult, Placement, Unplaced
 from priorauth.importer.structure import (
     Group,
     Item,
     Requirements,
     Section,
     parse_requirements,
-    split_sections,
 )
 from priorauth.policy.load import policy_from_data
 from priorauth.policy.model import DiagnosisCondition, Policy
-from priorauth.policy.tables import Knowledge, load_knowledge, norm
+from priorauth.policy.tables import Knowledge, norm
 
 TITLES = {
     "initial": "Prior-Approval Requirements",
@@ -70,48 +70,6 @@ _STOP = {
     "is",
     "has",
 }
-
-
-@dataclass
-class Placement:
-    """Where one criterion came from and what it became."""
-
-    id: str
-    text: str
-    page: int
-    line: int
-    mapping: str  # "typed" or "question"
-    condition_type: str
-    why: str
-    flag: str | None = None  # "administrative": a reviewer's question by design
-
-
-@dataclass
-class Unplaced:
-    text: str
-    page: int
-    line: int
-    section: str
-
-
-@dataclass
-class ImportResult:
-    source: str
-    policy: Policy
-    criteria: list[Placement]
-    unplaced: list[Unplaced]
-    warnings: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def typed_share(self) -> tuple[int, int]:
-        typed = sum(1 for c in self.criteria if c.mapping == "typed")
-        return typed, len(self.criteria)
-
-    def report_markdown(self) -> str:
-        from priorauth.importer.report import render_markdown
-
-        return render_markdown(self)
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -365,24 +323,18 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
 
 
-def build(
+def build_fep(
     doc: Document,
-    kb: Knowledge | None = None,
+    sections: dict[str, Section],
+    kb: Knowledge,
     plan: str | None = None,
     line_of_business: str | None = None,
 ) -> ImportResult:
-    kb = kb or load_knowledge()
-    sections = split_sections(doc)
+    """A document in FEP's layout (its sections already split) to a policy."""
     warnings: list[str] = []
     notes: list[str] = []
     unplaced: list[Unplaced] = []
     src = doc.source
-
-    if "prior-approval requirements" not in sections:
-        # Another plan's layout (FORMATS.md), or one not recognised: read what can be read.
-        from priorauth.importer.generic import build_generic
-
-        return build_generic(doc, kb, plan, line_of_business)
 
     meta = _metadata(doc, sections, kb, warnings)
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)

@@ -10,8 +10,6 @@ from typing import Any
 
 from priorauth.errors import DocumentError
 from priorauth.importer.build import (
-    ImportResult,
-    Unplaced,
     _Builder,
     _clean_id,
     _tidy,
@@ -34,6 +32,7 @@ from priorauth.importer.layouts import (
 )
 from priorauth.importer.mapping import Context, disease_of
 from priorauth.importer.outline import Node, parse_outline, resolve
+from priorauth.importer.result import ImportResult, Unplaced
 from priorauth.policy.tables import Knowledge, norm
 
 TITLES = {"initial": "Initial authorization", "renewal": "Reauthorization"}

@@ -22,7 +22,7 @@ import yaml
 
 from priorauth.errors import DocumentError
 from priorauth.importer import import_document
-from priorauth.importer.build import ImportResult
+from priorauth.importer.result import ImportResult
 
 SUFFIXES = (".txt", ".md", ".pdf")
 

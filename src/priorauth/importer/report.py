@@ -3,14 +3,11 @@ the warnings; as Markdown for review and as a Rich summary for the terminal."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from priorauth.importer.build import ImportResult
+from priorauth.importer.result import ImportResult
 
 
 def _md(text: str) -> str:

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+# Unpaired surrogates, and C0/C1 controls but tab, line feed, carriage return: the text rule
+# (service/inbound.py) refuses them, and an error message must never carry them back.
+BAD_CHAR = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """The text with every character the rule refuses shown as an escape: safe to put in an
+    error message, a log line or a response."""
+    return BAD_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 class ServiceError(Exception):
     status = 400

@@ -21,14 +21,14 @@ clinical."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from priorauth.service.errors import Invalid, TooLarge, UnsupportedMediaType
+from priorauth.service.errors import BAD_CHAR as _BAD_CHAR
+from priorauth.service.errors import Invalid, TooLarge, UnsupportedMediaType, printable
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,10 @@ class Limits:
     max_depth: int = 20
 
 
-# Unpaired surrogates, and C0/C1 controls but tab, line feed, carriage return.
-_BAD_CHAR = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def _describe(ch: str) -> str:
     if "\ud800" <= ch <= "\udfff":
         return f"an unpaired UTF-16 surrogate (U+{ord(ch):04X}), which is not valid Unicode"
     return f"a control character (U+{ord(ch):04X})"
-
-
-def printable(text: str) -> str:
-    """The text with every character the rule refuses shown as an escape: safe to put in an
-    error message, a log line or a response."""
-    return _BAD_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def check_text(value: str, field: str, limits: Limits | None = None) -> str:

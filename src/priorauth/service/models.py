@@ -1,4 +1,7 @@
-"""Tables. Cases, their append-only events, authorizations, API keys."""
+"""Tables. Cases, their append-only events, authorizations, API keys.
+
+The workbench's users (service/users.py) and the FHIR adapter's tables (fhir/models.py) share
+this `Base`, so one migration history covers them; priorauth.schema gathers them all."""
 
 from __future__ import annotations
 
@@ -104,8 +107,3 @@ class Authorization(Base):
     max_daily_dose_mg: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
-
-# Registered on the same metadata (migrations compare against it).
-# The FHIR adapter's tables share this metadata, so that one migration history covers them.
-from priorauth.fhir import models as _fhir_models  # noqa: E402,F401
-from priorauth.service import users as _users  # noqa: E402, F401

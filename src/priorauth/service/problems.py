@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 from starlette.types import Scope
 
-from priorauth.service.inbound import printable
+from priorauth.service.errors import printable
 
 PROBLEM = "application/problem+json"
 

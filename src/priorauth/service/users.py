@@ -11,17 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from priorauth.service.auth import ROLES, Principal
 from priorauth.service.models import ApiKey, Base
-
-if TYPE_CHECKING:
-    from priorauth.service.auth import Principal
 
 SESSION_HOURS = 12  # a working day; signing in again the next morning is expected
 _hasher = PasswordHasher()
@@ -67,7 +64,6 @@ def create_user(
     org: str | None,
     name: str | None = None,
 ) -> User:
-    from priorauth.service.auth import ROLES  # auth -> models -> users: import when used
 
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
@@ -144,7 +140,6 @@ def session_principal(
     session: Session, token: str, now: dt.datetime
 ) -> tuple[Principal, str] | None:
     """(who, CSRF token) for a live session token, else None."""
-    from priorauth.service.auth import Principal
 
     row = session.get(WebSession, _sha256(token))
     if row is None or _utc(row.expires_at) <= now:

@@ -26,8 +26,7 @@ from priorauth.service.audit import record_reads
 from priorauth.service.auth import FailureThrottle, Principal, hash_key
 from priorauth.service.config import Settings
 from priorauth.service.db import Database
-from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from priorauth.service.inbound import printable
+from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, printable
 from priorauth.service.models import ApiKey, Authorization, Case, Event
 from priorauth.service.problems import validation_errors
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from priorauth.service.errors import Conflict, Forbidden, Invalid
 from priorauth.service.workflow import OPEN, Service, case_view
-from priorauth.web.app import Visitor, page, posted, redirect, service_of, values_of, visitor
+from priorauth.web.common import Visitor, page, posted, redirect, service_of, values_of, visitor
 from priorauth.web.letters import case_authorization
 from priorauth.web.views import (
     DECIDED,

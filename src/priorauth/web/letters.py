@@ -14,12 +14,12 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from priorauth.service.app import current_principal, get_service
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Conflict
+from priorauth.service.http import current_principal, get_service
 from priorauth.service.models import Authorization
 from priorauth.service.workflow import Service, case_view
-from priorauth.web.app import Visitor, service_of, templates, visitor
+from priorauth.web.common import Visitor, service_of, templates, visitor
 from priorauth.web.views import DECIDED, denial_reasons, policy_version, split_reason, utc
 
 router = APIRouter()

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from priorauth.service.errors import Invalid
 from priorauth.service.models import Case
 from priorauth.service.workflow import APPROVED, Service
-from priorauth.web.app import Visitor, page, service_of, visitor
 from priorauth.web.charts import COLORS, Bar, bucket_counts, histogram, rate_bars
+from priorauth.web.common import Visitor, page, service_of, visitor
 from priorauth.web.views import utc
 
 router = APIRouter()

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from priorauth.importer.review import diff
 from priorauth.policy.model import Criterion, Limits, Policy
 from priorauth.service.errors import NotFound
-from priorauth.web.app import Visitor, page, service_of, visitor
+from priorauth.web.common import Visitor, page, service_of, visitor
 
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from priorauth.service.auth import DEMO_KEYS
 from priorauth.service.users import check_password, close_session, key_hash_for, open_session
-from priorauth.web.app import (
+from priorauth.web.common import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
     Visitor,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from priorauth.policy.model import Policy
 from priorauth.service.errors import Invalid
 from priorauth.service.workflow import Service
-from priorauth.web.app import Visitor, page, posted, redirect, service_of, visitor
+from priorauth.web.common import Visitor, page, posted, redirect, service_of, visitor
 
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from priorauth.service.app import current_principal, get_service
 from priorauth.service.auth import Principal
 from priorauth.service.contract import check_dates
 from priorauth.service.errors import Invalid, ServiceError
+from priorauth.service.http import current_principal, get_service
 from priorauth.service.inbound import json_body, known_query
 from priorauth.service.logs import error_log, failure_line
 from priorauth.service.models import Authorization, Event

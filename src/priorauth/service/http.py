@@ -1,9 +1,7 @@
-"""The FastAPI application: settings, database, engine, error documents, authentication.
-
-Middleware, outermost first: the access log, the catch-all for unexpected errors (a 500 problem
-document; the connection stays usable), the NUL check on URLs, the body-size limit. A router
-added later (FHIR, web UI) gets all four; JSON routers add `Depends(json_body)` (inbound.py) for
-the media type, the JSON limits and the text rule."""
+"""What every HTTP adapter of the case service shares: the service and the caller as FastAPI
+dependencies, the NUL check on URLs, and error documents. The adapters (the JSON API, FHIR,
+CDS Hooks, the workbench) import this module; it imports none of them. The application itself is
+put together in priorauth.server."""
 
 from __future__ import annotations
 
@@ -15,25 +13,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from priorauth.engine.engine import Engine
-from priorauth.service.auth import Principal, ensure_demo_keys
-from priorauth.service.config import Settings, get_settings, load_policies
-from priorauth.service.db import Database
-from priorauth.service.errors import ServiceError, Unauthorized
-from priorauth.service.inbound import BodySizeLimit, printable
-from priorauth.service.logs import AccessLog, CatchAll
-from priorauth.service.migrate import upgrade
+from priorauth.service.auth import Principal
+from priorauth.service.errors import ServiceError, Unauthorized, printable
 from priorauth.service.problems import (
-    PROBLEM,
-    SafeJSONResponse,
     invalid_response,
     problem,
     problem_for,
     validation_errors,
 )
-from priorauth.service.workflow import Clock, Service
+from priorauth.service.workflow import Service
 
-__all__ = ["PROBLEM", "create_app", "current_principal", "get_service", "problem"]
+__all__ = ["RefuseNul", "current_principal", "get_service", "install_errors"]
 
 
 class RefuseNul:
@@ -53,35 +43,8 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
-def create_app(
-    settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True
-) -> FastAPI:
-    settings = settings or get_settings()
-    db = Database(settings.database_url)
-    if migrate:
-        upgrade(db.engine)
-    if settings.demo_keys:
-        with db.session() as s:
-            ensure_demo_keys(s)
-    engine = Engine(load_policies(settings), default_plan=settings.default_plan)
-    service = Service(db, engine, settings, clock)
-
-    app = FastAPI(
-        title="priorauth",
-        version="0.1.0",
-        description="Prior-authorization cases decided against drug policies kept as data.",
-        default_response_class=SafeJSONResponse,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.service = service
-    app.state.limits = settings.limits
-
-    # Added innermost first.
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.limits.max_body_bytes)
-    app.add_middleware(RefuseNul)
-    app.add_middleware(CatchAll)
-    app.add_middleware(AccessLog)
+def install_errors(app: FastAPI) -> None:
+    """Every error a route raises, as a problem document naming the field."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -98,19 +61,6 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
-
-    from priorauth.service.openapi import install as install_openapi
-    from priorauth.service.routes import router
-
-    app.include_router(router)
-    from priorauth.web import mount  # the workbench under /ui, and the decision letters
-
-    mount(app, service)
-    from priorauth.fhir.routes import mount as mount_fhir
-
-    mount_fhir(app)  # the FHIR (Da Vinci PAS, DTR), CDS Hooks (CRD) and SMART token routes
-    install_openapi(app)
-    return app
 
 
 def get_service(request: Request) -> Service:
