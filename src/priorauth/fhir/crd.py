@@ -1,20 +1,26 @@
 """Da Vinci CRD as CDS Hooks 2.0 services: order-select, order-sign and order-dispatch.
 
-Each order gets the `coverage-information` extension in a `systemActions` update, decided by the
-engine from the chart (prefetch, else fetched from `fhirServer`), with no case created:
+Each order gets the `coverage-information` extension (coverage_info.py) in a `systemActions`
+update, decided by the engine from the chart (prefetch, else fetched from `fhirServer`), with no
+case created:
 
-    no policy covers the order          covered, pa-needed no-auth
-    the engine approves from the chart  covered, satisfied + coverage-assertion-id
+    no policy covers the order          covered, no-auth
+    the drug is named only by a code    indeterminate (priorauth reads drug names)
+    the engine approves from the chart  covered, satisfied + satisfied-pa-id
     questions remain / chart too thin   covered, auth-needed, doc-needed clinical, the DTR
                                         Questionnaire
     over the quantity limit             covered, auth-needed (the quantity would be cut)
-    investigational under the policy    not-covered, with the policy's reason
+    investigational under the policy    not-covered (no pa-needed), with the policy's reason
     criteria not met from the chart     covered, auth-needed (a pharmacist reviews a request)
+    the Coverage is not in force        not-covered, reason no-active-coverage
+    no Coverage in the chart            no extension (it must name one): a card says so
+    an unexpected failure               indeterminate, reason technical (and the log)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Any
 
@@ -22,15 +28,14 @@ import httpx
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from priorauth.errors import PriorAuthError
-from priorauth.fhir.dtr import policy_in_force, questionnaire_id
-from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, to_request
-from priorauth.fhir.models import CoverageAssertion
+from priorauth.fhir.coverage_info import Assertion, coverage_of, extension, with_extension
+from priorauth.fhir.crd_decide import card, decide, outside_policies, policy_of, unnamed_drug
+from priorauth.fhir.mapping import Chart, Entry
 from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.service.auth import Principal
 from priorauth.service.workflow import Service
 
-CRD_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+log = logging.getLogger("priorauth.fhir.crd")
 HOOKS = {
     "priorauth-order-select": "order-select",
     "priorauth-order-sign": "order-sign",
@@ -45,6 +50,21 @@ PREFETCH = {
     "procedures": "Procedure?patient={{context.patientId}}",
 }
 FETCH_TIMEOUT = 3.0
+CRD_VERSION = "2.2"
+"""The CRD version whose rules the answers keep (discovery's `davinci-crd.version`)."""
+ORDER_TYPES = frozenset(
+    {
+        "Appointment",
+        "CommunicationRequest",
+        "DeviceRequest",
+        "Encounter",
+        "MedicationRequest",
+        "NutritionOrder",
+        "ServiceRequest",
+        "VisionPrescription",
+    }
+)
+"""The resources the coverage-information extension may be put on (its context)."""
 
 
 def discovery() -> dict[str, Any]:
@@ -60,31 +80,22 @@ def discovery() -> dict[str, Any]:
                 "questions remain.",
                 "prefetch": PREFETCH,
                 "usageRequirements": "Send the API key or a SMART access token as Bearer.",
+                "extension": {
+                    "davinci-crd.version": [CRD_VERSION],
+                    "davinci-crd.configuration-options": [
+                        {
+                            "code": "coverage-info",
+                            "type": "boolean",
+                            "name": "Coverage information",
+                            "description": "Whether each order needs prior authorization, "
+                            "with the questions still open; false: no answer at all.",
+                            "default": True,
+                        }
+                    ],
+                },
             }
         )
     return {"services": services}
-
-
-def _card(
-    summary: str, detail: str, indicator: str = "info", links: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    card: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
-        "summary": summary[:139],
-        "indicator": indicator,
-        "detail": detail,
-        "source": {
-            "label": "priorauth",
-            "topic": {
-                "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
-                "code": "coverage",
-                "display": "Coverage",
-            },
-        },
-    }
-    if links:
-        card["links"] = links
-    return card
 
 
 def _parse(raw: bytes, service_id: str) -> dict[str, Any]:
@@ -101,7 +112,15 @@ def _parse(raw: bytes, service_id: str) -> dict[str, Any]:
         raise FhirError("hookInstance is required", "hookInstance", code="required")
     if not isinstance(data.get("context"), dict):
         raise FhirError("context is required", "context", code="required")
+    for key in ("prefetch", "extension"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise FhirError(f"{key} must be a JSON object", key)
     return data
+
+
+def _wants_coverage_info(data: dict[str, Any]) -> bool:
+    config = (data.get("extension") or {}).get("davinci-crd.configuration")
+    return not (isinstance(config, dict) and config.get("coverage-info") is False)
 
 
 class _Fetcher:
@@ -115,7 +134,7 @@ class _Fetcher:
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.notes: list[str] = []
-        self.filled = False
+        self.done: set[str] = set()
 
     def get(self, query: str) -> dict[str, Any] | None:
         if not self.base:
@@ -133,40 +152,42 @@ class _Fetcher:
             return None
 
 
+def _add(chart: Chart, value: Any, path: str) -> None:
+    if not isinstance(value, dict):
+        return
+    if value.get("resourceType") == "Bundle":
+        entries = value.get("entry")
+        # A prefetch value that is no Bundle of entries is left out, as if not sent.
+        if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
+            chart.add_bundle(value, path)
+    elif value.get("resourceType"):
+        chart.add(value, path)
+
+
 def _chart(data: dict[str, Any]) -> tuple[Chart, _Fetcher]:
     """The prefetch as a chart; `_fill` adds what it lacks when a decision needs it."""
     chart = Chart()
-    fetcher = _Fetcher(data)
-    given = data.get("prefetch")
-    prefetch: dict[str, Any] = given if isinstance(given, dict) else {}
-    for key, value in prefetch.items():
-        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            chart.add_bundle(value, f"prefetch.{key}")
-        elif isinstance(value, dict) and value.get("resourceType"):
-            chart.add(value, f"prefetch.{key}")
-    return chart, fetcher
+    for key, value in (data.get("prefetch") or {}).items():
+        _add(chart, value, f"prefetch.{key}")
+    return chart, _Fetcher(data)
 
 
-def _fill(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> None:
-    """Read from the EHR what the prefetch did not bring (once per call)."""
-    if fetcher.filled:
+def _fill(data: dict[str, Any], chart: Chart, fetcher: _Fetcher, keys: tuple[str, ...]) -> None:
+    """Read from the EHR the prefetch keys the client did not send (once per call). A key sent
+    as null means the EHR has no such data (CDS Hooks): it is not asked for again."""
+    prefetch = data.get("prefetch") or {}
+    pid = data["context"].get("patientId")
+    if not isinstance(pid, str) or not pid:
         return
-    fetcher.filled = True
-    given = data.get("prefetch")
-    prefetch: dict[str, Any] = given if isinstance(given, dict) else {}
-    pid = str(data["context"].get("patientId") or "")
-    if not pid:
-        return
-    for key, template in PREFETCH.items():
-        if prefetch.get(key) is not None:
+    for key in keys:
+        if key in prefetch or key in fetcher.done:
             continue
-        found = fetcher.get(template.replace("{{context.patientId}}", pid))
-        if found is None:
-            continue
-        if found.get("resourceType") == "Bundle":
-            chart.add_bundle(found, f"fetched.{key}")
-        elif found.get("resourceType"):
-            chart.add(found, f"fetched.{key}")
+        fetcher.done.add(key)
+        _add(
+            chart,
+            fetcher.get(PREFETCH[key].replace("{{context.patientId}}", pid)),
+            f"fetched.{key}",
+        )
 
 
 def _orders(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> list[Entry]:
@@ -174,10 +195,16 @@ def _orders(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> list[Entry
     hook = data["hook"]
     if hook in ("order-select", "order-sign"):
         draft = context.get("draftOrders")
-        if not isinstance(draft, dict):
+        if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
             raise FhirError(
                 "context.draftOrders (a Bundle) is required", "context.draftOrders", code="required"
             )
+        entries = draft.get("entry") or []
+        if not isinstance(entries, list):
+            raise FhirError("a Bundle's entry is a list", "context.draftOrders.entry")
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict):
+                raise FhirError("an entry is an object", f"context.draftOrders.entry[{i}]")
         before = len(chart.entries)
         chart.add_bundle(draft, "context.draftOrders")
         orders = chart.entries[before:]
@@ -203,201 +230,156 @@ def _orders(data: dict[str, Any], chart: Chart, fetcher: _Fetcher) -> list[Entry
     return out
 
 
-def _coverage_info(
-    covered: str,
-    pa_needed: str,
-    coverage: Entry | None,
-    today: dt.date,
-    assertion: str,
-    doc_needed: str | None = None,
-    questionnaire: str | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [
-        {"url": "covered", "valueCode": covered},
-        {"url": "pa-needed", "valueCode": pa_needed},
-    ]
-    if doc_needed:
-        parts.append({"url": "doc-needed", "valueCode": doc_needed})
-        parts.append({"url": "doc-purpose", "valueCode": "withpa"})
-    if questionnaire:
-        parts.append({"url": "questionnaire", "valueCanonical": questionnaire})
-    if reason:
-        parts.append({"url": "reason", "valueCodeableConcept": {"text": reason[:1000]}})
-    if coverage is not None:
-        parts.append({"url": "coverage", "valueReference": {"reference": coverage.key}})
-    parts.append({"url": "date", "valueDate": today.isoformat()})
-    parts.append({"url": "coverage-assertion-id", "valueString": assertion})
-    return {"url": CRD_EXT, "extension": parts}
+def _invalid(order: Entry) -> dict[str, Any] | None:
+    """A warning card when the order is not valid FHIR R4 (nothing can be said about it)."""
+    res = order.resource
+    try:
+        get_fhir_model_class(str(res.get("resourceType"))).model_validate(res)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = pydantic_expression(order.path, tuple(err.get("loc", ())))
+        return card(
+            f"{order.key}: not a valid {res.get('resourceType')}",
+            f"`{where}`: {err.get('msg')}. Coverage requirements could not be checked.",
+            "warning",
+        )
+    except Exception as exc:
+        return card(f"{order.key}: not a valid resource", str(exc), "warning")
+    return None
 
 
 def answer(
     service: Service, who: Principal, service_id: str, raw: bytes, base: str
 ) -> dict[str, Any]:
     data = _parse(raw, service_id)
+    if not _wants_coverage_info(data):
+        return {"cards": []}
     chart, fetcher = _chart(data)
     orders = _orders(data, chart, fetcher)
     today = service.clock().date()
     cards: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
+    uncovered: list[str] = []
     for order in orders:
-        res = order.resource
-        try:
-            get_fhir_model_class(str(res.get("resourceType"))).model_validate(res)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            where = pydantic_expression(order.path, tuple(err.get("loc", ())))
-            cards.append(
-                _card(
-                    f"{order.key}: not a valid {res.get('resourceType')}",
-                    f"`{where}`: {err.get('msg')}. Coverage requirements could not be checked.",
-                    "warning",
-                )
+        refused = _invalid(order)
+        if refused is not None:
+            cards.append(refused)
+            continue
+        if order.resource.get("resourceType") not in ORDER_TYPES:
+            continue
+        action, shown = _answer_order(service, who, data, chart, fetcher, order, today, base)
+        if action is None:
+            uncovered.append(order.key)
+        else:
+            actions.append(action)
+        if shown is not None:
+            cards.append(shown)
+    if uncovered:
+        cards.append(
+            card(
+                "No coverage found for this patient: coverage requirements not checked",
+                "Neither the prefetch nor the EHR gave an active Coverage for the patient, so "
+                f"nothing can be said about {', '.join(uncovered)}.",
             )
-            continue
-        except Exception as exc:
-            cards.append(_card(f"{order.key}: not a valid resource", str(exc), "warning"))
-            continue
-        assertion = str(uuid.uuid4())
-        info, card = _decide(service, who, data, chart, order, today, assertion, base, fetcher)
-        updated = {**res, "extension": [*(res.get("extension") or []), info]}
-        actions.append(
-            {
-                "type": "update",
-                "description": f"coverage information for {order.key}",
-                "resource": updated,
-            }
         )
-        if card is not None:
-            cards.append(card)
     if fetcher.notes:
         cards.append(
-            _card(
+            card(
                 "Some of the chart could not be read",
                 "What is missing is treated as unknown: " + "; ".join(fetcher.notes),
-                "info",
             )
         )
-    return {"cards": cards, "systemActions": actions}
+    out: dict[str, Any] = {"cards": cards}
+    if actions:  # CDS Hooks: an optional array is left out rather than sent empty
+        out["systemActions"] = actions
+    return out
 
 
-def _decide(
+def _answer_order(
     service: Service,
     who: Principal,
     data: dict[str, Any],
     chart: Chart,
+    fetcher: _Fetcher,
     order: Entry,
     today: dt.date,
-    assertion: str,
     base: str,
-    fetcher: _Fetcher,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The systemAction for one order (None without a Coverage to name) and its card."""
     res = order.resource
-    coverage = chart.first("Coverage")
-    if res.get("resourceType") != "MedicationRequest":
-        return _coverage_info("covered", "no-auth", coverage, today, assertion), None
-    concept, _ = medication_concept(chart, order)
-    name = medication_name(concept)
     when = _date(res.get("authoredOn")) or today
-    policy = policy_in_force(service, name, when) if name else None
-    if policy is None:
-        return _coverage_info("covered", "no-auth", coverage, today, assertion), None
-    _fill(data, chart, fetcher)
-    coverage = chart.first("Coverage")
-    pid = str(data["context"].get("patientId") or "")
-    patient = chart.resolve(f"Patient/{pid}") if pid else None
-    patient = patient or chart.first("Patient")
-    qurl = f"{base}/fhir/Questionnaire/{questionnaire_id(policy, 'initial')}"
-    link = [{"label": "Prior-authorization questionnaire (DTR)", "url": qurl, "type": "absolute"}]
-    title = f"{policy.title} ({policy.number})"
+    assertion_id = str(uuid.uuid4())
+    shown: dict[str, Any] | None = None
     try:
-        mapped = to_request(
-            chart, order, service.engine, date_of_service=when, patient=patient, coverage=coverage
-        )
-        det = service.engine.evaluate_model(mapped.request)
-    except (FhirError, PriorAuthError) as exc:
-        detail = exc.diagnostics if isinstance(exc, FhirError) else str(exc)
-        info = _coverage_info(
-            "covered",
-            "auth-needed",
-            coverage,
-            today,
-            assertion,
-            "clinical",
-            qurl,
-            f"The chart does not settle {title}: {detail}",
-        )
-        return info, _card(f"Prior authorization needed: {title}", detail, "info", link)
-    if det.decision == "approved":
-        with service.db.session() as s:
-            s.add(
-                CoverageAssertion(
-                    id=assertion,
-                    org=who.org,
-                    member_id=mapped.request.member.id,
-                    drug=policy.title,
-                    decision=det.decision,
-                    request=mapped.request.model_dump(mode="json", exclude_none=True),
-                    created_at=service.clock(),
-                )
+        name, policy = policy_of(service, chart, order, when)
+        _fill(data, chart, fetcher, tuple(PREFETCH) if policy else ("coverage",))
+        coverage, in_force = coverage_of(chart, today)
+        if coverage is None:
+            return None, None
+        label = _payer(chart, coverage)
+        if not in_force:
+            assertion = Assertion(
+                "not-covered",
+                None,
+                f"{coverage.key} is not in force on {today.isoformat()} "
+                f"(status {coverage.resource.get('status')}, period "
+                f"{_period(coverage.resource)}).",
+                "no-active-coverage",
             )
-        info = _coverage_info("covered", "satisfied", coverage, today, assertion)
-        met = "; ".join(r.text for r in det.reasons if r.status == "met")[:900]
-        return info, _card(f"{title}: the chart meets the policy", f"Criteria met: {met}")
-    if det.decision == "denied" and det.denial_basis == "investigational":
-        reason = "; ".join(r.text for r in det.reasons)[:900]
-        info = _coverage_info(
-            "not-covered",
-            "no-auth",
-            coverage,
-            today,
-            assertion,
-            reason=f"Investigational under {title}: {reason}",
+        elif res.get("resourceType") != "MedicationRequest":
+            assertion = outside_policies(f"this {res.get('resourceType')}", when)
+        elif not name:
+            assertion = unnamed_drug(chart, order)
+        elif policy is None:
+            assertion = outside_policies(name, when)
+        else:
+            assertion, shown = decide(
+                service, who, data, chart, order, coverage, when, assertion_id, base, policy
+            )
+            if shown is not None:
+                shown["source"]["label"] = label
+    except Exception:
+        # Whatever failed, the EHR still gets an answer for the order, and the failure is in the
+        # log with its traceback: CRD resp-43 asks for indeterminate with the reason technical.
+        log.exception("CRD could not decide %s", order.key)
+        coverage, _ = coverage_of(chart, today)
+        if coverage is None:
+            return None, None
+        assertion = Assertion(
+            "indeterminate",
+            "indeterminate",
+            "priorauth failed while deciding this order; the failure is logged, and asking "
+            "again may succeed.",
+            "technical",
         )
-        return info, _card(f"Not covered: investigational under {title}", reason, "warning")
-    if det.decision == "partially_approved":
-        limit = det.authorization.quantity_limit if det.authorization else None
-        text = (
-            f"The requested {det.requested_daily_dose_mg} mg per day is over the limit "
-            f"({limit}); an authorization would cut the quantity."
-        )
-        info = _coverage_info("covered", "auth-needed", coverage, today, assertion, reason=text)
-        return info, _card(f"{title}: quantity over the limit", text, "warning")
-    if det.decision == "pended":
-        questions = "\n".join(f"- {q.text}" for q in det.missing)
-        info = _coverage_info(
-            "covered",
-            "auth-needed",
-            coverage,
-            today,
-            assertion,
-            "clinical",
-            qurl,
-            f"Questions remain under {title}",
-        )
-        return info, _card(
-            f"Prior authorization needed: {title}",
-            f"Questions the chart does not answer:\n{questions}",
-            "info",
-            link,
-        )
-    failed = "; ".join(r.text for r in det.reasons if r.status == "not_met")[:900]
-    info = _coverage_info(
-        "covered",
-        "auth-needed",
-        coverage,
-        today,
-        assertion,
-        "clinical",
-        qurl,
-        f"From the chart, not met: {failed}",
-    )
-    return info, _card(
-        f"{title}: criteria not met from the chart",
-        f"Not met: {failed}. A request goes to a pharmacist before any denial.",
-        "warning",
-        link,
-    )
+        shown = None
+    info = extension(assertion, coverage, today, assertion_id)
+    action = {
+        "type": "update",
+        "description": f"coverage information for {order.key}",
+        "resource": with_extension(res, info),
+    }
+    return action, shown
+
+
+def _payer(chart: Chart, coverage: Entry) -> str:
+    """The insurer's name as the patient knows it (CRD: a card's source.label)."""
+    for ref in coverage.resource.get("payor") or []:
+        if not isinstance(ref, dict):
+            continue
+        org = chart.resolve(ref)
+        name = org.resource.get("name") if org is not None else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+        if isinstance(ref.get("display"), str) and ref["display"].strip():
+            return str(ref["display"]).strip()
+    return "priorauth"
+
+
+def _period(coverage: dict[str, Any]) -> str:
+    given = coverage.get("period")
+    period: dict[str, Any] = given if isinstance(given, dict) else {}
+    return f"{period.get('start', '…')} to {period.get('end', '…')}"
 
 
 def _date(text: Any) -> dt.date | None:
