@@ -8,7 +8,7 @@ import importlib
 
 from priorauth.errors import PriorAuthError
 
-# The extra that installs each library (pyproject.toml's optional-dependencies).
+# In step with pyproject.toml's optional-dependencies: the message names the extra to install.
 CLAIMS = ("claims", ("duckdb", "pyarrow"))
 SPARK = ("spark", ("pyspark", "duckdb", "pyarrow"))
 
@@ -30,7 +30,8 @@ def require(feature: str, extra: tuple[str, tuple[str, ...]]) -> None:
             if gone not in missing:
                 missing.append(gone)
     if missing:
+        names = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
         raise MissingExtra(
-            f"{feature} needs {' and '.join(missing)}, not installed here: "
+            f"{feature} needs {names}, not installed here: "
             f"pip install 'priorauth[{name}]'"
         )
