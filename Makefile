@@ -3,16 +3,26 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BASE_STAMP := $(VENV)/.installed-base
 
 .PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure
 
+# `make run` and `make examples` need the package alone: the service, the workbench, the engine.
+$(BASE_STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $(BASE_STAMP)
+
+# The tests, the lint and the benchmarks: the development tools and every extra (the claims
+# review, and Spark, which the tests compare with DuckDB).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,spark]'
+	touch $(STAMP) $(BASE_STAMP)
 
-run: $(STAMP)
+run: $(BASE_STAMP)
 	PRIORAUTH_DEMO_KEYS=1 $(BIN)/priorauth serve
 
 # The service tests run on SQLite and, when the machine has PostgreSQL, on PostgreSQL too.
@@ -44,7 +54,7 @@ differential: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-examples: $(STAMP)
+examples: $(BASE_STAMP)
 	$(BIN)/priorauth evaluate examples/*-*.json
 
 # A real server, a burst of submissions, kill -9, restart: every acknowledged case is there once.

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from shared_folder import shared
 from typer.testing import CliRunner
 
 from priorauth.cli import app
@@ -32,6 +33,9 @@ README_COMMANDS = _console_commands((ROOT / "README.md").read_text())
 def test_readme_commands_run(command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     args = shlex.split(command)[1:]
+    for arg in args:  # a document from the shared folder, which a lone clone does not have
+        if arg.startswith("../shared/"):
+            shared(arg.removeprefix("../shared/"))
     for i, arg in enumerate(args[:-1]):  # files the command writes go to a scratch folder
         if arg in ("-o", "--output", "--report"):
             args[i + 1] = str(tmp_path / Path(args[i + 1]).name)

@@ -18,15 +18,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = (ROOT / "../shared/seed/000_24fb1b736f1c81db.txt").resolve()
-KRAZATI = (ROOT / "../shared/policies/5.99.101-krazati.md").resolve()
-TAGRISSO = (ROOT / "../shared/policies/5.99.102-tagrisso.md").resolve()
+from shared_folder import SEED_DOC, shared
 
 
 def seed_lines() -> list[str]:
-    return SEED.read_text(encoding="utf-8").split("\n")
+    return shared(SEED_DOC).read_text(encoding="utf-8").split("\n")
 
 
 def find(lines: list[str], pattern: str, start: int = 0) -> int:
@@ -141,7 +137,7 @@ def test_policy_in_another_encoding_never_crashes(tmp_path: Path) -> None:
     read; nothing else."""
     DocumentError, import_document, _ = import_errors()
     path = tmp_path / "lumakras-cp1252.txt"
-    path.write_bytes(SEED.read_text(encoding="utf-8").encode("cp1252"))
+    path.write_bytes("\n".join(seed_lines()).encode("cp1252"))
     try:
         result = import_document(path)
     except DocumentError as exc:
@@ -258,12 +254,13 @@ def test_cli_import_of_the_seed_writes_a_policy(tmp_path: Path) -> None:
     from priorauth.importer import import_document
     from priorauth.policy.load import load_policy
 
+    seed = shared(SEED_DOC)
     out = tmp_path / "lumakras.yaml"
-    result = run_import(str(SEED), "-o", str(out))
+    result = run_import(str(seed), "-o", str(out))
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert out.is_file()
     loaded = load_policy(out)
-    assert loaded.model_dump(mode="json") == import_document(SEED).policy.model_dump(mode="json")
+    assert loaded.model_dump(mode="json") == import_document(seed).policy.model_dump(mode="json")
 
 
 @pytest.mark.parametrize("name", ["empty", "hello", "not_utf8", "pdf_not_pdf", "pdf_truncated"])

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from shared_folder import shared
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTATIONS = sorted((Path(__file__).parent / "import_expectations").glob("*.yaml"))
@@ -44,7 +45,10 @@ def load_expect(path: Path) -> dict[str, Any]:
 
 
 def source_of(exp: dict[str, Any]) -> Path:
-    return (ROOT / exp["source"]).resolve()
+    source: str = exp["source"]
+    if source.startswith("../shared/"):
+        return shared(source.removeprefix("../shared/"))
+    return (ROOT / source).resolve()
 
 
 @functools.cache

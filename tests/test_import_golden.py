@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_folder import SEED_DOC, shared
 from test_properties import full_request, removable_parts
 
 from priorauth import Engine, RequestError, load_policy
 from priorauth.importer import import_document
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = next((ROOT.parent / "shared/seed").glob("*.txt"))
+SEED = shared(SEED_DOC)
 CURATED = ROOT / "src/priorauth/policy/builtin/5.21.177-lumakras-2026-04-01.yaml"
 
 CURATED_ENGINE = Engine(policies=[load_policy(CURATED)])

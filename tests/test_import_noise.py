@@ -16,13 +16,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_folder import SEED_DOC, shared
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = (ROOT / "../shared/seed/000_24fb1b736f1c81db.txt").resolve()
-OTHERS = [
-    (ROOT / "../shared/policies/5.99.101-krazati.md").resolve(),
-    (ROOT / "../shared/policies/5.99.102-tagrisso.md").resolve(),
-]
+# The documents, under ../shared (a test skips when its document is not there).
+SEED = SEED_DOC
+OTHERS = ["policies/5.99.101-krazati.md", "policies/5.99.102-tagrisso.md"]
 NUMBER_LINE = re.compile(r"^#{1,2} \d+\.\d+\.\d+\s*$")
 SECTION_LINE = "<b>Section:</b>"
 MARKER = re.compile(r"^\s*(?:\d+\.|- [a-z]\.|\*\*Age\*\*)\s*")
@@ -107,15 +105,14 @@ def dump(policy: Any) -> Any:
 
 
 @functools.cache
-def doc(path: str) -> Doc:
-    return Doc(Path(path))
+def doc(relative: str) -> Doc:
+    return Doc(shared(relative))
 
 
-@functools.cache
-def clean(path: str) -> tuple[dict[str, Any], Any]:
+@functools.cache  # by identity: doc() gives one Doc per document
+def clean(d: Doc) -> tuple[dict[str, Any], Any]:
     from priorauth.importer import import_text
 
-    d = doc(path)
     result = import_text(d.text, source=d.path.name)
     return dump(result.policy), result
 
@@ -142,7 +139,7 @@ def differences(a: Any, b: Any, where: str = "policy") -> list[str]:
 
 
 def assert_same_policy(d: Doc, noisy: list[str], what: str) -> None:
-    want, _ = clean(str(d.path))
+    want, _ = clean(d)
     result = reimport(d, noisy)
     have = dump(result.policy)
     diff = differences(want, have)
@@ -206,7 +203,7 @@ def broken_sentence(draw: st.DrawFn, d: Doc, which: str) -> tuple[list[str], str
 @SETTINGS
 @given(data=st.data())
 def test_seed_page_headers_and_blank_lines_change_nothing(data: st.DataObject) -> None:
-    d = doc(str(SEED))
+    d = doc(SEED)
     lines, what = data.draw(noise(d), label="noisy document")
     assert_same_policy(d, lines, what)
 
@@ -214,7 +211,7 @@ def test_seed_page_headers_and_blank_lines_change_nothing(data: st.DataObject) -
 @SETTINGS
 @given(data=st.data())
 def test_seed_page_break_inside_a_criterion(data: st.DataObject) -> None:
-    d = doc(str(SEED))
+    d = doc(SEED)
     lines, what = data.draw(broken_sentence(d, "criterion"), label="broken criterion")
     assert_same_policy(d, lines, what)
 
@@ -222,16 +219,16 @@ def test_seed_page_break_inside_a_criterion(data: st.DataObject) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_seed_page_break_inside_the_description(data: st.DataObject) -> None:
-    d = doc(str(SEED))
+    d = doc(SEED)
     lines, what = data.draw(broken_sentence(d, "description"), label="broken description")
     assert_same_policy(d, lines, what)
 
 
-@pytest.mark.parametrize("path", OTHERS, ids=[p.stem for p in OTHERS])
+@pytest.mark.parametrize("path", OTHERS, ids=[Path(p).stem for p in OTHERS])
 @SETTINGS
 @given(data=st.data())
-def test_other_documents_page_noise(path: Path, data: st.DataObject) -> None:
-    d = doc(str(path))
+def test_other_documents_page_noise(path: str, data: st.DataObject) -> None:
+    d = doc(path)
     if data.draw(st.booleans(), label="break a criterion?"):
         lines, what = data.draw(broken_sentence(d, "criterion"), label="broken criterion")
     else:
@@ -241,7 +238,7 @@ def test_other_documents_page_noise(path: Path, data: st.DataObject) -> None:
 
 def test_the_noise_is_in_the_documents_format() -> None:
     """The generated header is the document's own header with another page number."""
-    d = doc(str(SEED))
+    d = doc(SEED)
     block = d.header(2, 4, None)
     text = "\n".join(block)
     assert text in d.text
@@ -281,18 +278,18 @@ SPLITS = [
 @pytest.mark.parametrize(
     ("path", "line_start", "split_before"),
     SPLITS,
-    ids=[f"{p.stem}:{s.strip()}" for p, _, s in SPLITS],
+    ids=[f"{Path(p).stem}:{s.strip()}" for p, _, s in SPLITS],
 )
 def test_page_break_mid_criterion_keeps_the_criteria(
-    path: Path, line_start: str, split_before: str
+    path: str, line_start: str, split_before: str
 ) -> None:
-    d = doc(str(path))
+    d = doc(path)
     n = next(i for i, line in enumerate(d.lines) if line.startswith(line_start))
     line = d.lines[n]
     at = line.index(split_before)
     first, second = line[:at].rstrip(), line[at:].strip()
     lines = [*d.lines[:n], first, "", *d.header(3, 5, None), "", second, *d.lines[n + 1 :]]
-    want, _ = clean(str(d.path))
+    want, _ = clean(d)
     result = reimport(d, lines)
     diff = differences(criteria_only(want), criteria_only(dump(result.policy)))
     placed = [p.text for p in result.criteria if p.text.startswith(second[:12])]
@@ -311,13 +308,13 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("path", [SEED, *OTHERS], ids=[p.stem for p in [SEED, *OTHERS]])
-def test_text_variants_change_nothing(path: Path, variant: str) -> None:
+@pytest.mark.parametrize("path", [SEED, *OTHERS], ids=[Path(p).stem for p in [SEED, *OTHERS]])
+def test_text_variants_change_nothing(path: str, variant: str) -> None:
     """Line endings, a byte-order mark, trailing and non-breaking spaces: the same policy."""
     from priorauth.importer import import_text
 
-    d = doc(str(path))
-    want, _ = clean(str(path))
+    d = doc(path)
+    want, _ = clean(d)
     result = import_text(VARIANTS[variant](d.text), source=d.path.name)
     diff = differences(want, dump(result.policy))
     assert not diff, f"{d.path.name}, {variant}:\n" + "\n".join(diff[:10])

@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
+from shared_folder import SEED_DOC, shared
 
 from priorauth.importer import DocumentError, import_document
 from priorauth.importer.document import strip_markup
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = next((ROOT.parent / "shared/seed").glob("*.txt"))
 
 
 def render_pdf(text: str, path: Path, wrap: int | None = None) -> None:
@@ -62,11 +60,12 @@ def _comparable(policy: Any) -> Any:
 
 @pytest.mark.parametrize("wrap", [None, 90])
 def test_pdf_of_the_seed_imports_like_its_text(tmp_path: Path, wrap: int | None) -> None:
+    seed = shared(SEED_DOC)
     pdf = tmp_path / "lumakras.pdf"
-    render_pdf(SEED.read_text(), pdf, wrap)
+    render_pdf(seed.read_text(), pdf, wrap)
     from_pdf = import_document(pdf)
     assert from_pdf.unplaced == []
-    assert _comparable(from_pdf.policy) == _comparable(import_document(SEED).policy)
+    assert _comparable(from_pdf.policy) == _comparable(import_document(seed).policy)
 
 
 def test_a_pdf_that_is_not_a_pdf(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from shared_folder import SEED_DOC, shared
 
 from priorauth import Engine, PolicyError, load_policy
 from priorauth.policy.load import builtin_policies
@@ -60,7 +61,7 @@ def test_lumakras_limits_initial_and_renewal() -> None:
 
 
 def test_every_criterion_quotes_the_policy() -> None:
-    seed = next((Path(__file__).resolve().parents[2] / "shared/seed").glob("*.txt")).read_text()
+    seed = shared(SEED_DOC).read_text()
     flat = " ".join(seed.replace("**", "").split())
     p = load_policy(LUMAKRAS)
     for root in (p.requirements.initial, p.requirements.renewal):

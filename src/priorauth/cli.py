@@ -587,11 +587,17 @@ def claims_review(
     """Review paid claims against the authorizations on file and the policies: one finding per
     flagged claim (no_authorization, expired_authorization, over_daily_dose) with the dollars at
     risk. Rows that cannot be read go to the rejects file and never stop the run."""
-    from priorauth.claims.console import progress_bar, summary_table
+    from priorauth.claims import extras
 
     with _one_line_errors():
         if engine_name not in ("duckdb", "spark"):
             raise BadInput(f"--engine: expected duckdb or spark, got {engine_name!r}")
+        if engine_name == "spark":
+            extras.require("claims review --engine spark", extras.SPARK)
+        else:
+            extras.require("claims review", extras.CLAIMS)
+        from priorauth.claims.console import progress_bar, summary_table
+
         for path, what in ((findings, "--out"), (report, "--report"), (rejects, "--rejects")):
             if path is not None and path.exists() and path.is_dir():
                 raise BadInput(f"{what}: {path} is a directory")
@@ -669,9 +675,12 @@ def claims_synth(
     drugs no policy covers."""
     import datetime as dt
 
-    from priorauth.claims.synth import synthesize
+    from priorauth.claims import extras
 
     with _one_line_errors():
+        extras.require("claims synth", extras.CLAIMS)
+        from priorauth.claims.synth import synthesize
+
         if fmt not in ("parquet", "csv"):
             raise BadInput(f"--format: expected parquet or csv, got {fmt!r}")
         try:

@@ -8,10 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+
+pytest.importorskip("duckdb", reason="needs the claims extra: pip install 'priorauth[claims]'")
+pytest.importorskip("pyarrow", reason="needs the claims extra: pip install 'priorauth[claims]'")
+
+import duckdb
 
 from priorauth.claims.review_sql import AUTH_COLUMNS, CLAIM_COLUMNS
 from priorauth.cli import app

@@ -9,8 +9,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytest.importorskip("duckdb", reason="needs the claims extra: pip install 'priorauth[claims]'")
+pytest.importorskip("pyarrow", reason="needs the claims extra: pip install 'priorauth[claims]'")
 
 from priorauth import Engine
 from priorauth.claims.duckdb_review import review

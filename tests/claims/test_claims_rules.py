@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+pytest.importorskip("duckdb", reason="needs the claims extra: pip install 'priorauth[claims]'")
+pytest.importorskip("pyarrow", reason="needs the claims extra: pip install 'priorauth[claims]'")
+
 from priorauth import Engine
 from priorauth.claims.duckdb_review import review
 from priorauth.claims.review_sql import AUTH_COLUMNS, CLAIM_COLUMNS

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+pytest.importorskip("pyspark", reason="needs the spark extra: pip install 'priorauth[spark]'")
+pytest.importorskip("duckdb", reason="needs the spark extra: pip install 'priorauth[spark]'")
+
 from priorauth.claims.review_sql import AUTH_COLUMNS, CLAIM_COLUMNS
 from priorauth.cli import app
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+pytest.importorskip("duckdb", reason="needs the claims extra: pip install 'priorauth[claims]'")
+pytest.importorskip("pyarrow", reason="needs the claims extra: pip install 'priorauth[claims]'")
+
 import duckdb
 
 from priorauth import Engine

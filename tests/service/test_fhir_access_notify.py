@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from service_support import REVIEWER, SUBMITTER, FakeClock
 from sqlalchemy import select
-from test_fhir_pas import claim_response, review_code, submit
+from test_fhir_pas import claim_response, davinci, review_code, submit
 from typer.testing import CliRunner
 
 from priorauth.cli import app as cli
@@ -30,7 +30,6 @@ from priorauth.fhir.access import register_client
 from priorauth.fhir.models import FhirAudit
 from priorauth.service.config import get_settings
 
-DAVINCI = Path(__file__).resolve().parents[3] / "shared" / "research" / "davinci"
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
 TOKEN_URL = "http://testserver/oauth/token"
 
@@ -44,9 +43,8 @@ def receiver() -> Iterator[Loopback]:
 
 def subscribe(client: TestClient, endpoint: str, content: str = "full-resource") -> str:
     sub = json.loads(
-        (
-            DAVINCI / "inferno_davinci-pas-test-kit__spec_fixtures__PAS_Subscription_example_"
-            "v221_good.json"
+        davinci(
+            "inferno_davinci-pas-test-kit__spec_fixtures__PAS_Subscription_example_v221_good.json"
         ).read_text()
     )
     sub["channel"]["endpoint"] = endpoint

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,9 @@ from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from fhir_cases import CASES, Loopback, case, pas_bundle, resources
 from service_support import SUBMITTER
+from shared_folder import shared
 from test_fhir_pas import claim_response, review_code, submit
 
-DAVINCI = Path(__file__).resolve().parents[3] / "shared" / "research" / "davinci"
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
 CRD_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 LUMAKRAS_QUESTIONS = {
@@ -34,8 +33,9 @@ LUMAKRAS_QUESTIONS = {
 }
 
 
-def shared(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DAVINCI / name).read_text())
+def davinci(name: str) -> dict[str, Any]:
+    """A public Da Vinci example payload from ../shared/research/davinci."""
+    data: dict[str, Any] = json.loads(shared(f"research/davinci/{name}").read_text())
     return data
 
 
@@ -59,7 +59,7 @@ def test_questionnaire_package_for_the_test_kit_input_says_no_questionnaire_is_n
 ) -> None:
     out = package(
         client,
-        shared(
+        davinci(
             "inferno_davinci-dtr-test-kit__spec_fixtures__questionnaire_package_"
             "input_params_conformant.json"
         ),
@@ -107,7 +107,7 @@ def test_questionnaire_package_is_generated_from_the_policy_and_prefilled_from_t
 
 
 def test_next_question_on_a_foreign_form_is_a_clear_operation_outcome(client: TestClient) -> None:
-    params = shared(
+    params = davinci(
         "inferno_davinci-dtr-test-kit__spec_fixtures__next_question_initial_input_params_"
         "conformant.json"
     )
@@ -185,7 +185,7 @@ def test_the_crd_order_sign_example_gets_coverage_information(client: TestClient
     out = hook(
         client,
         "priorauth-order-sign",
-        shared("HL7_davinci-crd__input_resources__CRDServiceRequest.order-sign.json"),
+        davinci("HL7_davinci-crd__input_resources__CRDServiceRequest.order-sign.json"),
     )
     assert len(out["systemActions"]) == 2
     for action in out["systemActions"]:
@@ -199,7 +199,7 @@ def test_the_test_kit_order_sign_request_gets_a_card_for_its_malformed_order(
     out = hook(
         client,
         "priorauth-order-sign",
-        shared("inferno_davinci-crd-test-kit__spec_fixtures__order_sign_hook_request.json"),
+        davinci("inferno_davinci-crd-test-kit__spec_fixtures__order_sign_hook_request.json"),
     )
     # Both orders break R4: the NutritionOrder has no intent, the MedicationRequest's
     # doseAndRate is an object, not a list. Each gets a card naming the element.
@@ -212,7 +212,7 @@ def test_the_test_kit_order_sign_request_gets_a_card_for_its_malformed_order(
 def test_the_order_dispatch_example_without_a_reachable_ehr_is_answered(
     client: TestClient,
 ) -> None:
-    body = shared(
+    body = davinci(
         "HL7_davinci-crd__input_resources__CRDServiceRequest2.order-dispatch-medication.json"
     )
     body["fhirServer"] = "http://127.0.0.1:9/fhir"  # nothing listens: no outside network

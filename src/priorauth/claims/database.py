@@ -4,9 +4,8 @@ cases' requests for the impact analysis. Read through the service's SQLAlchemy m
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,15 +14,8 @@ from priorauth.claims.files import ClaimsInputError
 from priorauth.service.config import get_settings
 from priorauth.service.models import Authorization, Case
 
-AUTH_SCHEMA = pa.schema(
-    [
-        ("member_id", pa.string()),
-        ("drug_name", pa.string()),
-        ("start", pa.date32()),
-        ("end", pa.date32()),
-        ("max_daily_dose_mg", pa.float64()),
-    ]
-)
+if TYPE_CHECKING:  # imported where used: `policy impact --cases db` needs no Arrow
+    import pyarrow as pa
 
 
 def database_url(url: str | None = None) -> str:
@@ -64,11 +56,22 @@ def read_authorizations(url: str | None = None) -> pa.Table:
             Authorization.max_daily_dose_mg,
         ).order_by(Authorization.id),
     )
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("member_id", pa.string()),
+            ("drug_name", pa.string()),
+            ("start", pa.date32()),
+            ("end", pa.date32()),
+            ("max_daily_dose_mg", pa.float64()),
+        ]
+    )
     cols: list[list[Any]] = [[], [], [], [], []]
     for row in rows:
         for i, value in enumerate(row):
             cols[i].append(value)
-    return pa.table(cols, schema=AUTH_SCHEMA)
+    return pa.table(cols, schema=schema)
 
 
 def read_cases(url: str | None = None) -> list[tuple[str, dict[str, Any], dt.datetime]]:

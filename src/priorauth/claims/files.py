@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Literal
 
 from priorauth.claims.review_sql import FINDING_COLUMNS, Kind
 from priorauth.errors import PriorAuthError
+
+if TYPE_CHECKING:  # imported where used: `policy impact` reads no files and needs no DuckDB
+    import duckdb
 
 Format = Literal["csv", "parquet"]
 # Names the review itself uses: an extra column so named keeps its data under claim_<name>.
@@ -106,6 +107,8 @@ def columns_of(
 def duckdb_columns(
     con: duckdb.DuckDBPyConnection, source_sql: str, source: str
 ) -> list[tuple[str, str]]:
+    import duckdb
+
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()
     except duckdb.Error as exc:
@@ -122,6 +125,8 @@ def write_table(
 ) -> None:
     """Write a query's rows as CSV or Parquet (by the path's extension), atomically: a half-written
     file never stands under the final name."""
+    import duckdb
+
     fmt = file_format(path, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 from priorauth.claims.impact import Impact
-from priorauth.claims.outcome import Review
 from priorauth.claims.review_sql import FINDINGS
+
+if TYPE_CHECKING:  # the impact report is made without DuckDB, which a Review holds
+    from priorauth.claims.outcome import Review
 
 COLORS = {
     "no_authorization": "#c0392b",
