@@ -367,3 +367,10 @@ def test_next_question_on_a_policy_form_that_does_not_exist_is_not_found(
     r = client.post("/fhir/Questionnaire/$next-question", json=params, headers=FHIR)
     assert r.status_code == 404
     assert r.json()["issue"][0]["code"] == "not-found"
+
+
+def test_warm_prepares_every_form_without_leaving_a_trace(app: Any, client: TestClient) -> None:
+    dtr.warm(app.state.service)
+    # Nothing a user sees: no case, and the forms it built are the ones served.
+    assert client.get("/cases", headers=SUBMITTER).json() == []
+    assert form(client)["id"] == FORM
