@@ -17,7 +17,7 @@ from fhir_cases import CASES, case, pas_bundle, resources
 from service_support import SUBMITTER
 from test_fhir_pas import claim_response, review_code, submit
 
-from priorauth.fhir import dtr, prepopulate
+from priorauth.fhir import adaptive, dtr, forms, prepopulate
 from priorauth.fhir.mapping import Chart
 
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
@@ -175,7 +175,7 @@ def test_the_expressions_fill_the_right_items_from_a_patient_bundle(client: Test
         "resourceType": "QuestionnaireResponse",
         "status": "in-progress",
         "questionnaire": q["url"],
-        "item": dtr._response_items(q["item"], got),
+        "item": forms.response_items(q["item"], got),
     }
     QuestionnaireResponse.model_validate(response)
 
@@ -267,6 +267,19 @@ def test_the_adaptive_form_starts_from_the_package_and_reaches_approval(
     assert review_code(claim_response(submit(client, pas_bundle(c, extra=[done])))) == "A1"
 
 
+def test_the_package_form_contained_whole_starts_the_adaptive_form(client: TestClient) -> None:
+    q = form(client)
+    chart = chart_of(CASES["approve"])
+    qr = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "in-progress",
+        "questionnaire": f"#{q['id']}",
+        "contained": [q, *chart],
+    }
+    asked = adaptive_run(client, qr)
+    assert asked == ["initial.nsclc.single_agent", "initial.liver_function_monitoring"]
+
+
 def test_the_adaptive_form_without_a_chart_asks_the_policy_in_order(client: TestClient) -> None:
     qr = {
         "resourceType": "QuestionnaireResponse",
@@ -295,7 +308,7 @@ def test_next_question_from_an_order_alone_uses_its_policy(client: TestClient) -
                 "resourceType": "Questionnaire",
                 "id": "shell",
                 "status": "active",
-                "extension": [dtr.ADAPTIVE],
+                "extension": [adaptive.ADAPTIVE],
             }
         ],
     }
@@ -374,3 +387,29 @@ def test_warm_prepares_every_form_without_leaving_a_trace(app: Any, client: Test
     # Nothing a user sees: no case, and the forms it built are the ones served.
     assert client.get("/cases", headers=SUBMITTER).json() == []
     assert form(client)["id"] == FORM
+
+
+def test_crd_on_an_order_no_policy_covers_says_no_auth(client: TestClient) -> None:
+    chart = chart_of(CASES["approve"])
+    body = {
+        "hookInstance": "b5b1c1e6-1111-4a0b-9d3e-000000000025",
+        "hook": "order-sign",
+        "context": {
+            "userId": "Practitioner/dr-1",
+            "patientId": "pat-1",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": {**ASPIRIN, "status": "draft"}}],
+            },
+        },
+        "prefetch": {"patient": next(r for r in chart if r["resourceType"] == "Patient")},
+    }
+    r = client.post("/cds-services/priorauth-order-sign", json=body, headers=SUBMITTER)
+    assert r.status_code == 200, r.text
+    [action] = r.json()["systemActions"]
+    [info] = [
+        e for e in action["resource"]["extension"] if e["url"].endswith("coverage-information")
+    ]
+    values = {e["url"]: e.get("valueCode") for e in info["extension"]}
+    assert values["pa-needed"] == "no-auth"
