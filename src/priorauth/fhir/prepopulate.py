@@ -45,7 +45,13 @@ from priorauth.policy.model import (
     DiagnosisCondition,
     PriorTherapyCondition,
 )
-from priorauth.policy.tables import _AMINO, Knowledge, is_protein_change, norm, normalize_alteration
+from priorauth.policy.tables import (
+    Knowledge,
+    is_protein_change,
+    norm,
+    normalize_alteration,
+    three_letter_change,
+)
 
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition"
 INITIAL = f"{SDC}/sdc-questionnaire-initialExpression"
@@ -169,17 +175,6 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> str | None:
     return f"iif(%conditions.where({' and '.join(parts)}).exists(), true)"
 
 
-def _three_letter(change: str) -> str | None:
-    """G12C as HGVS writes it with three-letter amino acids (GLY12CYS), or None."""
-    m = re.fullmatch(r"([A-Z])(\d+)([A-Z])", change)
-    if m is None:
-        return None
-    one = {v: k for k, v in _AMINO.items()}
-    if m.group(1) not in one or m.group(3) not in one:
-        return None
-    return f"{one[m.group(1)]}{m.group(2)}{one[m.group(3)]}".upper()
-
-
 def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> str | None:
     gene = kb.gene(c.gene)
     if gene in kb.gene_parts:
@@ -195,7 +190,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> str | None:
         return None  # a kind (a fusion, "a mutation"): the engine reads those, not a pattern
     alteration = "true"
     if wanted:
-        spellings = set(wanted) | {t for w in wanted if (t := _three_letter(w))}
+        spellings = set(wanted) | {t for w in wanted if (t := three_letter_change(w))}
         spellings |= {
             s for (g, s), canon in kb.alteration_aliases.items() if g == gene and canon in wanted
         }
