@@ -235,7 +235,6 @@ def next_for_form(
         ]
     if patient is not None and not response.get("subject"):
         out["subject"] = {"reference": patient.key}
-    Questionnaire.model_validate(step)
     return QuestionnaireResponse.model_validate(
         {k: v for k, v in out.items() if v is not None}
     ).model_dump(mode="json", exclude_none=True)
