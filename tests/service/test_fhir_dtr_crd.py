@@ -65,7 +65,7 @@ def test_questionnaire_package_for_the_test_kit_input_says_no_questionnaire_is_n
         ),
     )
     names = [p["name"] for p in out["parameter"]]
-    assert names == ["outcome"]
+    assert names == ["operationOutcome"]
     assert "ServiceRequest" in out["parameter"][0]["resource"]["issue"][0]["diagnostics"]
 
 
@@ -86,18 +86,21 @@ def test_questionnaire_package_is_generated_from_the_policy_and_prefilled_from_t
     bundle = out["parameter"][0]["resource"]
     q = bundle["entry"][0]["resource"]
     assert q["resourceType"] == "Questionnaire"
-    items = {i["linkId"]: i for i in q["item"]}
+    items = {i["linkId"]: i for i in q["item"] if i["type"] == "boolean"}
     assert set(items) == LUMAKRAS_QUESTIONS
     kras = items["initial.nsclc.kras_g12c"]["text"]
     assert "Presence of KRAS G12C mutation as determined by an FDA-approved test" in kras
-    assert all(i["type"] == "boolean" for i in items.values())
-    # The chart settles the age and the diagnosis; not the KRAS result.
-    assert items["initial.age"]["initial"] == [{"valueBoolean": True}]
-    assert items["initial.nsclc.diagnosis"]["initial"] == [{"valueBoolean": True}]
-    assert "initial" not in items["initial.nsclc.kras_g12c"]
+    # The chart settles the age and the diagnosis; not the KRAS result: the package's
+    # QuestionnaireResponse carries what the form's expressions read from it.
+    qr = bundle["entry"][1]["resource"]
+    QuestionnaireResponse.model_validate(qr)
+    answers = {i["linkId"]: i["answer"] for i in qr["item"] if "answer" in i}
+    assert answers["initial.age"] == [{"valueBoolean": True}]
+    assert answers["initial.nsclc.diagnosis"] == [{"valueBoolean": True}]
+    assert "initial.nsclc.kras_g12c" not in answers
     r = client.get(f"/fhir/Questionnaire/{q['id']}", headers=SUBMITTER)
     assert r.status_code == 200 and r.json()["id"] == q["id"]
-    # Without a chart, a DTR client works the age out itself (SDC initialExpression).
+    # A DTR client works the age out itself (SDC initialExpression).
     age = next(i for i in r.json()["item"] if i["linkId"] == "initial.age")
     [ext] = age["extension"]
     assert ext["valueExpression"] == {

@@ -1,38 +1,60 @@
-"""Da Vinci DTR: Questionnaires generated from the policy in force, and SDC adaptive forms.
+"""Da Vinci DTR operations: Questionnaires generated from the policy in force (forms.py),
+prepopulated from the chart sent (prepopulate.py), and SDC adaptive forms (adaptive.py).
 
-- `$questionnaire-package` (input: coverage and order) answers a package Bundle whose
-  Questionnaire has one boolean item per question of the policy version in force
-  (`linkId` = our question id, `text` = the question in the policy's words). When the input
-  carries chart resources (Patient, Condition, Observation, ...), the items they settle are
-  pre-filled (`initial`) from the engine's own reading of them.
-- `$next-question` works on a pended case's adaptive Questionnaire (`case-<case id>`): it asks
-  only what can still change the outcome, one question at a time, and marks the response
-  completed when the case is decidable. The completed QuestionnaireResponse goes back with
-  the Claim through PAS `$submit`.
+- `$questionnaire-package` (input: coverage, order and the chart) answers a package Bundle with
+  the Questionnaire of the policy version in force: a read-only group of what the chart says
+  (birth date, medication and dose, ICD-10-CM diagnoses, therapies, the results of the genes the
+  criteria name) and one boolean item per question of the policy (`linkId` = our question id,
+  `text` = the question in the policy's words). Every item that the chart can answer carries an
+  SDC `initialExpression` (FHIRPath over the `patient` and `order` launch contexts and the chart
+  variables; prepopulate.py); the Bundle also carries a QuestionnaireResponse with the answers
+  those expressions give on the resources sent. An order no policy covers gets no questionnaire:
+  an OperationOutcome (`not-found`) naming its medication.
+- `$next-question` works on the package's Questionnaire (or on an order the client sends with
+  its own adaptive shell) as on a pended case's adaptive form (`case-<case id>`): it asks only
+  the questions that can still change the outcome (the engine's pend questions, in the policy's
+  order), one at a time, and marks the response completed once the outcome is settled. The
+  completed QuestionnaireResponse goes back with the Claim through PAS `$submit`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.parameters import Parameters
-from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from priorauth.errors import PriorAuthError
-from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, to_request
+from priorauth.fhir import prepopulate
+from priorauth.fhir.adaptive import case_questionnaire, next_for_case, next_for_form, order_of
+from priorauth.fhir.forms import (
+    DTR,
+    KINDS,
+    QR_CONTEXT,
+    form_named,
+    order_date,
+    patient_for,
+    policy_in_force,
+    policy_questionnaire,
+    questionnaire_id,
+    response_items,
+)
+from priorauth.fhir.mapping import Chart, Entry, codings, medication_concept, medication_name
 from priorauth.fhir.outcome import FhirError, json_value, outcome, pydantic_expression
-from priorauth.policy.model import AgeCondition, Policy
-from priorauth.request import parse_request
 from priorauth.service.auth import Principal
 from priorauth.service.workflow import Service
 
-SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition"
-DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition"
+__all__ = [
+    "next_question",
+    "policy_in_force",
+    "questionnaire_by_id",
+    "questionnaire_id",
+    "questionnaire_package",
+    "warm",
+]
 
 
 def parse_parameters(raw: bytes) -> dict[str, Any]:
@@ -51,122 +73,60 @@ def parse_parameters(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def _add(chart: Chart, resource: dict[str, Any], path: str) -> Entry | None:
+    if resource.get("resourceType") == "Bundle":
+        chart.add_bundle(resource, path)
+        return None
+    return chart.add(resource, path)
+
+
 def _chart_of(params: dict[str, Any]) -> tuple[Chart, dict[str, list[Entry]]]:
     chart = Chart()
     named: dict[str, list[Entry]] = {}
     for i, p in enumerate(params.get("parameter") or []):
         res = p.get("resource")
-        if not isinstance(res, dict):
-            continue
-        path = f"Parameters.parameter[{i}].resource"
-        if res.get("resourceType") == "Bundle":
-            chart.add_bundle(res, path)
-            continue
-        entry = chart.add(res, path)
-        named.setdefault(str(p.get("name")), []).append(entry)
+        if isinstance(res, dict):
+            entry = _add(chart, res, f"Parameters.parameter[{i}].resource")
+            if entry is not None:
+                named.setdefault(str(p.get("name")), []).append(entry)
     return chart, named
 
 
-def policy_in_force(service: Service, name: str, when: dt.date) -> Policy | None:
-    versions = [p for p in service.engine.versions(name) if p.effective_date <= when]
-    return versions[-1] if versions else None
-
-
-def questionnaire_id(policy: Policy, kind: str) -> str:
-    return f"pa-{policy.number}-{policy.effective_date.isoformat()}-{kind}"
-
-
-def policy_questionnaire(
-    service: Service,
-    policy: Policy,
-    kind: str,
-    base: str,
-    initial: dict[str, bool] | None = None,
+def _prefilled_response(
+    form: dict[str, Any],
+    answers: dict[str, list[dict[str, Any]]],
+    order: Entry,
+    patient: Entry | None,
 ) -> dict[str, Any]:
-    qid = questionnaire_id(policy, kind)
-    items = []
-    nodes = service.engine.plan(policy, kind).nodes
-    for q in service.engine.questions(policy, kind):
-        item: dict[str, Any] = {
-            "linkId": q.id,
-            "text": q.text,
-            "type": "boolean",
-            "required": False,
-            "code": [
-                {
-                    "system": f"{base}/fhir/CodeSystem/pa-questions",
-                    "code": q.id,
-                    "display": q.criterion_text[:250],
-                }
-            ],
-        }
-        if initial and q.id in initial:
-            item["initial"] = [{"valueBoolean": initial[q.id]}]
-        else:
-            expression = _fhirpath(nodes[q.id].condition if q.id in nodes else None)
-            if expression:
-                item["extension"] = [
-                    {
-                        "url": f"{SDC}/sdc-questionnaire-initialExpression",
-                        "valueExpression": {"language": "text/fhirpath", "expression": expression},
-                    }
-                ]
-        items.append(item)
-    body = {
-        "resourceType": "Questionnaire",
-        "id": qid,
-        "meta": {"profile": [f"{DTR}/dtr-std-questionnaire"]},
-        "url": f"{base}/fhir/Questionnaire/{qid}",
-        "version": policy.effective_date.isoformat(),
-        "name": f"PA_{policy.number.replace('.', '_')}_{kind}",
-        "title": f"{policy.title} ({policy.number}), {kind} requirements",
-        "status": "active",
-        "subjectType": ["Patient"],
-        "extension": [LAUNCH_PATIENT],
-        "effectivePeriod": {"start": policy.effective_date.isoformat()},
-        "description": f"Questions of policy {policy.number}, in the policy's words; "
-        "true means the criterion holds.",
-        "item": items,
+    body: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [f"{DTR}/dtr-questionnaireresponse"]},
+        "questionnaire": form["url"],
+        "status": "in-progress",
+        "extension": [{"url": QR_CONTEXT, "valueReference": {"reference": order.key}}],
+        "item": response_items(form["item"], answers) or None,
     }
-    return Questionnaire.model_validate(body).model_dump(mode="json", exclude_none=True)
+    if patient is not None:
+        body["subject"] = {"reference": patient.key}
+    return QuestionnaireResponse.model_validate(body).model_dump(mode="json", exclude_none=True)
 
 
-LAUNCH_PATIENT = {
-    "url": f"{SDC}/sdc-questionnaire-launchContext",
-    "extension": [
-        {
-            "url": "name",
-            "valueCoding": {
-                "system": "http://hl7.org/fhir/uv/sdc/CodeSystem/launchContext",
-                "code": "patient",
-            },
-        },
-        {"url": "type", "valueCode": "Patient"},
-    ],
-}
-
-
-def _fhirpath(condition: Any) -> str | None:
-    """An SDC initialExpression for what a DTR client can read from the chart by itself: the
-    age (the other criteria need the engine's tables: histology, tests, regimens). The server
-    pre-fills the rest (`initial`) when the chart comes with the order."""
-    if isinstance(condition, AgeCondition):
-        return f"%patient.birthDate <= today() - {condition.min_years} years"
-    return None
-
-
-def _settled(det_trace: Any, ids: set[str]) -> dict[str, bool]:
-    """Questions the chart settles: the trace's met / not met criteria among `ids`."""
-    out: dict[str, bool] = {}
-
-    def walk(node: Any) -> None:
-        if node.id in ids and node.status in ("met", "not_met") and not node.answered:
-            out[node.id] = node.status == "met"
-        for child in node.children:
-            walk(child)
-
-    walk(det_trace)
-    return out
+def _medication_element(service: Service, chart: Chart, order: Entry) -> tuple[str, str]:
+    """The words that name an order's medication (with its RxNorm code) and where they are."""
+    concept, med = medication_concept(chart, order)
+    name = medication_name(concept)
+    codes = [f"{c.get('code')}" for c in codings(concept) if c.get("code")]
+    said = f"{name!r}" + (f" (code {', '.join(codes)})" if codes else "")
+    where = (
+        f"{med.path}.code"
+        if med is not None
+        else f"{order.path}.medicationReference"
+        if order.resource.get("medicationReference")
+        else f"{order.path}.medicationCodeableConcept"
+    )
+    covered = ", ".join(sorted({p.drug.brand for p in service.engine.policies})) or "none"
+    return f"no prior-authorization policy here covers {said} (policies for: {covered})", where
 
 
 def questionnaire_package(service: Service, raw: bytes, base: str) -> dict[str, Any]:
@@ -180,140 +140,71 @@ def questionnaire_package(service: Service, raw: bytes, base: str) -> dict[str, 
             code="required",
         )
     packages = []
-    notes = []
+    notes: list[tuple[str, str]] = []
     for order in orders:
         if order.resource.get("resourceType") != "MedicationRequest":
             notes.append(
-                f"{order.key}: no prior-authorization policy here covers a "
-                f"{order.resource.get('resourceType')}; no questionnaire is needed"
+                (
+                    f"no prior-authorization policy here covers a "
+                    f"{order.resource.get('resourceType')}; no questionnaire is needed",
+                    order.path,
+                )
             )
             continue
         concept, _ = medication_concept(chart, order)
         name = medication_name(concept)
-        when = _order_date(order) or service.clock().date()
+        when = order_date(order) or service.clock().date()
         policy = policy_in_force(service, name, when) if name else None
         if policy is None:
-            notes.append(f"{order.key}: no prior-authorization policy here covers {name!r}")
+            said, where = _medication_element(service, chart, order)
+            notes.append((f"{said}; no questionnaire is needed", where))
             continue
-        kind = "initial"
-        initial = _prefill(service, chart, order, named, policy, kind, when)
-        q = policy_questionnaire(service, policy, kind, base, initial)
+        form = policy_questionnaire(service, policy, "initial", base)
+        patient = patient_for(chart, order)
+        answers = prepopulate.prefill(form, prepopulate.environment(chart, order, patient))
+        entries = [{"fullUrl": form["url"], "resource": form}]
+        if answers:
+            qr = _prefilled_response(form, answers, order, patient)
+            entries.append({"fullUrl": f"urn:uuid:{qr['id']}", "resource": qr})
         packages.append(
-            Bundle.model_validate(
-                {
-                    "resourceType": "Bundle",
-                    "id": str(uuid.uuid4()),
-                    "meta": {"profile": [f"{DTR}/DTR-QPackageBundle"]},
-                    "type": "collection",
-                    "timestamp": service.clock().isoformat(),
-                    "entry": [{"fullUrl": q["url"], "resource": q}],
-                }
-            ).model_dump(mode="json", exclude_none=True)
-        )
-    out: list[dict[str, Any]] = [{"name": "PackageBundle", "resource": b} for b in packages]
-    if notes:
-        out.append(
             {
-                "name": "outcome",
-                "resource": outcome("; ".join(notes), None, "not-found", "information"),
+                "resourceType": "Bundle",
+                "id": str(uuid.uuid4()),
+                "meta": {"profile": [f"{DTR}/DTR-QPackageBundle"]},
+                "type": "collection",
+                "timestamp": service.clock().isoformat(),
+                "entry": entries,
             }
         )
-    return Parameters.model_validate(
-        {"resourceType": "Parameters", "id": str(uuid.uuid4()), "parameter": out}
-    ).model_dump(mode="json", exclude_none=True)
-
-
-def _order_date(order: Entry) -> dt.date | None:
-    text = order.resource.get("authoredOn")
-    try:
-        return dt.date.fromisoformat(str(text)[:10]) if text else None
-    except ValueError:
-        return None
-
-
-def _prefill(
-    service: Service,
-    chart: Chart,
-    order: Entry,
-    named: dict[str, list[Entry]],
-    policy: Policy,
-    kind: str,
-    when: dt.date,
-) -> dict[str, bool]:
-    """What the chart sent with the order settles, as the engine reads it; nothing when the
-    chart is too thin to make a request of."""
-    covs = named.get("coverage") or []
-    coverage = covs[0] if covs else None
-    try:
-        mapped = to_request(
-            chart, order, service.engine, date_of_service=when, kind=kind, coverage=coverage
+    out: list[dict[str, Any]] = [{"name": "PackageBundle", "resource": b} for b in packages]
+    for text, where in notes:
+        # DTR's output parameter for an order without a questionnaire: not an error, the order
+        # needs none here.
+        out.append(
+            {
+                "name": "operationOutcome",
+                "resource": outcome(text, where, "not-found", "information"),
+            }
         )
-        det = service.engine.evaluate_model(mapped.request)
-    except (FhirError, PriorAuthError):
-        return {}
-    ids = {q.id for q in service.engine.questions(policy, kind)}
-    return _settled(det.trace, ids)
-
-
-# --- adaptive forms on a pended case -----------------------------------------------------------
-
-
-def case_questionnaire(
-    service: Service, who: Principal, case_id: str, base: str, asked: list[str] | None = None
-) -> dict[str, Any]:
-    """The adaptive Questionnaire of a pended case: the items asked so far."""
-    case = service.get(who, case_id)
-    missing = {q["id"]: q for q in case.determination.get("missing", [])}
-    ids = asked if asked is not None else list(missing)[:1]
-    policy_texts = {}
-    for p in service.engine.versions(case.policy_number):
-        for k in ("initial", "renewal"):
-            policy_texts.update({q.id: q for q in service.engine.questions(p, k)})
-    items = []
-    for qid in ids:
-        q = policy_texts.get(qid)
-        text = q.text if q is not None else missing.get(qid, {}).get("text", qid)
-        items.append({"linkId": qid, "text": text, "type": "boolean"})
-    body = {
-        "resourceType": "Questionnaire",
-        "id": f"case-{case_id}",
-        "meta": {"profile": [f"{SDC}/sdc-questionnaire-adapt"]},
-        "extension": [
-            {"url": f"{SDC}/sdc-questionnaire-questionnaireAdaptive", "valueBoolean": True}
-        ],
-        "url": f"{base}/fhir/Questionnaire/case-{case_id}",
-        "title": f"Questions for prior-authorization case {case_id} ({case.drug})",
-        "status": "active",
-        "subjectType": ["Patient"],
-        "item": items or None,
-    }
-    return Questionnaire.model_validate(body).model_dump(mode="json", exclude_none=True)
+    body = {"resourceType": "Parameters", "id": str(uuid.uuid4()), "parameter": out}
+    # Validated whole, Bundles and forms inside included; the form was dumped by the model
+    # already, so dumping it again would only cost (a third of a request).
+    Parameters.model_validate(body)
+    return body
 
 
 def questionnaire_by_id(service: Service, who: Principal, qid: str, base: str) -> dict[str, Any]:
     if qid.startswith("case-"):
         return case_questionnaire(service, who, qid.removeprefix("case-"), base)
-    for policy in service.engine.policies:
-        for kind in ("initial", "renewal"):
-            if questionnaire_id(policy, kind) == qid:
-                return policy_questionnaire(service, policy, kind, base)
+    found = form_named(service, qid)
+    if found is not None:
+        return policy_questionnaire(service, *found, base)
     raise FhirError(f"no Questionnaire {qid}", "Questionnaire.id", 404, "not-found")
-
-
-def _answers(items: list[dict[str, Any]]) -> dict[str, bool]:
-    out: dict[str, bool] = {}
-    for item in items:
-        for ans in item.get("answer") or []:
-            if isinstance(ans.get("valueBoolean"), bool):
-                out[str(item.get("linkId"))] = ans["valueBoolean"]
-            out.update(_answers(ans.get("item") or []))
-        out.update(_answers(item.get("item") or []))
-    return out
 
 
 def next_question(service: Service, who: Principal, raw: bytes, base: str) -> dict[str, Any]:
     """SDC `$next-question`: the response with the next question added to its contained
-    Questionnaire, or completed when the case can be decided."""
+    Questionnaire, or completed when the outcome is settled."""
     params = parse_parameters(raw)
     qr = next(
         (
@@ -336,46 +227,164 @@ def next_question(service: Service, who: Principal, raw: bytes, base: str) -> di
     questionnaire = (
         contained.get(canonical.removeprefix("#")) if canonical.startswith("#") else None
     )
-    url = str((questionnaire or {}).get("url") or canonical)
-    if "/Questionnaire/case-" not in url:
+    url = str((questionnaire or {}).get("url") or canonical).split("|")[0]
+    if "/Questionnaire/case-" in url:
+        case_id = url.rsplit("/Questionnaire/case-", 1)[1]
+        return next_for_case(service, who, response, questionnaire, case_id, where, base)
+    # The chart: resources the response contains and those sent beside it (DTR allows both).
+    chart = Chart()
+    for i, c in enumerate(response.get("contained") or []):
+        if isinstance(c, dict) and c.get("resourceType") != "Questionnaire":
+            _add(chart, c, f"{where}.contained[{i}]")
+    for i, p in enumerate(params.get("parameter") or []):
+        if i != index and isinstance(p.get("resource"), dict):
+            _add(chart, p["resource"], f"Parameters.parameter[{i}].resource")
+    order = order_of(chart, response)
+    tail = url.rsplit("/Questionnaire/", 1)[-1] if "/Questionnaire/" in url else ""
+    form = form_named(service, tail) if tail else None
+    if tail.startswith("pa-") and form is None:
         raise FhirError(
-            f"the questionnaire {url!r} is not one of this server's adaptive forms (they are "
-            "named .../Questionnaire/case-<case id>, given in a pended ClaimResponse)",
+            f"no Questionnaire {tail} (it names no policy version here)",
+            f"{where}.questionnaire",
+            404,
+            "not-found",
+        )
+    if form is None and order is not None:
+        concept, _ = medication_concept(chart, order)
+        name = medication_name(concept)
+        when = order_date(order) or service.clock().date()
+        policy = policy_in_force(service, name, when) if name else None
+        if policy is None:
+            said, element = _medication_element(service, chart, order)
+            raise FhirError(f"{said}: there is no questionnaire to ask", element, 422, "not-found")
+        form = (policy, "initial")
+    if form is None:
+        raise FhirError(
+            f"the questionnaire {url!r} is not one of this server's forms (a policy's "
+            ".../Questionnaire/pa-..., from $questionnaire-package, or a pended case's "
+            ".../Questionnaire/case-<case id>), and no order (MedicationRequest) came with it",
             f"{where}.questionnaire",
             422,
             "not-supported",
         )
-    case_id = url.rsplit("/Questionnaire/case-", 1)[1].split("|")[0]
-    case = service.get(who, case_id)
-    answers = _answers(response.get("item") or [])
-    asked = [str(i.get("linkId")) for i in (questionnaire or {}).get("item") or []]
-    remaining: list[str] = []
-    if case.status == "pended":
-        merged = dict(case.request)
-        merged["answers"] = {**merged.get("answers", {}), **answers}
-        try:
-            det = service.engine.evaluate_model(parse_request(merged))
-        except PriorAuthError as exc:
-            raise FhirError(str(exc), f"{where}.item", 422, "invalid") from None
-        if det.decision == "pended":
-            remaining = [q.id for q in det.missing if q.id not in answers]
-    nxt = [qid for qid in remaining if qid not in asked][:1]
-    asked_now = asked + nxt
-    q = case_questionnaire(service, who, case_id, base, asked_now)
-    q["id"] = "q"
-    out = dict(response)
-    out["contained"] = [
-        q,
-        *[
-            c
-            for c in response.get("contained") or []
-            if c.get("id") != "q" and c is not questionnaire
+    return next_for_form(service, response, questionnaire, chart, order, *form, base)
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def warm(service: Service) -> None:
+    """Do once, at start-up, what the first DTR request would otherwise pay for: fhir.resources
+    imports each resource and element type on first use (a chart of Patient, Coverage, order,
+    Condition, Observation and MedicationStatement costs about 0.4 s), and each policy's form is
+    generated with its FHIRPath expressions parsed. Runs a package and a next-question on a small
+    chart of the first policy's drug, then builds every other form."""
+    base = "http://localhost"
+    if not service.engine.policies:
+        return
+    first = service.engine.policies[0]
+    chart = _warm_chart(first.drug.generic, first.effective_date)
+    inputs: list[dict[str, Any]] = [{"name": "context", "resource": r} for r in chart]
+    inputs.append(
+        {"name": "order", "resource": _warm_order(first.drug.generic, first.effective_date)}
+    )
+    package = {"resourceType": "Parameters", "parameter": inputs}
+    questionnaire_package(service, json.dumps(package).encode(), base)
+    qr = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "in-progress",
+        "questionnaire": f"{base}/fhir/Questionnaire/{questionnaire_id(first, 'initial')}",
+    }
+    step = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "questionnaire-response", "resource": qr}, *inputs],
+    }
+    next_question(service, _WARM_PRINCIPAL, json.dumps(step).encode(), base)
+    for policy in service.engine.policies:
+        for kind in KINDS:
+            form = policy_questionnaire(service, policy, kind, base)
+            prepopulate.prefill(form, prepopulate.environment(Chart(), None, None))
+    outcome("warm", "Parameters")
+
+
+_WARM_PRINCIPAL = Principal(name="warm-up", role="admin", org=None)
+
+
+def _warm_order(drug: str, when: dt.date) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "warm-order",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": drug},
+        "subject": {"reference": "Patient/warm"},
+        "authoredOn": when.isoformat(),
+        "dosageInstruction": [
+            {
+                "text": "once daily",
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+            }
         ],
+        "dispenseRequest": {
+            "quantity": {"value": 30, "unit": "tablet"},
+            "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"},
+        },
+    }
+
+
+def _warm_chart(drug: str, when: dt.date) -> list[dict[str, Any]]:
+    """One resource of each type a DTR client sends, with the elements the mapping reads (no
+    clinical meaning: it only loads the models)."""
+    subject = {"reference": "Patient/warm"}
+    concept = {"coding": [{"system": "http://loinc.org", "code": "0", "display": "-"}], "text": "-"}
+    return [
+        {
+            "resourceType": "Patient",
+            "id": "warm",
+            "birthDate": "1970-01-01",
+            "name": [{"family": "-"}],
+        },
+        {
+            "resourceType": "Coverage",
+            "id": "warm-cov",
+            "status": "active",
+            "subscriberId": "-",
+            "beneficiary": subject,
+            "payor": [{"reference": "Organization/warm-org"}],
+        },
+        {"resourceType": "Organization", "id": "warm-org", "name": "-"},
+        {
+            "resourceType": "Practitioner",
+            "id": "warm-dr",
+            "name": [{"text": "-"}],
+            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "0"}],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "warm-dx",
+            "subject": subject,
+            "code": concept,
+            "clinicalStatus": concept,
+            "stage": [{"summary": concept}],
+            "evidence": [{"code": [concept]}],
+        },
+        {
+            "resourceType": "Observation",
+            "id": "warm-obs",
+            "status": "final",
+            "code": concept,
+            "subject": subject,
+            "valueCodeableConcept": concept,
+            "method": concept,
+            "component": [{"code": concept, "valueCodeableConcept": concept}],
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "warm-ms",
+            "status": "completed",
+            "subject": subject,
+            "medicationCodeableConcept": {"text": drug},
+            "effectivePeriod": {"start": when.isoformat(), "end": when.isoformat()},
+        },
     ]
-    out["questionnaire"] = "#q"
-    items = [i for i in response.get("item") or [] if i.get("linkId") in answers]
-    out["item"] = items or None
-    out["status"] = "in-progress" if nxt or remaining else "completed"
-    if out["item"] is None:
-        del out["item"]
-    return QuestionnaireResponse.model_validate(out).model_dump(mode="json", exclude_none=True)

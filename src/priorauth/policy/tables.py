@@ -218,6 +218,8 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def yaml_load(text: str) -> Any:
     """``yaml.safe_load``, by libyaml when available."""
     return yaml.load(text, Loader=_LOADER)
+
+
 @lru_cache(maxsize=4096)
 def _describe(code: str) -> str | None:
     import warnings
@@ -478,3 +480,15 @@ def normalize_alteration(text: str) -> str:
 
 def is_protein_change(canonical: str) -> bool:
     return _PROTEIN_CHANGE.fullmatch(canonical) is not None
+
+
+def three_letter_change(canonical: str) -> str | None:
+    """A substitution as HGVS writes it with three-letter amino acids, upper-cased (G12C:
+    GLY12CYS), or None when it is not a single substitution."""
+    m = re.fullmatch(r"([A-Z])(\d+)([A-Z])", canonical)
+    if m is None:
+        return None
+    three = {one: name for name, one in _AMINO.items()}
+    if m.group(1) not in three or m.group(3) not in three:
+        return None
+    return f"{three[m.group(1)]}{m.group(2)}{three[m.group(3)]}".upper()
