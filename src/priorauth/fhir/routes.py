@@ -1,6 +1,8 @@
 """HTTP routes of the FHIR API (`/fhir`), CDS Hooks (`/cds-services`) and the SMART Backend
 Services token endpoint (`/oauth/token`). Thin: read the body, find who calls, call the adapter,
-answer FHIR JSON; every error is an OperationOutcome (a CDS Hooks error is a JSON object)."""
+answer FHIR JSON. Every error, from a route, the middleware or the router (an unknown path, a
+method the path does not take), is in the protocol's own shape: an OperationOutcome under /fhir, a
+CDS Hooks error object under /cds-services, an OAuth 2.0 error from /oauth/token."""
 
 from __future__ import annotations
 
@@ -15,14 +17,24 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.fhir import access, crd, dtr, pas, subscriptions
 from priorauth.fhir.capability import capability_statement, smart_configuration
 from priorauth.fhir.models import FhirAudit
-from priorauth.fhir.outcome import FHIR_JSON, FhirError, json_value, outcome
+from priorauth.fhir.outcome import (
+    FHIR_JSON,
+    ISSUE_CODES,
+    FhirError,
+    cds_error,
+    json_value,
+    oauth_error,
+    outcome,
+)
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Invalid, ServiceError
 from priorauth.service.inbound import Limits, parse_json
+from priorauth.service.logs import log_failure
 from priorauth.service.workflow import Service
 
 log = logging.getLogger("priorauth.fhir")
@@ -49,10 +61,46 @@ def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
 
 
+def _challenge(status: int) -> dict[str, str] | None:
+    return {"WWW-Authenticate": 'Bearer realm="priorauth"'} if status == 401 else None
+
+
 def error_response(exc: FhirError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="priorauth"'} if exc.status == 401 else None
+    """The OperationOutcome of a FHIR error."""
     body = outcome(exc.diagnostics, exc.expression, exc.code)
-    return Response(json.dumps(body), exc.status, headers=headers, media_type=FHIR_JSON)
+    return Response(
+        json.dumps(body), exc.status, headers=_challenge(exc.status), media_type=FHIR_JSON
+    )
+
+
+def cds_error_response(exc: FhirError) -> Response:
+    """The CDS Hooks error object of the same error: built from the error itself, never from
+    another response (whose headers, Content-Length included, describe another body)."""
+    body = cds_error(exc.diagnostics, exc.expression)
+    return JSONResponse(body, exc.status, headers=_challenge(exc.status))
+
+
+def oauth_error_response(status: int, description: str) -> Response:
+    return JSONResponse(
+        oauth_error(status, description), status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def adapter_error(path: str, status: int, detail: str) -> Response | None:
+    """The error document of a refusal made outside the routes (body size, NUL in the URL, an
+    unknown path, a method the path does not take, an unexpected failure), in the protocol of
+    the path; None for a path that is not the adapter's."""
+    if _under(path, "/fhir"):
+        return error_response(FhirError(detail, None, status, ISSUE_CODES.get(status, "exception")))
+    if _under(path, "/cds-services"):
+        return cds_error_response(FhirError(detail, None, status))
+    if path == "/oauth/token":
+        return oauth_error_response(status, detail)
+    return None
 
 
 def service_of(request: Request) -> Service:
@@ -111,8 +159,10 @@ async def handle(
     request: Request,
     work: Callable[[Service, Principal], Awaitable[Response]],
     authenticate: bool = True,
+    render: Callable[[FhirError], Response] = error_response,
 ) -> Response:
-    """Authenticate, run, audit; any failure becomes an OperationOutcome."""
+    """Authenticate, run, audit; any failure becomes the protocol's error document (`render`:
+    an OperationOutcome, unless the route says otherwise)."""
     service = service_of(request)
     who: Principal | None = None
     try:
@@ -120,24 +170,24 @@ async def handle(
             who = await run_in_threadpool(access.principal_from_header, service, request)
         response = await work(service, who or access.ANONYMOUS)
     except FhirError as exc:
-        response = error_response(exc)
+        response = render(exc)
     except ServiceError as exc:
-        response = error_response(_from_service(exc))
+        response = render(_from_service(exc))
     except RecursionError:
-        response = error_response(
+        response = render(
             FhirError("the body is nested too deeply to read", None, 422, "too-costly")
         )
-    except Exception:
-        log.exception("unexpected error in the FHIR API")
-        response = error_response(
+    except Exception as exc:
+        log_failure(request.scope, exc, log)
+        response = render(
             FhirError("the service failed on this request; it is logged", None, 500, "exception")
         )
     if getattr(request.state, "case_events", False) and response.status_code < 400:
         return response  # the workflow wrote the case's events: that is its audit record
     try:
         await run_in_threadpool(_audit, service, who, request, response.status_code)
-    except Exception:
-        log.exception("could not write the FHIR audit record")
+    except Exception as exc:
+        log_failure(request.scope, exc, log, "could not write the FHIR audit record")
     return response
 
 
@@ -308,17 +358,7 @@ async def call_hook(service_id: str, request: Request) -> Response:
         out = await run_in_threadpool(crd.answer, service, who, service_id, raw, base)
         return JSONResponse(out)
 
-    response = await handle(request, work)
-    if response.status_code >= 400:
-        # CDS Hooks clients read a JSON error; keep the OperationOutcome's words.
-        body = json.loads(bytes(response.body))
-        issue = body.get("issue", [{}])[0]
-        return JSONResponse(
-            {"error": issue.get("diagnostics", "error"), "expression": issue.get("expression")},
-            status_code=response.status_code,
-            headers=dict(response.headers) if response.status_code == 401 else None,
-        )
-    return response
+    return await handle(request, work, render=cds_error_response)
 
 
 # --- SMART Backend Services ------------------------------------------------------------------
@@ -348,22 +388,47 @@ async def token(request: Request) -> JSONResponse:
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
-_OUTCOME_CODES = {400: "invalid", 413: "too-costly", 500: "exception"}
+def _renderer(prefix: str) -> Callable[[int, str], Response]:
+    def render(status: int, detail: str) -> Response:
+        response = adapter_error(prefix, status, detail)
+        assert response is not None
+        return response
+
+    return render
+
+
+def _answer_http_errors(app: FastAPI) -> None:
+    """The router's own refusals (404 for an unknown path, 405 for a method the path does not
+    take) in the adapter's protocol on its paths; elsewhere as the application answers them."""
+    previous = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        response = adapter_error(request.scope.get("path", ""), exc.status_code, str(exc.detail))
+        if response is None:
+            if previous is None:
+                raise exc
+            answer: Response = await previous(request, exc)  # type: ignore[misc]
+            return answer
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value  # Allow on a 405; the body is unchanged
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def mount(app: FastAPI) -> None:
     """Add the FHIR, CDS Hooks and token routes, and the notification dispatcher."""
     app.include_router(router)
-    # Refusals made before any FHIR route runs (body too large, NUL in the URL, an unexpected
-    # failure) are OperationOutcomes too.
-    app.state.error_renderers = {
-        **getattr(app.state, "error_renderers", {}),
-        "/fhir": lambda status, detail: error_response(
-            FhirError(detail, None, status, _OUTCOME_CODES.get(status, "exception"))
-        ),
-    }
     app.include_router(hooks)
     app.include_router(oauth)
+    # Refusals made before any route runs (body too large, NUL in the URL, an unexpected
+    # failure) in each protocol's shape too.
+    app.state.error_renderers = {
+        **getattr(app.state, "error_renderers", {}),
+        **{prefix: _renderer(prefix) for prefix in ("/fhir", "/cds-services", "/oauth/token")},
+    }
+    _answer_http_errors(app)
     dispatcher = subscriptions.Dispatcher(app)
     app.state.fhir_dispatcher = dispatcher
     inner = app.router.lifespan_context

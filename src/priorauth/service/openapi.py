@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from priorauth.request import Request as PARequest
 from priorauth.service.inbound import Limits
+from priorauth.service.methods import AllowedMethods
 from priorauth.service.problems import PROBLEM
 
 REF = "#/components/schemas/{model}"
@@ -336,6 +337,8 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The server states the methods of a path as the document does: every one, in Allow.
+    app.add_middleware(AllowedMethods, router=app.router)
     app.mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="swagger-assets")
 
     @app.get("/docs", include_in_schema=False)

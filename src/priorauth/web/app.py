@@ -3,7 +3,6 @@ mount on the service's application (with the decision letters of the JSON API)."
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -66,7 +65,8 @@ def create_web_app(service: Service) -> FastAPI:
 
     @web.exception_handler(Exception)
     async def _unexpected(request: Request, _: Exception) -> Response:
-        logging.getLogger("priorauth.web").exception("unexpected error")
+        # Logged once, without its message, by the service's catch-all (service/logs.py), to
+        # which Starlette raises it again once this page is sent.
         return page(
             request,
             "error.html",
