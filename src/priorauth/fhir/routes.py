@@ -11,15 +11,17 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.fhir import access, crd, dtr, pas, subscriptions
+from priorauth.fhir import openapi as doc
 from priorauth.fhir.capability import capability_statement, smart_configuration
 from priorauth.fhir.models import FhirAudit
 from priorauth.fhir.outcome import (
@@ -38,6 +40,16 @@ from priorauth.service.logs import log_failure
 from priorauth.service.workflow import Service
 
 log = logging.getLogger("priorauth.fhir")
+
+
+class FhirId(StringConvertor):
+    """A FHIR resource id (`[A-Za-z0-9-.]{1,64}`): `/Questionnaire/$next-question` is the
+    operation (POST only), never the Questionnaire whose id would be `$next-question`."""
+
+    regex = r"[A-Za-z0-9\-\.]{1,64}"
+
+
+register_url_convertor("fhirid", FhirId())
 MAX_BODY = 4 * 1024 * 1024
 _FHIR_LIMITS = Limits(
     max_body_bytes=MAX_BODY,
@@ -49,12 +61,12 @@ _FHIR_LIMITS = Limits(
 """A PAS Bundle carries references and codes, not scanned documents: 4 MiB is plenty."""
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir", "")
 
-# Not in the OpenAPI document, which describes the JSON API: the FHIR API is described by its
-# CapabilityStatement (/fhir/metadata), CDS Hooks by its discovery (/cds-services), the token
-# endpoint by /fhir/.well-known/smart-configuration; the tests fuzz them with hypothesis.
-router = APIRouter(prefix="/fhir", tags=["FHIR"], include_in_schema=False)
-hooks = APIRouter(prefix="/cds-services", tags=["CDS Hooks"], include_in_schema=False)
-oauth = APIRouter(tags=["SMART Backend Services"], include_in_schema=False)
+# In the OpenAPI document with their bodies, answers and error documents (fhir/openapi.py); the
+# FHIR API is also described by its CapabilityStatement (/fhir/metadata), CDS Hooks by its
+# discovery (/cds-services), the token endpoint by /fhir/.well-known/smart-configuration.
+router = APIRouter(prefix="/fhir", tags=["FHIR"])
+hooks = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
+oauth = APIRouter(tags=["SMART Backend Services"])
 
 
 def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -194,7 +206,7 @@ async def handle(
 # --- base ------------------------------------------------------------------------------------
 
 
-@router.get("/metadata")
+@router.get("/metadata", **doc.fhir(public=True))
 async def metadata(request: Request) -> Response:
     """The CapabilityStatement: what this server answers (public, as FHIR servers do)."""
 
@@ -204,7 +216,10 @@ async def metadata(request: Request) -> Response:
     return await handle(request, work, authenticate=False)
 
 
-@router.get("/.well-known/smart-configuration")
+@router.get(
+    "/.well-known/smart-configuration",
+    **doc.fhir(answer="SmartConfiguration", media="application/json", public=True),
+)
 async def smart_config(request: Request) -> JSONResponse:
     return JSONResponse(smart_configuration(str(request.base_url).rstrip("/")))
 
@@ -229,19 +244,19 @@ async def _pas(request: Request, operation: Callable[..., Any]) -> Response:
     return await handle(request, work)
 
 
-@router.post("/Claim/$submit")
+@router.post("/Claim/$submit", **doc.fhir(body="Bundle"))
 async def claim_submit(request: Request) -> Response:
     """Submit: each medication item becomes a case, or finds the one its Claim made."""
     return await _pas(request, pas.submit)
 
 
-@router.post("/Claim/$inquire")
+@router.post("/Claim/$inquire", **doc.fhir(body="Bundle"))
 async def claim_inquire(request: Request) -> Response:
     """Inquire: the current state of the cases the Claim made."""
     return await _pas(request, pas.inquire)
 
 
-@router.get("/ClaimResponse/{case_id}")
+@router.get("/ClaimResponse/{case_id}", **doc.fhir())
 async def claim_response(case_id: str, request: Request) -> Response:
     """The current ClaimResponse of a case (its id is the authorization number)."""
 
@@ -256,7 +271,7 @@ async def claim_response(case_id: str, request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.get("/Claim/{case_id}/$trace")
+@router.get("/Claim/{case_id}/$trace", **doc.fhir(answer="CriteriaTrace", media="application/json"))
 async def claim_trace(case_id: str, request: Request) -> Response:
     """The determination's criteria tree; each fact names the FHIR resource it came from."""
 
@@ -270,7 +285,7 @@ async def claim_trace(case_id: str, request: Request) -> Response:
 # --- DTR -------------------------------------------------------------------------------------
 
 
-@router.post("/Questionnaire/$questionnaire-package")
+@router.post("/Questionnaire/$questionnaire-package", **doc.fhir(body="Parameters"))
 async def questionnaire_package(request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         raw = await read_body(request)
@@ -281,7 +296,7 @@ async def questionnaire_package(request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.post("/Questionnaire/$next-question")
+@router.post("/Questionnaire/$next-question", **doc.fhir(body="Parameters"))
 async def next_question(request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         raw = await read_body(request)
@@ -292,8 +307,10 @@ async def next_question(request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.get("/Questionnaire/{questionnaire_id}")
-async def questionnaire(questionnaire_id: str, request: Request) -> Response:
+@router.get("/Questionnaire/{questionnaire_id:fhirid}", **doc.fhir())
+async def questionnaire(
+    questionnaire_id: Annotated[str, Path(pattern=f"^{FhirId.regex}$")], request: Request
+) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         base = str(request.base_url).rstrip("/")
         out = await run_in_threadpool(dtr.questionnaire_by_id, service, who, questionnaire_id, base)
@@ -305,7 +322,7 @@ async def questionnaire(questionnaire_id: str, request: Request) -> Response:
 # --- Subscriptions ---------------------------------------------------------------------------
 
 
-@router.post("/Subscription")
+@router.post("/Subscription", **doc.fhir(body="Subscription", ok=201))
 async def create_subscription(request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         raw = await read_body(request)
@@ -315,7 +332,7 @@ async def create_subscription(request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.get("/Subscription/{sub_id}")
+@router.get("/Subscription/{sub_id}", **doc.fhir())
 async def read_subscription(sub_id: str, request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         return fhir_response(await run_in_threadpool(subscriptions.read, service, who, sub_id))
@@ -323,7 +340,7 @@ async def read_subscription(sub_id: str, request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.get("/Subscription/{sub_id}/$status")
+@router.get("/Subscription/{sub_id}/$status", **doc.fhir())
 async def subscription_status(sub_id: str, request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         out = await run_in_threadpool(subscriptions.status_bundle, service, who, sub_id)
@@ -332,7 +349,7 @@ async def subscription_status(sub_id: str, request: Request) -> Response:
     return await handle(request, work)
 
 
-@router.delete("/Subscription/{sub_id}")
+@router.delete("/Subscription/{sub_id}", **doc.fhir(ok=204, answer=None))
 async def delete_subscription(sub_id: str, request: Request) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         await run_in_threadpool(subscriptions.delete, service, who, sub_id)
@@ -344,14 +361,17 @@ async def delete_subscription(sub_id: str, request: Request) -> Response:
 # --- CDS Hooks (CRD) -------------------------------------------------------------------------
 
 
-@hooks.get("")
+@hooks.get("", **doc.cds_discovery())
 async def discovery() -> JSONResponse:
     """The CDS Hooks discovery document."""
     return JSONResponse(crd.discovery())
 
 
-@hooks.post("/{service_id}")
-async def call_hook(service_id: str, request: Request) -> Response:
+@hooks.post("/{service_id}", **doc.cds_call())
+async def call_hook(
+    service_id: Annotated[str, Path(json_schema_extra={"enum": doc.SERVICE_IDS})],
+    request: Request,
+) -> Response:
     async def work(service: Service, who: Principal) -> Response:
         raw = await read_body(request)
         base = str(request.base_url).rstrip("/")
@@ -364,7 +384,7 @@ async def call_hook(service_id: str, request: Request) -> Response:
 # --- SMART Backend Services ------------------------------------------------------------------
 
 
-@oauth.post("/oauth/token")
+@oauth.post("/oauth/token", **doc.token())
 async def token(request: Request) -> JSONResponse:
     """Client credentials with a signed JWT assertion (RFC 7523) -> a bearer token."""
     service = service_of(request)
@@ -422,6 +442,10 @@ def mount(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(hooks)
     app.include_router(oauth)
+    app.state.openapi_components = {
+        **getattr(app.state, "openapi_components", {}),
+        **doc.COMPONENTS,
+    }
     # Refusals made before any route runs (body too large, NUL in the URL, an unexpected
     # failure) in each protocol's shape too.
     app.state.error_renderers = {
