@@ -181,7 +181,11 @@ class Probe:
 
 
 def _fill(template: str, mark: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: f"{mark}-{m.group(1)}", template)
+    """The path with the mark in every parameter, spelt as an id can be (`{name:convertor}`
+    too)."""
+    return re.sub(
+        r"\{(\w+)(?::\w+)?\}", lambda m: f"{mark}-{m.group(1).replace('_', '-')}", template
+    )
 
 
 def _json_body(mark: str) -> bytes:
