@@ -67,7 +67,8 @@ bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py \
 		--api fhir --workers 2 --rates 25,50,100,150 --ceiling-rates ""
 
-# schemathesis over the whole API on SQLite and PostgreSQL, many more cases than `make test`
+# schemathesis over the whole API (JSON, FHIR, CDS Hooks, the token endpoint) on SQLite and
+# PostgreSQL, many more cases than `make test`
 # (FUZZ_EXAMPLES generated cases per operation, on top of the examples and coverage cases).
 FUZZ_EXAMPLES ?= 300
 fuzz: $(STAMP)

@@ -39,8 +39,13 @@ def test_every_ref_resolves(client: TestClient) -> None:
 
 
 def test_every_error_is_documented_as_a_problem_document(client: TestClient) -> None:
+    """On the JSON API; the FHIR, CDS Hooks and token routes document their own protocols'
+    error documents (test_openapi_adapters.py)."""
     doc = client.get("/openapi.json").json()
+    adapters = ("/fhir", "/cds-services", "/oauth")
     for path, item in doc["paths"].items():
+        if path.startswith(adapters):
+            continue
         for method, op in item.items():
             responses = op["responses"]
             expected = {"400", "422", "500"}

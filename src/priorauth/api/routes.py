@@ -237,13 +237,16 @@ def metrics(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Percent approved, denied, approved after appeal, and average and median time to
-    decision, for standard and expedited requests received from `from` up to `to` inclusive."""
-    if from_ > to:
-        raise Invalid("from: after to", "from")
-    if to >= dt.date.max:
-        raise Invalid("to: out of range", "to")
+    decision, for standard and expedited requests received from `from` up to `to` inclusive
+    (`from` after `to` is an empty period: nothing was received in it)."""
+    # Any two dates are a period, as the OpenAPI document says (it cannot compare two
+    # parameters): the day after the last date there is ends it.
     start = dt.datetime.combine(from_, dt.time(), dt.UTC)
-    end = dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), dt.UTC)
+    end = (
+        dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), dt.UTC)
+        if to < dt.date.max
+        else dt.datetime.max.replace(tzinfo=dt.UTC)
+    )
     figures = service.metrics(who, start, end)
     figures["to"] = to.isoformat()
     figures["from"] = from_.isoformat()

@@ -59,7 +59,8 @@ def principal_from_header(service: Service, request: Request) -> Principal:
     if token.startswith(TOKEN_PREFIX):
         return _token_principal(service, token)
     try:
-        return service.principal(token)
+        # Unknown keys are throttled per client, as on the JSON API (not all FHIR clients as one).
+        return service.principal(token, request.client.host if request.client else "-")
     except ServiceError as exc:
         raise FhirError(exc.detail, "Authorization", 401, "login") from None
 

@@ -31,6 +31,7 @@ from priorauth.fhir.capability import PAS_TOPIC
 from priorauth.fhir.models import FhirClaim, FhirSubscription
 from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.service.auth import Principal
+from priorauth.service.logs import failure_line
 from priorauth.service.models import Case, Event
 from priorauth.service.workflow import Service
 
@@ -281,8 +282,8 @@ class Dispatcher:
             return
         try:
             lock.close()  # closing the connection or the file releases the lock
-        except Exception:
-            log.exception("releasing the notification lock")
+        except Exception as exc:
+            log.error("releasing the notification lock failed: %s", failure_line(exc))
 
     def start(self) -> None:
         if self._thread is None:
@@ -301,8 +302,8 @@ class Dispatcher:
         while not self._stop.wait(self.interval):
             try:
                 self.round()
-            except Exception:
-                log.exception("notification round failed")
+            except Exception as exc:
+                log.error("notification round failed: %s", failure_line(exc))
 
     def round(self) -> int:
         """One pass over the active subscriptions; how many notifications were delivered."""

@@ -3,7 +3,14 @@
 - The request contract (a pydantic model with `$defs`) is embedded as components, so every
   `$ref` resolves; its arrays and texts carry the service's limits; realistic examples let a
   reader (or a fuzzer) send requests that reach real cases.
-- Every operation lists the problem documents (`application/problem+json`) it can answer with.
+- Every rule the server holds a body or a query to is stated: the limits, and the text rule as
+  a `pattern` on every text and every key (no control character but tab, line feed and carriage
+  return, no unpaired surrogate), so a generated request the schema allows is one the server
+  takes.
+- Every operation of the JSON API lists the problem documents (`application/problem+json`) it
+  can answer with; an adapter's operation that declares its own error documents (FHIR's
+  OperationOutcome, the CDS Hooks error, OAuth's) keeps them, and an adapter adds its schemas
+  through `app.state.openapi_components`.
 - `/docs` is Swagger UI from the swagger-ui-bundle package: no CDN, works offline.
 
 A router added later is documented the same way: `install` runs over every operation."""
@@ -20,11 +27,18 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from priorauth.request import Request as PARequest
+from priorauth.service.errors import BAD_CHAR
 from priorauth.service.inbound import Limits
+from priorauth.service.methods import AllowedMethods
 from priorauth.service.problems import PROBLEM
 
 REF = "#/components/schemas/{model}"
 PUBLIC = {"/health"}
+# The text rule (service/inbound.py) as a JSON Schema pattern: none of the control characters
+# it refuses. Its other half, no unpaired UTF-16 surrogate, is what a JSON Schema string already
+# is (Unicode text), and regex engines (Rust's, which validators use) cannot name surrogates.
+TEXT_PATTERN = "^[^" + BAD_CHAR.pattern[1:-1].replace("\\ud800-\\udfff", "") + "]*$"
+assert "ud800" not in TEXT_PATTERN, "the text rule's pattern changed: state it here again"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -232,29 +246,70 @@ BODY_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def bound(node: Any, limits: Limits) -> None:
+    """Arrays, objects and texts of a schema held to the service's limits and its text rule."""
+    if isinstance(node, dict):
+        if node.get("type") == "array":
+            node.setdefault("maxItems", limits.max_array_items)
+        if node.get("type") == "string" and "format" not in node and "enum" not in node:
+            node.setdefault("maxLength", limits.max_text_chars)
+            node.setdefault("pattern", TEXT_PATTERN)
+        if node.get("type") == "object" and "additionalProperties" in node:
+            node.setdefault("maxProperties", limits.max_object_keys)
+            node.setdefault(
+                "propertyNames", {"maxLength": limits.max_text_chars, "pattern": TEXT_PATTERN}
+            )
+        for key, value in node.items():
+            if key not in ("example", "examples", "default", "const", "enum"):
+                bound(value, limits)
+    elif isinstance(node, list):
+        for value in node:
+            bound(value, limits)
+
+
 def request_schema(limits: Limits) -> tuple[dict[str, Any], dict[str, Any]]:
     """The request contract as (schema, its components), every `$ref` into components, arrays
     and texts bounded by the service's limits."""
     schema = PARequest.model_json_schema(ref_template=REF)
     defs = schema.pop("$defs", {})
-
-    def bound(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "array":
-                node.setdefault("maxItems", limits.max_array_items)
-            if node.get("type") == "string" and "format" not in node and "enum" not in node:
-                node.setdefault("maxLength", limits.max_text_chars)
-            if node.get("type") == "object" and "additionalProperties" in node:
-                node.setdefault("maxProperties", limits.max_object_keys)
-            for value in node.values():
-                bound(value)
-        elif isinstance(node, list):
-            for value in node:
-                bound(value)
-
-    bound(schema)
-    bound(defs)
+    bound(schema, limits)
+    bound(defs, limits)
     return schema, defs
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    options = [o for o in schema.get("anyOf", ()) if o.get("type") != "null"]
+    if "anyOf" not in schema:
+        return schema
+    rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    return {**rest, **options[0]} if len(options) == 1 else {**rest, "anyOf": options}
+
+
+def information_schema(request: dict[str, Any]) -> dict[str, Any]:
+    """What `POST /cases/{case_id}/information` takes: at least one of the request's fields that
+    information may bring, none null, no other."""
+    from priorauth.service.workflow import INFO_FIELDS
+
+    fields = request["properties"]
+    return {
+        "type": "object",
+        "description": "Answers (`answers`) or clinical data for a pended case: lists replace "
+        "the request's, mappings are merged into it.",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {name: _not_null(fields[name]) for name in INFO_FIELDS},
+    }
+
+
+def _declares_errors(operation: dict[str, Any]) -> bool:
+    """The operation answers its errors in its own format (an adapter's: FHIR, CDS Hooks), not
+    FastAPI's validation error, which the service never sends."""
+    fastapi_own = {"$ref": "#/components/schemas/HTTPValidationError"}
+    return any(
+        str(code)[0] in "45" and media.get("schema") != fastapi_own
+        for code, answer in operation.get("responses", {}).items()
+        for media in answer.get("content", {}).values()
+    )
 
 
 def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> None:
@@ -293,13 +348,19 @@ def build(app: FastAPI, limits: Limits) -> dict[str, Any]:
     schemas.update(defs)
     schemas["PARequest"] = schema
     schemas["Problem"] = PROBLEM_SCHEMA
+    schemas.update(getattr(app.state, "openapi_components", {}))
+    for name in [n for n in schemas if n.endswith("Body")]:  # the JSON API's decision bodies
+        bound(schemas[name], limits)
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}
     }
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
-            if path not in PUBLIC:
+            if path not in PUBLIC and "security" not in operation:
                 operation["security"] = [{"bearer": []}]
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "query":  # query values are held to the text rule
+                    bound(parameter.get("schema"), limits)
             if (path, method) == ("/cases", "post"):
                 operation["requestBody"] = {
                     "required": True,
@@ -313,11 +374,16 @@ def build(app: FastAPI, limits: Limits) -> dict[str, Any]:
                         }
                     },
                 }
+            if (path, method) == ("/cases/{case_id}/information", "post"):
+                operation["requestBody"]["content"]["application/json"]["schema"] = (
+                    information_schema(schema)
+                )
             examples = BODY_EXAMPLES.get((path, method))
             if examples:
                 content = operation["requestBody"]["content"]["application/json"]
                 content["examples"] = examples
-            _problem_responses(path, method, operation)
+            if not _declares_errors(operation):
+                _problem_responses(path, method, operation)
     return doc
 
 
@@ -336,6 +402,8 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The server states the methods of a path as the document does: every one, in Allow.
+    app.add_middleware(AllowedMethods, router=app.router)
     app.mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="swagger-assets")
 
     @app.get("/docs", include_in_schema=False)

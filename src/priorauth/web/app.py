@@ -3,19 +3,27 @@ mount on the service's application (with the decision letters of the JSON API)."
 
 from __future__ import annotations
 
-import logging
+from http import HTTPStatus
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.service.errors import ServiceError
 from priorauth.service.workflow import Service
 from priorauth.web import cases, letters, metrics, policies, signin, submit
-from priorauth.web.common import HERE, BadForm, SignInNeeded, page, redirect
+from priorauth.web.common import (
+    HERE,
+    SECURITY_HEADERS,
+    BadForm,
+    SignInNeeded,
+    page,
+    redirect,
+    templates,
+)
 
 
 def create_web_app(service: Service) -> FastAPI:
@@ -66,7 +74,8 @@ def create_web_app(service: Service) -> FastAPI:
 
     @web.exception_handler(Exception)
     async def _unexpected(request: Request, _: Exception) -> Response:
-        logging.getLogger("priorauth.web").exception("unexpected error")
+        # Logged once, without its message, by the service's catch-all (service/logs.py), to
+        # which Starlette raises it again once this page is sent.
         return page(
             request,
             "error.html",
@@ -79,9 +88,19 @@ def create_web_app(service: Service) -> FastAPI:
     return web
 
 
+def refusal_page(status: int, detail: str) -> HTMLResponse:
+    """The page of a refusal made before any workbench page runs (a body over the limit, a NUL
+    in the URL): no request to render with, no one signed in."""
+    html = templates.get_template("error.html").render(
+        title=HTTPStatus(status).phrase, detail=detail, who=None, csrf=""
+    )
+    return HTMLResponse(html, status, headers=SECURITY_HEADERS)
+
+
 def mount(app: FastAPI, service: Service) -> None:
     """The workbench under /ui, the letter in the JSON API, and / leading to the workbench."""
     app.mount("/ui", create_web_app(service))
+    app.state.error_renderers = {**getattr(app.state, "error_renderers", {}), "/ui": refusal_page}
     app.include_router(letters.api_router)
 
     @app.get("/", include_in_schema=False)

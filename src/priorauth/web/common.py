@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from priorauth.service.auth import Principal
 from priorauth.service.inbound import check_text
+from priorauth.service.logs import route_of
 from priorauth.service.users import SESSION_HOURS, session_principal
 from priorauth.service.workflow import Service
 
@@ -91,7 +92,7 @@ def visitor(request: Request) -> Visitor:
     if found is None:
         raise SignInNeeded
     who, csrf = found
-    access_log.info("%s %s %s (%s)", request.method, request.url.path, who.name, who.role)
+    access_log.info("%s %s %s (%s)", request.method, route_of(request.scope), who.name, who.role)
     return Visitor(who, csrf)
 
 
