@@ -19,10 +19,10 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir_cases import CASES, Loopback, case, resources
 from fhirpathpy import evaluate
 from service_support import SUBMITTER
+from shared_folder import shared
 from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
-DAVINCI = HERE.parents[2] / "shared" / "research" / "davinci"
 RULES: dict[str, list[dict[str, str]]] = yaml.safe_load(
     (HERE / "crd_coverage_information.yaml").read_text()
 )
@@ -226,7 +226,7 @@ def test_every_coverage_information_keeps_every_crd_rule(client: TestClient, nam
 
 def test_the_crd_example_service_requests_keep_every_crd_rule(client: TestClient) -> None:
     name = "HL7_davinci-crd__input_resources__CRDServiceRequest.order-sign.json"
-    body = json.loads((DAVINCI / name).read_text())
+    body = json.loads(shared(f"research/davinci/{name}").read_text())
     out = call(client, body)
     assert len(out["systemActions"]) == 2
     assert broken_rules(out) == []
