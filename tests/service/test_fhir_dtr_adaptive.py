@@ -403,7 +403,14 @@ def test_crd_on_an_order_no_policy_covers_says_no_auth(client: TestClient) -> No
                 "entry": [{"resource": {**ASPIRIN, "status": "draft"}}],
             },
         },
-        "prefetch": {"patient": next(r for r in chart if r["resourceType"] == "Patient")},
+        "prefetch": {
+            "patient": next(r for r in chart if r["resourceType"] == "Patient"),
+            "coverage": {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [{"resource": r} for r in chart if r["resourceType"] == "Coverage"],
+            },
+        },
     }
     r = client.post("/cds-services/priorauth-order-sign", json=body, headers=SUBMITTER)
     assert r.status_code == 200, r.text
