@@ -289,6 +289,10 @@ def _expand_family(spec: str) -> list[str]:
     return [f"{letter}{n:02d}" for n in range(int(first[1:3]), int(last[1:3]) + 1)]
 
 
+def _not_systemic_drug(generic: str, classes: frozenset[str]) -> Drug:
+    return Drug(generic=generic, classes=classes, systemic_anticancer=False)
+
+
 @cache
 def load_knowledge() -> Knowledge:
     dx = _merged(DIAGNOSIS_FILES)
@@ -334,7 +338,7 @@ def load_knowledge() -> Knowledge:
             raise PolicyError("knowledge", f"more_classes.{generic}", "unknown drug")
         d = drugs[generic]
         drugs[generic] = Drug(generic, d.classes | frozenset(extra), d.systemic_anticancer)
-    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm)
+    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm, _not_systemic_drug)
     regimens: dict[str, tuple[str, ...]] = {}
     for name, members in rx["regimens"].items():
         for m in members:
