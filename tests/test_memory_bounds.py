@@ -115,7 +115,7 @@ def test_the_knowledge_caches_stay_at_their_fixed_size_under_distinct_names() ->
         kb.drug_info(name)
         normalize_alteration(name)
     for name, (entries, most) in kb.cache_sizes().items():
-        assert 0 < most and entries <= most, name
+        assert most > 0 and entries <= most, name
     assert kb.cache_sizes()["drug_info"][0] == kb.cache_sizes()["drug_info"][1]
 
 
