@@ -29,6 +29,7 @@ from priorauth.service.migrate import upgrade
 from priorauth.service.openapi import install as install_openapi
 from priorauth.service.problems import SafeJSONResponse
 from priorauth.service.workflow import Clock, Service
+from priorauth.warm import warm
 from priorauth.web.app import mount as mount_workbench
 
 __all__ = ["app", "create_app"]
@@ -45,6 +46,7 @@ def create_app(
         with db.session() as s:
             ensure_demo_keys(s)
     engine = Engine(load_policies(settings), default_plan=settings.default_plan)
+    warm(engine)  # what a first request would pay for (priorauth/warm.py)
     service = Service(db, engine, settings, clock)
 
     application = FastAPI(
