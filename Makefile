@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure
+.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure soak attack
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -76,3 +76,16 @@ test-web: $(STAMP)
 # imported, typed share, unplaced lines, criteria typed to a wrong meaning (must be 0).
 import-measure: $(STAMP)
 	$(BIN)/python -m priorauth.importer.measure tests/corpus tests/corpus/held_out
+
+# The real service (2 workers, 127.0.0.1) through mixed JSON API, PAS, CRD and DTR traffic at 18
+# requests/s for 10 minutes: RSS per worker, p99 per minute, 5xx, cases lost or duplicated
+# (docs/operations.md). SOAK_ARGS="--minutes 3" or "--db postgres" to change it.
+SOAK_ARGS ?=
+soak: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python scripts/soak.py $(SOAK_ARGS)
+
+# Every API route (FHIR, CDS Hooks, JSON API, token) with malformed, oversize, wrongly typed,
+# unauthenticated and wrongly authenticated requests, read off the socket: no 5xx, honest
+# Content-Length, the route's error shape, the server still up.
+attack: $(STAMP)
+	$(BIN)/python scripts/attack.py

@@ -316,9 +316,16 @@ async def call_hook(service_id: str, request: Request) -> Response:
         return JSONResponse(
             {"error": issue.get("diagnostics", "error"), "expression": issue.get("expression")},
             status_code=response.status_code,
-            headers=dict(response.headers) if response.status_code == 401 else None,
+            headers=_challenge(response),
         )
     return response
+
+
+def _challenge(response: Response) -> dict[str, str] | None:
+    """A 401's WWW-Authenticate, alone: the OperationOutcome's Content-Length and Content-Type
+    are not the CDS error object's."""
+    challenge = response.headers.get("www-authenticate")
+    return {"WWW-Authenticate": challenge} if challenge else None
 
 
 # --- SMART Backend Services ------------------------------------------------------------------
