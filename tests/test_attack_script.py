@@ -96,3 +96,16 @@ def test_a_cds_hook_refused_for_its_key_says_its_own_length_and_type(
     assert raw.length_ok, (raw.headers, raw.body)
     assert attack.shape_problem("cds", raw) == ""
     assert raw.headers.get("www-authenticate", "").startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("path", "area"), [("/cds-services/priorauth-order-sign", "cds"), ("/oauth/token", "oauth")]
+)
+def test_an_oversize_body_is_refused_in_the_route_s_own_error_shape(
+    server: Any, path: str, area: str
+) -> None:
+    headers = {"Authorization": "Bearer demo-submitter-key", "Content-Type": "application/json"}
+    raw = attack.exchange(server.port, "POST", path, headers, b"{" + b" " * 5_000_000 + b"}")
+    assert raw.status == 413
+    assert raw.length_ok
+    assert attack.shape_problem(area, raw) == ""

@@ -368,6 +368,11 @@ def mount(app: FastAPI) -> None:
         "/fhir": lambda status, detail: error_response(
             FhirError(detail, None, status, _OUTCOME_CODES.get(status, "exception"))
         ),
+        # CDS Hooks clients read {"error": text}; OAuth clients {"error": code} (RFC 6749).
+        "/cds-services": lambda status, detail: JSONResponse({"error": detail}, status),
+        "/oauth": lambda status, detail: JSONResponse(
+            {"error": "invalid_request", "error_description": detail}, status
+        ),
     }
     app.include_router(hooks)
     app.include_router(oauth)
