@@ -147,3 +147,14 @@ def test_the_compiled_memos_stay_bounded_under_distinct_long_lists() -> None:
     # 30,000 distinct names of about 250 bytes each, 1,500 lists of 6 KB: each memo was emptied
     # on reaching its bound rather than holding them all.
     assert max(held for _, held in sizes) > MEMO_BYTES // 2
+
+
+def test_the_engine_keeps_no_long_medication_text_it_was_asked_about() -> None:
+    # The FHIR adapters look a policy up by the medication text of a FHIR body (megabytes
+    # allowed) before the request contract sees it.
+    engine = Engine()
+    for i in range(2000):
+        assert engine.versions(f"sotorasib {i} " + "x" * 5000)
+        engine.versions(f"sotorasib {i}")
+    assert len(engine._versions_by_written) <= 4096
+    assert max(len(name) for name in engine._versions_by_written) <= TEXT_LIMIT
