@@ -79,8 +79,9 @@ def warm_engine(engine: Engine) -> int:
     """Decide and explain a representative request of every policy version and kind; the
     number decided. A request the engine refuses (a policy that cannot be reached by its brand)
     is skipped: warming must never stop a worker from starting."""
-    load_knowledge()
-    is_icd10cm_code("C34.90")  # the code set, which explanations describe codes from
+    kb = load_knowledge()
+    if kb.families:
+        is_icd10cm_code(min(kb.families))  # the code set, which explanations describe codes from
     decided = 0
     for policy in engine.policies:
         for kind in KINDS:
