@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE_STAMP := $(VENV)/.installed-base
 
-.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure
+.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure soak attack
 
 # `make run` and `make examples` need the package alone: the service, the workbench, the engine.
 $(BASE_STAMP): pyproject.toml
@@ -87,3 +87,16 @@ test-web: $(STAMP)
 # imported, typed share, unplaced lines, criteria typed to a wrong meaning (must be 0).
 import-measure: $(STAMP)
 	$(BIN)/python -m priorauth.importer.measure tests/corpus tests/corpus/held_out
+
+# The real service (2 workers, 127.0.0.1) through mixed JSON API, PAS, CRD and DTR traffic at 18
+# requests/s for 10 minutes: RSS per worker, p99 per minute, 5xx, cases lost or duplicated
+# (docs/operations.md). SOAK_ARGS="--minutes 3" or "--db postgres" to change it.
+SOAK_ARGS ?=
+soak: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python scripts/soak.py $(SOAK_ARGS)
+
+# Every API route (FHIR, CDS Hooks, JSON API, token) with malformed, oversize, wrongly typed,
+# unauthenticated and wrongly authenticated requests, read off the socket: no 5xx, honest
+# Content-Length, the route's error shape, the server still up.
+attack: $(STAMP)
+	$(BIN)/python scripts/attack.py

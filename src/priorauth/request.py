@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -34,6 +35,16 @@ class _Strict(BaseModel):
 # not to guess at.
 Flag = Annotated[bool, Field(strict=True)]
 Number = Annotated[float, Field(strict=True, gt=0, le=1_000_000)]
+
+# Every free-text value and every list has a length limit: a worker remembers what it has looked
+# up per distinct name (bounded in number), and a name of unbounded length would make each entry
+# as large as the body allows. The longest drug, regimen or test name in the knowledge tables, and
+# the longest criterion id of the built-in policies, are under a hundred characters.
+TEXT_LIMIT = 200
+ITEMS_LIMIT = 200
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_LIMIT)]
+OptionalText = Annotated[str, StringConstraints(max_length=TEXT_LIMIT)]
+Key = Annotated[str, StringConstraints(max_length=TEXT_LIMIT)]
 
 
 FIRST_DAY = dt.date(1900, 1, 1)
@@ -71,14 +82,14 @@ class Member(_Strict):
 
 class Prescriber(_Strict):
     npi: str | None = Field(default=None, pattern=r"^\d{10}$")
-    name: str | None = None
-    specialty: str | None = Field(
-        default=None, min_length=1, description="e.g. oncology, dermatology, rheumatology"
+    name: OptionalText | None = None
+    specialty: Text | None = Field(
+        default=None, description="e.g. oncology, dermatology, rheumatology"
     )
 
 
 class Medication(_Strict):
-    name: str = Field(min_length=1)
+    name: Text
     strength_mg: Number
     quantity: Number
     days_supply: Annotated[int, Field(strict=True, gt=0, le=366)]
@@ -88,8 +99,8 @@ Extent = Literal["localized", "locally_advanced", "metastatic"]
 
 
 class Diagnosis(_Strict):
-    code: str = Field(description="ICD-10-CM code, with or without the dot")
-    histology: str | None = None
+    code: str = Field(max_length=16, description="ICD-10-CM code, with or without the dot")
+    histology: OptionalText | None = None
     extent: Extent | None = None
     resectable: Flag | None = None
 
@@ -102,15 +113,15 @@ class Diagnosis(_Strict):
 
 
 class Biomarker(_Strict):
-    gene: str = Field(min_length=1)
-    alteration: str | None = None
+    gene: Text
+    alteration: OptionalText | None = None
     result: Literal["positive", "negative"]
-    test: str | None = None
+    test: OptionalText | None = None
     fda_approved: Flag | None = None
 
 
 class Therapy(_Strict):
-    drug: str = Field(min_length=1)
+    drug: Text
     months: Annotated[float, Field(strict=True, ge=0)] | None = Field(
         default=None, description="how long it was given, in months"
     )
@@ -127,7 +138,7 @@ class DiseaseStatus(_Strict):
 class StepTrial(_Strict):
     """A drug tried before the requested one, and how that ended (step therapy)."""
 
-    drug: str = Field(min_length=1)
+    drug: Text
     outcome: Literal["failure", "intolerance", "contraindication"]
 
 
@@ -157,15 +168,15 @@ class Request(_Strict):
 
     prescriber: Prescriber | None = None
     medication: Medication
-    diagnoses: list[Diagnosis] | None = None
-    biomarkers: list[Biomarker] | None = None
-    prior_therapies: list[Therapy] | None = None
-    concurrent_therapies: list[Therapy] | None = None
-    attestations: dict[str, Flag] | None = None
+    diagnoses: list[Diagnosis] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    biomarkers: list[Biomarker] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    prior_therapies: list[Therapy] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    concurrent_therapies: list[Therapy] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    attestations: dict[Key, Flag] | None = Field(default=None, max_length=ITEMS_LIMIT)
     disease_status: DiseaseStatus | None = None
-    step_therapy: list[StepTrial] | None = None
+    step_therapy: list[StepTrial] | None = Field(default=None, max_length=ITEMS_LIMIT)
     continuation: Continuation | None = None
-    answers: dict[str, Flag] | None = None
+    answers: dict[Key, Flag] | None = Field(default=None, max_length=ITEMS_LIMIT)
 
     @model_validator(mode="after")
     def _born_before_service(self) -> Request:
@@ -181,9 +192,20 @@ _DATE_ERRORS = frozenset(
 
 def _first_error(exc: ValidationError) -> RequestError:
     err = exc.errors(include_url=False)[0]
-    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+    loc = err["loc"]
+    if loc and loc[-1] == "[key]":
+        # A dict's key: the field is the dict, and the key itself may be too long to repeat.
+        loc = loc[:-2]
+    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
     field = field.replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "string_too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        msg = f"at most {limit} characters"
+        if loc != err["loc"]:
+            msg = f"each key {msg}"
+    elif err["type"] == "too_long":
+        msg = f"at most {err.get('ctx', {}).get('max_length')} items"
     if err["type"] in _DATE_ERRORS:
         msg += " (expected a date as YYYY-MM-DD)"
     if err["type"] == "extra_forbidden":
@@ -222,6 +244,10 @@ def parse_request(data: Any) -> Request:
 # rest of the validation). To add a field, add it to both classes.
 
 _FLOAT = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_LIMIT)]
+_OptionalText = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+_Items = msgspec.Meta(max_length=ITEMS_LIMIT)
+_Flags = Annotated[dict[_OptionalText, bool], _Items]
 
 
 class _Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
@@ -235,34 +261,34 @@ class FastMember(_Struct, frozen=True):
 
 class FastPrescriber(_Struct, frozen=True):
     npi: str | None = None
-    name: str | None = None
-    specialty: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    name: _OptionalText | None = None
+    specialty: _Text | None = None
 
 
 class FastMedication(_Struct, frozen=True):
-    name: Annotated[str, msgspec.Meta(min_length=1)]
+    name: _Text
     strength_mg: _FLOAT
     quantity: _FLOAT
     days_supply: Annotated[int, msgspec.Meta(gt=0, le=366)]
 
 
 class FastDiagnosis(_Struct, frozen=True):
-    code: str
-    histology: str | None = None
+    code: Annotated[str, msgspec.Meta(max_length=16)]
+    histology: _OptionalText | None = None
     extent: Extent | None = None
     resectable: bool | None = None
 
 
 class FastBiomarker(_Struct, frozen=True):
-    gene: Annotated[str, msgspec.Meta(min_length=1)]
+    gene: _Text
     result: Literal["positive", "negative"]
-    alteration: str | None = None
-    test: str | None = None
+    alteration: _OptionalText | None = None
+    test: _OptionalText | None = None
     fda_approved: bool | None = None
 
 
 class FastTherapy(_Struct, frozen=True):
-    drug: Annotated[str, msgspec.Meta(min_length=1)]
+    drug: _Text
     months: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
@@ -273,7 +299,7 @@ class FastDiseaseStatus(_Struct, frozen=True):
 
 
 class FastStepTrial(_Struct, frozen=True):
-    drug: Annotated[str, msgspec.Meta(min_length=1)]
+    drug: _Text
     outcome: Literal["failure", "intolerance", "contraindication"]
 
 
@@ -290,15 +316,15 @@ class FastRequest(_Struct, frozen=True):
     urgency: Literal["standard", "expedited"] = "standard"
     plan: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     prescriber: FastPrescriber | None = None
-    diagnoses: tuple[FastDiagnosis, ...] | None = None
-    biomarkers: tuple[FastBiomarker, ...] | None = None
-    prior_therapies: tuple[FastTherapy, ...] | None = None
-    concurrent_therapies: tuple[FastTherapy, ...] | None = None
-    attestations: dict[str, bool] | None = None
+    diagnoses: Annotated[tuple[FastDiagnosis, ...], _Items] | None = None
+    biomarkers: Annotated[tuple[FastBiomarker, ...], _Items] | None = None
+    prior_therapies: Annotated[tuple[FastTherapy, ...], _Items] | None = None
+    concurrent_therapies: Annotated[tuple[FastTherapy, ...], _Items] | None = None
+    attestations: _Flags | None = None
     disease_status: FastDiseaseStatus | None = None
-    step_therapy: tuple[FastStepTrial, ...] | None = None
+    step_therapy: Annotated[tuple[FastStepTrial, ...], _Items] | None = None
     continuation: FastContinuation | None = None
-    answers: dict[str, bool] | None = None
+    answers: _Flags | None = None
 
 
 AnyRequest = Request | FastRequest

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from priorauth.api.routes import router as json_api
 from priorauth.engine.engine import Engine
+from priorauth.fhir.dtr import warm as warm_dtr
 from priorauth.fhir.routes import mount as mount_fhir
 from priorauth.service import logs
 from priorauth.service.auth import ensure_demo_keys
@@ -29,14 +30,21 @@ from priorauth.service.migrate import upgrade
 from priorauth.service.openapi import install as install_openapi
 from priorauth.service.problems import SafeJSONResponse
 from priorauth.service.workflow import Clock, Service
+from priorauth.warm import warm
 from priorauth.web.app import mount as mount_workbench
 
 __all__ = ["app", "create_app"]
 
 
 def create_app(
-    settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    warm_up: bool = False,
 ) -> FastAPI:
+    """The application. `warm_up`: pay at start-up for what a worker's first requests would
+    (priorauth/warm.py, and the DTR forms): the served application does; tests, which build
+    hundreds of applications, do not."""
     settings = settings or get_settings()
     db = Database(settings.database_url)
     if migrate:
@@ -45,6 +53,8 @@ def create_app(
         with db.session() as s:
             ensure_demo_keys(s)
     engine = Engine(load_policies(settings), default_plan=settings.default_plan)
+    if warm_up:
+        warm(engine)
     service = Service(db, engine, settings, clock)
 
     application = FastAPI(
@@ -69,6 +79,8 @@ def create_app(
     mount_workbench(application, service)  # the workbench under /ui, and the decision letters
     mount_fhir(application)  # FHIR (Da Vinci PAS, DTR), CDS Hooks (CRD), the SMART token route
     install_openapi(application)
+    if warm_up:
+        warm_dtr(service)
     return application
 
 
@@ -77,4 +89,4 @@ def app() -> FastAPI:
     environment."""
     settings = get_settings()
     logs.configure(access=settings.access_log)
-    return create_app(settings)
+    return create_app(settings, warm_up=True)

@@ -42,30 +42,66 @@ from priorauth.policy.tables import Knowledge, norm, norm_code
 
 FastLeaf = Callable[[Any], Status]
 
-# Memo tables are per criterion and bounded: the same few thousand spellings recur across
-# millions of requests, and a stream of unique strings must not grow them without end.
-_MEMO_LIMIT = 65536
+# Memo tables are per criterion and bounded in entries and in the bytes their keys hold: the
+# same few thousand spellings and lists recur across millions of requests, and a stream of
+# distinct ones (or of long ones: a list of two hundred therapies is one key) must not grow a
+# worker without end. A full table is emptied and fills again with what recurs.
+MEMO_ENTRIES = 65536
+MEMO_BYTES = 1_000_000
+# A key larger than this is decided every time rather than remembered (a typical list of
+# diagnoses or therapies weighs a few hundred bytes).
+KEY_BYTES = 16_384
 
 
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
-    return value
+def key_bytes(key: Any) -> int:
+    """About the bytes a memo's key holds: its text and what each value and container costs
+    (CPython's sizes for ASCII text, tuples and references; a Struct counted like a tuple)."""
+    if type(key) is str:
+        return 49 + len(key)
+    if type(key) is tuple:
+        return 40 + sum(8 + key_bytes(k) for k in key)
+    fields = getattr(key, "__struct_fields__", None)
+    if fields is not None:
+        return 16 + sum(8 + key_bytes(getattr(key, f)) for f in fields)
+    return 32
+
+
+class Memo:
+    """One memo: ``table`` is a plain dict that the deciding code reads directly (a lookup is
+    the hot path), written only through ``remember``, which keeps the bounds."""
+
+    __slots__ = ("bytes", "table")
+
+    def __init__(self) -> None:
+        self.table: dict[Any, Any] = {}
+        self.bytes = 0
+
+    def remember(self, key: Any, value: Any) -> Any:
+        size = key_bytes(key)
+        if size > KEY_BYTES:
+            return value
+        if len(self.table) >= MEMO_ENTRIES or self.bytes + size > MEMO_BYTES:
+            self.table.clear()  # the same dict: the deciding code holds it
+            self.bytes = 0
+        self.table[key] = value
+        self.bytes += size
+        return value
 
 
 class _CodeInfo:
     """ICD-10-CM code as written -> (family, the extent the code says by itself)."""
 
-    def __init__(self, kb: Knowledge) -> None:
-        self.memo: dict[str, tuple[str, str | None]] = {}
+    def __init__(self, kb: Knowledge, memo: Memo) -> None:
+        self.memo: dict[str, tuple[str, str | None]] = memo.table
+        self.remember = memo.remember
         self.extent_codes = kb.extent_codes
 
     def __call__(self, code: str) -> tuple[str, str | None]:
         got = self.memo.get(code)
         if got is None:
             family = norm_code(code)[:3]
-            got = _remember(self.memo, code, (family, self.extent_codes.get(family)))
+            got = (family, self.extent_codes.get(family))
+            self.remember(code, got)
         return got
 
 
@@ -79,13 +115,16 @@ def _spread(dxs: list[Any], info: _CodeInfo) -> str | None:
     return spread
 
 
-def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLeaf:
+def _diagnosis(
+    c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo, new_memo: Callable[[], Memo]
+) -> FastLeaf:
     disease = kb.diseases[c.disease]
     families = disease.families
     histologies = disease.histologies
     extents = frozenset(c.extents) if c.extents else None
     resectable = c.resectable
-    hist_memo: dict[str, str] = {}
+    hists = new_memo()
+    hist_memo: dict[str, str] = hists.table
 
     known = info.memo
 
@@ -108,7 +147,7 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLea
                 else:
                     canon = hist_memo.get(h)
                     if canon is None:
-                        canon = _remember(hist_memo, h, kb.histology(h))
+                        canon = hists.remember(h, kb.histology(h))
                     if canon not in histologies:
                         continue  # this diagnosis is not met: k_or moves on
             if extents is not None:
@@ -138,9 +177,10 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge, info: _CodeInfo) -> FastLea
 _SKIP = False  # a result for another gene: k_or's identity, the same as not met
 
 
-def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> FastLeaf:
+def _biomarker(c: BiomarkerCondition, kb: Knowledge, new_memo: Callable[[], Memo]) -> FastLeaf:
     gene, one, _ = biomarker_rule(c, kb)
-    memo: dict[tuple[Any, ...], Status] = {}
+    remembered = new_memo()
+    memo: dict[tuple[Any, ...], Status] = remembered.table
     missing = object()
 
     def verdict(key: tuple[Any, ...]) -> Status:
@@ -159,7 +199,7 @@ def _biomarker(c: BiomarkerCondition, kb: Knowledge) -> FastLeaf:
             key = (m.gene, m.alteration, m.result, m.test, m.fda_approved)
             s = memo.get(key, missing)
             if s is missing:
-                s = _remember(memo, key, verdict(key))
+                s = remembered.remember(key, verdict(key))
             if s is True:
                 return True
             if s is None:
@@ -178,7 +218,9 @@ def _masks(terms: tuple[Term, ...], classes: frozenset[str], generics: frozenset
     return mask
 
 
-def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
+def _prior_therapy(
+    c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator, new_memo: Callable[[], Memo]
+) -> FastLeaf:
     if c.limit_drug or c.only_in_setting is not None:
         # Months of a drug and the adjuvant setting: rare; the explaining evaluator decides.
         def delegated(r: Any) -> Status:
@@ -197,7 +239,8 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator) -> 
     one_bits = ((1 << len(one_of)) - 1) << len(every_of)
     watch_bits = ((1 << len(watch)) - 1) << (len(every_of) + len(one_of))
     # drug as written -> (recognised, systemic, terms covered)
-    memo: dict[str, tuple[bool, int, int]] = {}
+    remembered = new_memo()
+    memo: dict[str, tuple[bool, int, int]] = remembered.table
 
     def entry(drug: str) -> tuple[bool, int, int]:
         d = kb.drug_info(drug)
@@ -214,7 +257,7 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator) -> 
         for t in therapies:
             e = memo.get(t.drug)
             if e is None:
-                e = _remember(memo, t.drug, entry(t.drug))
+                e = remembered.remember(t.drug, entry(t.drug))
             if e[0]:
                 systemic += e[1]
                 covered |= e[2]
@@ -258,7 +301,9 @@ def _prior_therapy(c: PriorTherapyCondition, kb: Knowledge, slow: Evaluator) -> 
     return prior_therapy
 
 
-def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> FastLeaf:
+def _concurrent(
+    c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str, new_memo: Callable[[], Memo]
+) -> FastLeaf:
     single = c.single_agent
     with_any = _terms(c.with_any, kb)
     with_all = _terms(c.with_all, kb)
@@ -268,7 +313,8 @@ def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> 
     own = (own_drug,)
     UNRESOLVED, ITSELF, OTHER = 0, 1, 2
     # drug as written -> (what it is, rules out a single agent, terms covered)
-    memo: dict[str, tuple[int, bool, int]] = {}
+    remembered = new_memo()
+    memo: dict[str, tuple[int, bool, int]] = remembered.table
 
     def entry(drug: str) -> tuple[int, bool, int]:
         d = kb.drug_info(drug)
@@ -289,7 +335,7 @@ def _concurrent(c: ConcurrentTherapyCondition, kb: Knowledge, own_drug: str) -> 
         for t in therapies:
             e = memo.get(t.drug)
             if e is None:
-                e = _remember(memo, t.drug, entry(t.drug))
+                e = remembered.remember(t.drug, entry(t.drug))
             kind = e[0]
             if kind == UNRESOLVED:
                 unresolved = True
@@ -370,15 +416,16 @@ def age_threshold(on: dt.date, years: int) -> dt.date:
     return dt.date(y, on.month, on.day)
 
 
-def _thresholds(years: int) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
+def _thresholds(
+    years: int, memo: Memo
+) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
     """age_threshold for one age, remembered per date of service."""
-    memo: dict[dt.date, dt.date] = {}
 
     def threshold(on: dt.date) -> dt.date:
-        got: dt.date = _remember(memo, on, age_threshold(on, years))
+        got: dt.date = memo.remember(on, age_threshold(on, years))
         return got
 
-    return memo, threshold
+    return memo.table, threshold
 
 
 def _explained_only(cond: Condition, kb: Knowledge) -> bool:
@@ -404,7 +451,9 @@ class CompiledPlan:
 
     def __init__(self, plan: Plan, kb: Knowledge, own_drug: str) -> None:
         self.plan = plan
-        info = _CodeInfo(kb)
+        # Every memo of this plan, for what a worker holds (memo_sizes).
+        self.all_memos: list[Memo] = []
+        info = _CodeInfo(kb, self._new_memo())
         self.leaves: dict[str, FastLeaf] = {}
         # leaf -> the request fields its status depends on alone (None: it reads more, or
         # facts, and is not remembered)
@@ -427,9 +476,9 @@ class CompiledPlan:
                 self.groups.append((fields, []))
             self.group_of[key] = (g, len(self.groups[g][1]))
             self.groups[g][1].append(key)
-        self.memos: list[dict[Any, tuple[Status, ...]]] = [{} for _ in self.groups]
+        self.memos: list[Memo] = [self._new_memo() for _ in self.groups]
         self.thresholds = {
-            key: _thresholds(cond.min_years)
+            key: _thresholds(cond.min_years, self._new_memo())
             for key, cond in conditions.items()
             if isinstance(cond, AgeCondition)
         }
@@ -440,9 +489,17 @@ class CompiledPlan:
             self.slot.setdefault(key, len(self.slot))
         self.statuses: Callable[[Any, dict[str, bool]], Statuses] = self._generate_all()
 
-    @staticmethod
+    def _new_memo(self) -> Memo:
+        memo = Memo()
+        self.all_memos.append(memo)
+        return memo
+
+    def memo_sizes(self) -> list[tuple[int, int]]:
+        """(entries, key bytes) of each memo: what deciding has made this plan remember."""
+        return [(len(m.table), m.bytes) for m in self.all_memos]
+
     def _leaf(
-        cond: Condition, kb: Knowledge, own: str, info: _CodeInfo, slow: Evaluator
+        self, cond: Condition, kb: Knowledge, own: str, info: _CodeInfo, slow: Evaluator
     ) -> tuple[FastLeaf, tuple[str, ...] | None]:
         if _explained_only(cond, kb):
 
@@ -451,17 +508,18 @@ class CompiledPlan:
 
             return explained, None
         if isinstance(cond, DiagnosisCondition):
-            return _diagnosis(cond, kb, info), ("diagnoses",)
+            return _diagnosis(cond, kb, info, self._new_memo), ("diagnoses",)
         if isinstance(cond, BiomarkerCondition):
-            return _biomarker(cond, kb), ("biomarkers",)
+            return _biomarker(cond, kb, self._new_memo), ("biomarkers",)
         if isinstance(cond, PriorTherapyCondition):
+            leaf = _prior_therapy(cond, kb, slow, self._new_memo)
             if cond.limit_drug or cond.only_in_setting is not None:
-                return _prior_therapy(cond, kb, slow), None
+                return leaf, None
             if cond.progression is not None or cond.not_progressed_on:
-                return _prior_therapy(cond, kb, slow), ("prior_therapies", "disease_status")
-            return _prior_therapy(cond, kb, slow), ("prior_therapies",)
+                return leaf, ("prior_therapies", "disease_status")
+            return leaf, ("prior_therapies",)
         if isinstance(cond, ConcurrentTherapyCondition):
-            return _concurrent(cond, kb, own), ("concurrent_therapies",)
+            return _concurrent(cond, kb, own, self._new_memo), ("concurrent_therapies",)
         if isinstance(cond, AttestationCondition):
             return _attestation(cond, kb, slow), None
         if isinstance(cond, DiseaseStatusCondition):
@@ -480,7 +538,7 @@ class CompiledPlan:
         the fast validator's Structs only: a pydantic model's lists cannot key a dict)."""
         fields, leaf_ids = self.groups[group]
         leaves = [self.leaves[i] for i in leaf_ids]
-        memo = self.memos[group]
+        remember = self.memos[group].remember
         if len(fields) == 1:
             (name,) = fields
 
@@ -492,7 +550,7 @@ class CompiledPlan:
                 return tuple(getattr(r, f) for f in fields)
 
         def fill(r: Any) -> tuple[Status, ...]:
-            got: tuple[Status, ...] = _remember(memo, key_of(r), tuple(f(r) for f in leaves))
+            got: tuple[Status, ...] = remember(key_of(r), tuple(f(r) for f in leaves))
             return got
 
         return fill
@@ -500,7 +558,7 @@ class CompiledPlan:
     def memo_lines(self, env: dict[str, Any]) -> list[str]:
         """The first lines of a function whose leaves are looked up (leaf_expr with memo)."""
         for g in range(len(self.groups)):
-            env[f"M{g}"] = self.memos[g]
+            env[f"M{g}"] = self.memos[g].table
             env[f"F{g}"] = self._filler(g)
         return [f"    _v{g} = None" for g in range(len(self.groups))]
 

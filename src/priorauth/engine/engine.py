@@ -17,6 +17,7 @@ from priorauth.policy.load import builtin_policies
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge, load_knowledge, norm
 from priorauth.request import (
+    TEXT_LIMIT,
     AnyRequest,
     FastRequest,
     Request,
@@ -110,7 +111,9 @@ class Engine:
         if cached is not None:
             return cached
         found = self._versions(name)
-        if len(self._versions_by_written) < 4096:
+        # At most 4096 names, of at most a contract name's length: a FHIR body's free text may be
+        # megabytes long, and is looked up every time rather than kept.
+        if len(self._versions_by_written) < 4096 and len(name) <= TEXT_LIMIT:
             self._versions_by_written[name] = found
         return found
 

@@ -6,6 +6,9 @@ already has). Procedures are also read from their words: a name not listed is su
 word of it ends in -ectomy or names a resection, radiation when it says radiation or SBRT, and
 so on, provided no word of it is a drug, a regimen or a chemotherapy, so that a systemic part is
 never taken for a procedure.
+
+The knowledge tables (tables.py) import this module and never the other way round: what these
+functions need of the tables is described by the protocols below.
 """
 
 from __future__ import annotations
@@ -13,12 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from priorauth.errors import PolicyError
-
-if TYPE_CHECKING:
-    from priorauth.policy.tables import Drug, Knowledge
 
 _WORDS = re.compile(r"[\s\-/(),.]+")
 
@@ -32,11 +32,35 @@ class NotSystemic:
     radiation: str  # the generic radiation stands for
 
 
+class DrugEntry(Protocol):
+    """What these functions read of a drug table's entry (tables.Drug)."""
+
+    @property
+    def classes(self) -> frozenset[str]: ...
+
+    @property
+    def systemic_anticancer(self) -> bool: ...
+
+
+class Tables(Protocol):
+    """What reading a procedure's name needs of the knowledge tables (tables.Knowledge)."""
+
+    drug_aliases: dict[str, str]
+    regimens: dict[str, tuple[str, ...]]
+    not_systemic: NotSystemic | None
+
+
+D = TypeVar("D", bound=DrugEntry)
+# (generic, classes) -> a drug table's entry for a drug that is never systemic anticancer therapy
+MakeEntry = Callable[[str, frozenset[str]], D]
+
+
 def load_not_systemic(
-    drugs: dict[str, Drug],
+    drugs: dict[str, D],
     aliases: dict[str, str],
     read: Callable[[str], dict[str, Any]],
     norm: Callable[[str], str],
+    make: MakeEntry[D],
 ) -> NotSystemic:
     """Add both tables' entries to ``drugs`` and ``aliases``; the procedures' word patterns."""
     px = read("procedures.yaml")
@@ -46,7 +70,7 @@ def load_not_systemic(
         ("supportive_care.yaml", sx, "supportive_care"),
     ):
         for generic, entry in data[section].items():
-            _add(drugs, aliases, generic, entry, f"knowledge/{file}", section, norm)
+            _add(drugs, aliases, generic, entry, f"knowledge/{file}", section, norm, make)
     words: dict[str, str] = {}
     suffixes: list[tuple[str, str]] = []
     for generic, pattern in px["patterns"].items():
@@ -65,16 +89,15 @@ def load_not_systemic(
 
 
 def _add(
-    drugs: dict[str, Drug],
+    drugs: dict[str, D],
     aliases: dict[str, str],
     generic: str,
     entry: dict[str, Any],
     file: str,
     section: str,
     norm: Callable[[str], str],
+    make: MakeEntry[D],
 ) -> None:
-    from priorauth.policy.tables import Drug
-
     where = f"{section}.{generic}"
     if entry.get("systemic_anticancer", False):
         raise PolicyError(file, where, "is never systemic anticancer therapy")
@@ -84,14 +107,14 @@ def _add(
         if known.systemic_anticancer:
             raise PolicyError(file, where, "drugs.yaml lists it as systemic anticancer therapy")
         classes |= known.classes
-    drugs[generic] = Drug(generic=generic, classes=classes, systemic_anticancer=False)
+    drugs[generic] = make(generic, classes)
     for alias in [generic, *entry.get("names", [])]:
         owner = aliases.setdefault(norm(alias), generic)
         if owner != generic and drugs[owner].systemic_anticancer:
             raise PolicyError(file, where, f"{alias!r} already names {owner!r}")
 
 
-def procedure_named(kb: Knowledge, key: str) -> tuple[str, ...] | None:
+def procedure_named(kb: Tables, key: str) -> tuple[str, ...] | None:
     """The procedure a normalized name not in the tables stands for ("robotic right
     hemicolectomy", "VATS lobectomy"): a listed procedure name inside it, or a procedure word or
     suffix; None when a word of it is a drug, a regimen, supportive care or a chemotherapy."""
@@ -124,7 +147,7 @@ def procedure_named(kb: Knowledge, key: str) -> tuple[str, ...] | None:
     return (found,) if found is not None else None
 
 
-def with_radiation(kb: Knowledge, parts: list[str]) -> list[str] | None:
+def with_radiation(kb: Tables, parts: list[str]) -> list[str] | None:
     """``parts`` of a combination without their chemoradiation words, or None when there are
     none: "chemoradiation with cisplatin" is cisplatin and radiation."""
     ns = kb.not_systemic

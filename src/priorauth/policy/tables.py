@@ -33,10 +33,23 @@ _SPACES = re.compile(r"[\s_]+")
 _SPLIT = re.compile(r"\s*(?:\+|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 
 
-@lru_cache(maxsize=16384)
+# The caches below hold a fixed number of entries, each keyed by text of at most KEY_LIMIT
+# characters: a fixed size, whatever a stream of distinct names brings. Longer text (the request
+# contract refuses it; a document or a policy file may still carry it) is worked out every time.
+KEY_LIMIT = 256
+CACHE_ENTRIES = 16384
+
+
+def _norm(text: str) -> str:
+    return _SPACES.sub(" ", text.replace("®", "").replace("™", "")).strip().lower()
+
+
+_norm_cached = lru_cache(maxsize=CACHE_ENTRIES)(_norm)
+
+
 def norm(text: str) -> str:
     """Case, spacing and trademark signs do not change what a name means."""
-    return _SPACES.sub(" ", text.replace("®", "").replace("™", "")).strip().lower()
+    return _norm_cached(text) if len(text) <= KEY_LIMIT else _norm(text)
 
 
 def norm_key(text: str) -> str:
@@ -103,18 +116,34 @@ class Knowledge:
     specialty_aliases: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # The same few names recur across requests: normalise each spelling once.
-        self.histology = lru_cache(maxsize=4096)(self._histology)  # type: ignore[method-assign]
-        self.gene = lru_cache(maxsize=4096)(self._gene)  # type: ignore[method-assign]
-        self.resolve_drugs = lru_cache(maxsize=16384)(self._resolve_drugs)  # type: ignore[method-assign]
-        self.drug_info = lru_cache(maxsize=16384)(self._drug_info)  # type: ignore[method-assign]
+        # The same few names recur across requests: each one, normalized, is worked out once.
+        # Keyed by the normalized name, so that spellings differing in case or spacing share
+        # an entry.
+        self._drugs_of = lru_cache(maxsize=CACHE_ENTRIES)(self._resolve_key)
+        self._info_of = lru_cache(maxsize=CACHE_ENTRIES)(self._info_key)
+
+    def cache_sizes(self) -> dict[str, tuple[int, int]]:
+        """(entries, the most it holds) of each cache of names, these tables' and the module's."""
+        caches = {
+            "resolve_drugs": self._drugs_of,
+            "drug_info": self._info_of,
+            "norm": _norm_cached,
+            "normalize_alteration": _normalize_alteration_cached,
+            "describe": _description,
+        }
+        out = {}
+        for name, cached in caches.items():
+            info = cached.cache_info()
+            out[name] = (info.currsize, info.maxsize or 0)
+        return out
 
     def drug_info(self, name: str) -> DrugInfo | None:
         """None when the name (or a part of it) is not recognised."""
-        return self._drug_info(name)
+        key = norm(name)
+        return self._info_of(key) if len(key) <= KEY_LIMIT else self._info_key(key)
 
-    def _drug_info(self, name: str) -> DrugInfo | None:
-        generics = self.resolve_drugs(name)
+    def _info_key(self, key: str) -> DrugInfo | None:
+        generics = self.resolve_drugs(key)
         if generics is None:
             return None
         drugs = [self.drugs[g] for g in generics]
@@ -125,7 +154,8 @@ class Knowledge:
         )
 
     def histology(self, text: str) -> str:
-        return self._histology(text)
+        key = norm_key(text)
+        return self.histology_aliases.get(key, key)
 
     def specialty(self, text: str) -> frozenset[str] | None:
         """The specialty keys a written specialty or specialist counts as, or None."""
@@ -140,14 +170,15 @@ class Knowledge:
         return _describe(norm_code(code)) or self.families.get(norm_code(code)[:3], code)
 
     def gene(self, text: str) -> str:
-        return self._gene(text)
+        return self.gene_aliases.get(norm(text), text.strip().upper())
 
     def resolve_drugs(self, name: str) -> tuple[str, ...] | None:
         """Generic drug names for what a prescriber wrote (a drug, brand, regimen or combination).
 
         None when any part of it is not recognised, so that the caller can treat it as unknown.
         """
-        return self._resolve_drugs(name)
+        key = norm(name)
+        return self._drugs_of(key) if len(key) <= KEY_LIMIT else self._resolve_key(key)
 
     def alteration(self, gene: str, text: str) -> str | None:
         """The canonical alteration, or None when the text is not one the tables can read."""
@@ -175,15 +206,8 @@ class Knowledge:
                 return parts
         return (key,)
 
-    def _histology(self, text: str) -> str:
-        key = norm_key(text)
-        return self.histology_aliases.get(key, key)
-
-    def _gene(self, text: str) -> str:
-        return self.gene_aliases.get(norm(text), text.strip().upper())
-
-    def _resolve_drugs(self, name: str) -> tuple[str, ...] | None:
-        key = norm(name)
+    def _resolve_key(self, key: str) -> tuple[str, ...] | None:
+        """resolve_drugs for a normalized name."""
         if key in self.regimens:
             return self.regimens[key]
         if key in self.drug_aliases:
@@ -220,8 +244,16 @@ def yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
-@lru_cache(maxsize=4096)
+# No ICD-10-CM code is longer (without its dot).
+_LONGEST_CODE = 7
+
+
 def _describe(code: str) -> str | None:
+    return _description(code) if len(code) <= _LONGEST_CODE else None
+
+
+@lru_cache(maxsize=4096)
+def _description(code: str) -> str | None:
     import warnings
 
     try:
@@ -291,6 +323,10 @@ def _expand_family(spec: str) -> list[str]:
     return [f"{letter}{n:02d}" for n in range(int(first[1:3]), int(last[1:3]) + 1)]
 
 
+def _not_systemic_drug(generic: str, classes: frozenset[str]) -> Drug:
+    return Drug(generic=generic, classes=classes, systemic_anticancer=False)
+
+
 @cache
 def load_knowledge() -> Knowledge:
     dx = _merged(DIAGNOSIS_FILES)
@@ -336,7 +372,7 @@ def load_knowledge() -> Knowledge:
             raise PolicyError("knowledge", f"more_classes.{generic}", "unknown drug")
         d = drugs[generic]
         drugs[generic] = Drug(generic, d.classes | frozenset(extra), d.systemic_anticancer)
-    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm)
+    not_systemic = load_not_systemic(drugs, drug_aliases, _read, norm, _not_systemic_drug)
     regimens: dict[str, tuple[str, ...]] = {}
     for name, members in rx["regimens"].items():
         for m in members:
@@ -463,11 +499,16 @@ def _protein_token(token: str) -> str | None:
     return t if _PROTEIN_CHANGE.fullmatch(t) else None
 
 
-@lru_cache(maxsize=4096)
 def normalize_alteration(text: str) -> str:
     """One spelling of a protein change: ``p.G12C``, ``g12c``, ``p.Gly12Cys``, ``KRAS G12C`` and
     ``G12C (c.34G>T)`` are ``G12C``. Text with no protein change in it comes back upper-cased
     with spaces removed, for the alias tables."""
+    if len(text) > KEY_LIMIT:
+        return _normalize_alteration(text)
+    return _normalize_alteration_cached(text)
+
+
+def _normalize_alteration(text: str) -> str:
     whole = _protein_token(text.replace(" ", "")) if len(text) < 16 else None
     if whole:
         return whole
@@ -492,3 +533,6 @@ def three_letter_change(canonical: str) -> str | None:
     if m.group(1) not in three or m.group(3) not in three:
         return None
     return f"{three[m.group(1)]}{m.group(2)}{three[m.group(3)]}".upper()
+
+
+_normalize_alteration_cached = lru_cache(maxsize=4096)(_normalize_alteration)
