@@ -507,7 +507,6 @@ def _submit_item(
     summary: dict[str, Any],
     order: Entry,
 ) -> Case:
-    body = mapped.request.model_dump(mode="json", exclude_none=True)
     # The Claim's identifier is the case's Idempotency-Key: a first submission costs no
     # lookup; the same request again finds its case; new information for it is a conflict
     # that the follow-up resolves.
@@ -528,7 +527,8 @@ def _submit_item(
         )
 
     try:
-        case, _created = service.submit(who, body, idem, record)
+        # The request as mapped (checked there), not its JSON to be checked again.
+        case, _created = service.submit(who, mapped.request, idem, record)
     except Conflict as exc:
         row = (
             _existing(service, org, key, sequence)
@@ -537,6 +537,7 @@ def _submit_item(
         )
         if row is None:
             raise _as_fhir(exc, mapped, order) from None
+        body = mapped.request.model_dump(mode="json", exclude_none=True)
         return _follow_up(service, who, row, body, mapped)
     except ServiceError as exc:
         raise _as_fhir(exc, mapped, order) from None
