@@ -72,7 +72,7 @@ def inline_threadpool() -> None:
         "fastapi.routing",
         "fastapi.dependencies.utils",
         "priorauth.fhir.routes",
-        "priorauth.service.routes",
+        "priorauth.api.routes",
     ):
         mod = importlib.import_module(module)
         if hasattr(mod, "run_in_threadpool"):
