@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import typing
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,6 +144,56 @@ def _resource_model(rtype: Any) -> type[FHIRAbstractModel] | None:
             return None
         _RESOURCE_MODELS[rtype] = model  # bounded: one per FHIR resource type
     return model
+
+
+# What a PAS request Bundle carries and the answer holds (the CRD, DTR and notification
+# resources load with them: they share the element types).
+_PAS_TYPES = (
+    "Bundle",
+    "Claim",
+    "ClaimResponse",
+    "Patient",
+    "Coverage",
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "MedicationRequest",
+    "Medication",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Procedure",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "Device",
+    "ServiceRequest",
+    "QuestionnaireResponse",
+    "OperationOutcome",
+)
+
+
+def warm() -> int:
+    """Load the FHIR models a PAS request needs, and every element type under them, now rather
+    than on the first requests (fhir.resources imports an element's model when it first
+    validates one): a worker's first PAS call does not pay for it, and what it builds is there
+    before the app freezes its start-up objects out of the collector. Returns the number of
+    models."""
+    seen: set[type[FHIRAbstractModel]] = set()
+    todo = [m for m in (_resource_model(t) for t in _PAS_TYPES) if m is not None]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for f in model.model_fields.values():
+            types = [f.annotation]
+            while types:
+                t = types.pop()
+                types.extend(typing.get_args(t))
+                load = getattr(t, "get_model_klass", None)
+                if load is not None:
+                    todo.append(load())
+    return len(seen)
 
 
 def _valid_by_entry(data: dict[str, Any]) -> bool:

@@ -466,6 +466,7 @@ def mount(app: FastAPI) -> None:
                 # What start-up built (policies, code tables, models) lives as long as the app:
                 # frozen, a full collection walks only what requests made (it walked it all,
                 # 100-700 ms a worker, with requests waiting: the PAS p99 at 100/s).
+                await run_in_threadpool(pas.warm)
                 gc.freeze()
                 yield state
         finally:
