@@ -61,11 +61,13 @@ examples: $(BASE_STAMP)
 reliability: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python scripts/reliability.py
 
-# A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL.
+# A load generator in its own process drives POST /cases at rising rates, SQLite and PostgreSQL;
+# then POST /cases and PAS Claim/$submit in turn on PostgreSQL, printed side by side.
 bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py \
-		--api fhir --workers 2 --rates 25,50,100,150 --ceiling-rates ""
+		--api cases,fhir --databases postgresql --workers 2 --rates 25,50,100,150 \
+		--ceiling-rates "" --out-suffix=-side-by-side
 
 # schemathesis over the whole API (JSON, FHIR, CDS Hooks, the token endpoint) on SQLite and
 # PostgreSQL, many more cases than `make test`

@@ -11,8 +11,11 @@ machine, outside the tracked tree; the runs the README quotes are kept in bench/
     .venv/bin/python bench/api/run.py                       # everything, about 6 minutes
     .venv/bin/python bench/api/run.py --databases postgresql --workers 2 --rates 300
     .venv/bin/python bench/api/run.py --profile 300          # py-spy the server at 300/s
+    .venv/bin/python bench/api/run.py --api cases,fhir --databases postgresql --workers 2 \
+        --rates 25,50,100,150 --ceiling-rates ""        # JSON and PAS, then side by side
 
-Target: p99 < 50 ms at 300 submissions/s on PostgreSQL, no errors.
+Targets (PostgreSQL, no errors): POST /cases p99 < 50 ms at 300/s; PAS Claim/$submit p99 <
+100 ms at 100/s.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from serverproc import Server, free_port, fresh_postgres, postgres_url  # noqa: 
 BIN = ROOT / ".venv" / "bin"
 LOADGEN = HERE / "loadgen.py"
 PG_DATABASE = "priorauth_bench"
-TARGET = {"database": "postgresql", "rate": 300, "p99_ms": 50.0}
+TARGET: dict[str, Any] = {"database": "postgresql", "rate": 300, "p99_ms": 50.0}
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -492,19 +495,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--api",
-        choices=("cases", "fhir"),
         default="cases",
-        help="POST /cases (JSON), or PAS POST /fhir/Claim/$submit with examples/fhir/pas-*.json",
+        help="POST /cases (JSON: cases), PAS POST /fhir/Claim/$submit with "
+        "examples/fhir/pas-*.json (fhir), or both in turn (cases,fhir): then a table of the two "
+        "side by side",
     )
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--out-suffix",
+        default="",
+        help="added to the names of the files written (var/bench/api-fhir-SUFFIX.json)",
+    )
     args = p.parse_args(argv)
-    # The load generators (child processes) read which API to drive from the environment.
-    os.environ["PRIORAUTH_BENCH_API"] = args.api
-    if args.api == "fhir":
-        TARGET.update(rate=100, p99_ms=100.0)  # issue 10: p99 < 100 ms at 100 submissions/s
+    apis = [a for a in args.api.split(",") if a]
+    if not apis or any(a not in TARGETS for a in apis):
+        print(f"error: --api takes {', '.join(TARGETS)} or a comma list of them", file=sys.stderr)
+        return 2
     var = HERE.parent.parent / "var" / "bench"
-    args.out = args.out or var / ("api-fhir.json" if args.api == "fhir" else "api.json")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    var.mkdir(parents=True, exist_ok=True)
     args.rates = [float(x) for x in args.rates.split(",") if x]
     args.ceiling_rates = [float(x) for x in args.ceiling_rates.split(",") if x]
     workers = [int(x) for x in args.workers.split(",") if x]
@@ -530,6 +538,42 @@ def main(argv: list[str] | None = None) -> int:
         f"PostgreSQL {info['postgresql']}"
     )
     ceiling_rows = ceiling(args) if args.ceiling_rates else []
+    docs: dict[str, dict[str, Any]] = {}
+    for api in apis:
+        docs[api] = run_api(api, args, dbs, workers, pg, info, ceiling_rows)
+        name = OUT_FILES[api].replace(".json", f"{args.out_suffix}.json")
+        out = args.out if args.out and len(apis) == 1 else var / name
+        out.write_text(json.dumps(docs[api], indent=2) + "\n")
+        print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    if len(apis) > 1:
+        side_by_side(docs)
+    return 0
+
+
+TARGETS: dict[str, dict[str, Any]] = {
+    "cases": {"database": "postgresql", "rate": 300, "p99_ms": 50.0},
+    # issue 10: p99 < 100 ms at 100 submissions/s
+    "fhir": {"database": "postgresql", "rate": 100, "p99_ms": 100.0},
+}
+ENDPOINTS = {"cases": "POST /cases", "fhir": "POST /fhir/Claim/$submit"}
+OUT_FILES = {"cases": "api.json", "fhir": "api-fhir.json"}
+
+
+def run_api(
+    api: str,
+    args: argparse.Namespace,
+    dbs: list[str],
+    workers: list[int],
+    pg: str | None,
+    info: dict[str, Any],
+    ceiling_rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Every configuration driven on one API; its verdict printed; the document to write."""
+    # The load generators (child processes) read which API to drive from the environment.
+    os.environ["PRIORAUTH_BENCH_API"] = api
+    TARGET.clear()
+    TARGET.update(TARGETS[api])
+    print(f"\n{ENDPOINTS[api]}")
     print(LEGEND)
     print(HEADER, flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="priorauth-bench-"))
@@ -559,10 +603,10 @@ def main(argv: list[str] | None = None) -> int:
     for db in dbs:
         print(f"best worker count on {db}: {v.get(f'best_workers_{db}')}")
     print(
-        f"target (p99 < {TARGET['p99_ms']:.0f} ms at {TARGET['rate']}/s on PostgreSQL, "
-        f"no errors): {'MET' if v['target_met'] else 'MISSED'}"
+        f"target for {ENDPOINTS[api]} (p99 < {TARGET['p99_ms']:.0f} ms at {TARGET['rate']}/s "
+        f"on PostgreSQL, no errors): {'MET' if v['target_met'] else 'MISSED'}"
     )
-    doc = {
+    return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": info,
         "settings": {
@@ -573,16 +617,39 @@ def main(argv: list[str] | None = None) -> int:
             "databases": dbs,
             "generator_processes": args.procs,
             "client": args.client,
-            "endpoint": "POST /cases",
+            "endpoint": ENDPOINTS[api],
             "latency": "scheduled send time to last response byte (open loop)",
         },
         "generator_ceiling": ceiling_rows,
         "results": results,
         "verdict": v,
     }
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    return 0
+
+
+def side_by_side(docs: dict[str, dict[str, Any]]) -> None:
+    """Each API's latency and server CPU per request at every rate both were driven at."""
+    apis = list(docs)
+    print("\nside by side (same machine, same run): p50 / p99 ms, server CPU ms per request")
+    print(f"{'db':<10} {'w':>1} {'rate/s':>6}" + "".join(f"  {a:>26}" for a in apis))
+    by: dict[tuple[str, int, float], dict[str, dict[str, Any]]] = {}
+    for api, doc in docs.items():
+        for cfg in doc["results"]:
+            for r in cfg["rows"]:
+                key = (cfg["database"], cfg["workers"], r["offered_rate"])
+                by.setdefault(key, {})[api] = r
+    for (db, w, rate), rows in sorted(by.items()):
+        cells = []
+        for api in apis:
+            r = rows.get(api)
+            if r is None:
+                cells.append(f"  {'-':>26}")
+                continue
+            cells.append(
+                f"  {_f(r['p50_ms'], 6)} / {_f(r['p99_ms'], 7)}, "
+                f"{_f(r['server_cpu_ms_per_request'], 5, 2)} ms" + ("*" if r["saturated"] else " ")
+            )
+        print(f"{db:<10} {w:>1} {rate:>6.0f}" + "".join(cells))
+    print("(* saturated: under 95% of the rate answered, or errors)", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ in the supervisor and in every worker.
   off: Kludex/uvicorn#3149);
 - pool: PostgreSQL pool of 40 connections (anyio's thread limit), no overflow, no pre-ping;
 - authcache: API key -> principal remembered in process (no lookup transaction per request);
-  a no-op once src has its own cache (Service.principal).
+  a no-op once src has its own cache (Service.principal);
+- gclog: each full garbage collection (generation 2) and its pause, on stderr or appended to
+  the file PA_GCLOG names.
 
 Experiments only: they patch the app from outside to measure what a change in src would give.
 """
@@ -73,3 +75,33 @@ if "authcache" in _EXP and hasattr(_app, "principal_for"):  # src before Service
         return _cache[key]
 
     _app.principal_for = principal_for
+
+if "gclog" in _EXP:
+    # Every collection of the oldest generation, with its pause, on the server's stderr: a full
+    # collection walks every object the process holds (the policies, the code tables), which
+    # is what a request that waits behind it pays.
+    import gc
+    import sys
+    import time
+
+    _gc_started = [0.0]
+
+    def _gc_report(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            _gc_started[0] = time.perf_counter()
+        else:
+            pause = (time.perf_counter() - _gc_started[0]) * 1000
+            line = (
+                f"{time.strftime('%H:%M:%S')} gc: full collection in pid {os.getpid()}: "
+                f"{pause:.0f} ms "
+                f"({gc.get_freeze_count()} objects frozen)\n"
+            )
+            if os.environ.get("PA_GCLOG"):
+                with open(os.environ["PA_GCLOG"], "a") as f:
+                    f.write(line)
+            else:
+                sys.stderr.write(line)
+
+    gc.callbacks.append(_gc_report)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from priorauth.engine.engine import Engine
-from priorauth.errors import RequestError
+from priorauth.errors import NoPolicyError, RequestError
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge
 from priorauth.request import Request, parse_request
 
@@ -446,7 +448,7 @@ def therapies(
 
 
 def qr_answers(
-    chart: Chart, question_ids: set[str] | None
+    chart: Chart, question_ids: Collection[str] | None
 ) -> tuple[dict[str, bool], dict[str, str]]:
     """Boolean answers from QuestionnaireResponses whose linkIds are our question ids."""
     answers: dict[str, bool] = {}
@@ -565,7 +567,7 @@ def to_request(
             f"{order.path}.medicationCodeableConcept",
             code="required",
         )
-    versions = engine.versions(name)
+    versions = policies_for(engine, name)
     strength = strength_mg(concept, med)
     if strength is None and versions and len(versions[-1].drug.strengths_mg) == 1:
         strength = float(versions[-1].drug.strengths_mg[0])
@@ -696,16 +698,37 @@ def _order_date(res: dict[str, Any]) -> dt.date | None:
     return _date(validity.get("start")) or _date(res.get("authoredOn"))
 
 
-def _question_ids(engine: Engine, name: str, kind: str) -> set[str] | None:
+def policies_for(engine: Engine, name: str) -> list[Policy]:
+    """Every version of the policy for the drug, or none when no policy covers it (an
+    ordinary answer here: such a drug needs no authorization from us)."""
+    try:
+        return engine.versions(name)
+    except NoPolicyError:
+        return []
+
+
+_QUESTION_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, ...], frozenset[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _question_ids(engine: Engine, name: str, kind: str) -> frozenset[str] | None:
     """Our question ids for the drug's policies (any version), so that another payer's form
-    items are ignored rather than refused."""
-    versions = engine.versions(name)
+    items are ignored rather than refused. Built once a process for each drug's versions (the
+    engine's policies never change): by the policies, not the name, so the memory stays
+    bounded however many ways a drug is written."""
+    versions = policies_for(engine, name)
     if not versions:
         return None
-    ids: set[str] = set()
-    for policy in versions:
-        for k in ("initial", "renewal"):
-            ids.update(q.id for q in engine.questions(policy, k))
+    known = _QUESTION_IDS.setdefault(engine, {})
+    key = tuple(id(p) for p in versions)  # the engine holds them: an id is not reused
+    ids = known.get(key)
+    if ids is None:
+        found: set[str] = set()
+        for policy in versions:
+            for k in ("initial", "renewal"):
+                found.update(q.id for q in engine.questions(policy, k))
+        ids = known[key] = frozenset(found)
     return ids
 
 

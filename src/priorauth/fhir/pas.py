@@ -18,17 +18,32 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import typing
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from priorauth.fhir.mapping import Chart, Entry, Mapped, annotate_trace, icd10, to_request
+from priorauth.fhir.mapping import (
+    Chart,
+    Entry,
+    Mapped,
+    annotate_trace,
+    icd10,
+    medication_concept,
+    medication_name,
+    policies_for,
+    to_request,
+)
 from priorauth.fhir.models import CoverageAssertion, FhirClaim
 from priorauth.fhir.outcome import FhirError, json_value, pydantic_expression
 from priorauth.request import parse_request
@@ -91,13 +106,14 @@ def with_authorizations(service: Service, results: list[ItemResult]) -> list[Ite
     return results
 
 
-def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
-    """The JSON body as a Bundle dict checked by the FHIR models, or FhirError naming the
-    first element that is wrong."""
+def _load(raw: bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(raw, dict):
         data: Any = raw
     else:
-        data = json_value(raw)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = json_value(raw)  # raises the 400 that says where the text breaks
     if not isinstance(data, dict):
         raise FhirError("the body must be a JSON object (a Bundle)", "Bundle", 400, "structure")
     if data.get("resourceType") != "Bundle":
@@ -107,6 +123,120 @@ def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
             422,
             "structure",
         )
+    return data
+
+
+_RESOURCE_MODELS: dict[str, type[FHIRAbstractModel]] = {}
+
+
+def _resource_model(rtype: Any) -> type[FHIRAbstractModel] | None:
+    """The R4B model of a resource type, looked up once a process (fhir.resources imports it
+    by name for every entry of every Bundle); None for what is not a resource type."""
+    if not isinstance(rtype, str):
+        return None
+    model = _RESOURCE_MODELS.get(rtype)
+    if model is None:
+        try:
+            model = get_fhir_model_class(rtype)
+        except ValueError:
+            return None
+        if not model.has_resource_base():
+            return None
+        _RESOURCE_MODELS[rtype] = model  # bounded: one per FHIR resource type
+    return model
+
+
+# What a PAS request Bundle carries and the answer holds (the CRD, DTR and notification
+# resources load with them: they share the element types).
+_PAS_TYPES = (
+    "Bundle",
+    "Claim",
+    "ClaimResponse",
+    "Patient",
+    "Coverage",
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "MedicationRequest",
+    "Medication",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Procedure",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "Device",
+    "ServiceRequest",
+    "QuestionnaireResponse",
+    "OperationOutcome",
+)
+
+
+def warm() -> int:
+    """Load the FHIR models a PAS request needs, and every element type under them, now rather
+    than on the first requests (fhir.resources imports an element's model when it first
+    validates one): a worker's first PAS call does not pay for it, and what it builds is there
+    before the app freezes its start-up objects out of the collector. Returns the number of
+    models."""
+    seen: set[type[FHIRAbstractModel]] = set()
+    todo = [m for m in (_resource_model(t) for t in _PAS_TYPES) if m is not None]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for f in model.model_fields.values():
+            types = [f.annotation]
+            while types:
+                t = types.pop()
+                types.extend(typing.get_args(t))
+                load = getattr(t, "get_model_klass", None)
+                if load is not None:
+                    todo.append(load())
+    return len(seen)
+
+
+def _valid_by_entry(data: dict[str, Any]) -> bool:
+    """The Bundle checked by the same models, each entry's resource with its own model and the
+    Bundle without them: what `Bundle.model_validate` checks, without its per-entry lookup of
+    the model by name. False when anything fails, or is unusual enough to leave to it."""
+    entries = data.get("entry")
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        return False
+    shell = []
+    for e in entries:
+        if not isinstance(e, dict):
+            return False
+        res = e.get("resource")
+        if res is not None:
+            model = _resource_model(res.get("resourceType")) if isinstance(res, dict) else None
+            if model is None:
+                return False
+            try:
+                model.model_validate(res)
+            except Exception:
+                return False
+            e = {k: v for k, v in e.items() if k != "resource"}
+            if not e:
+                return False  # an entry of nothing but its resource: the whole check decides
+        shell.append(e)
+    try:
+        Bundle.model_validate({**data, "entry": shell} if entries else data)
+    except Exception:
+        return False
+    return True
+
+
+def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
+    """The JSON body as a Bundle dict checked by the FHIR models, or FhirError naming the
+    first element that is wrong."""
+    data = _load(raw)
+    if _valid_by_entry(data):
+        return data
+    # Something is wrong (or unusual): the whole Bundle through its model, for the error it
+    # names first, exactly as clients have always been told.
     try:
         Bundle.model_validate(data)
     except ValidationError as exc:
@@ -121,6 +251,72 @@ def parse_bundle(raw: bytes | dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # the models' own checks raise more than ValidationError
         raise FhirError(f"not a valid FHIR R4 Bundle: {exc}", "Bundle", 422, "structure") from None
     return data
+
+
+def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(FHIRPath, reference) of every Reference under a resource, its contained ones aside."""
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            yield path, ref
+        for key, value in node.items():
+            if key != "contained" and isinstance(value, dict | list):
+                yield from _references(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if isinstance(value, dict | list):
+                yield from _references(value, f"{path}[{i}]")
+
+
+def _unresolved(resource: dict[str, Any], path: str, chart: Chart) -> tuple[str, str] | None:
+    """The first reference in the resource (and in its contained resources) that names
+    nothing in the Bundle, or a contained resource that is not there."""
+    contained = [c for c in resource.get("contained") or [] if isinstance(c, dict)]
+    local = {f"#{c.get('id')}" for c in contained if c.get("id")} | {"#"}
+    inner = [(c, f"{path}.contained[{i}]") for i, c in enumerate(contained)]
+    for res, where in [(resource, path), *inner]:
+        for at, ref in _references(res, where):
+            if ref.startswith("#"):
+                if ref not in local:
+                    return at, ref
+            elif chart.resolve(ref) is None:
+                return at, ref
+    return None
+
+
+def check_bundle_rules(bundle: dict[str, Any], chart: Chart) -> None:
+    """FHIR's Bundle rules that the models do not check, as a PAS payer needs them: each
+    entry's fullUrl is its own (bdl-7: unless the versions differ), and every reference
+    resolves inside the Bundle (a PAS request carries what its Claim points to)."""
+    entries = bundle.get("entry") or []
+    if bundle.get("type") != "history":
+        seen: dict[tuple[str, str | None], int] = {}
+        for i, e in enumerate(entries):
+            url = e.get("fullUrl")
+            if not url:
+                continue
+            version = ((e.get("resource") or {}).get("meta") or {}).get("versionId")
+            first = seen.setdefault((url, version), i)
+            if first != i:
+                raise FhirError(
+                    f"entry[{i}] has the same fullUrl as entry[{first}] ({url!r}): each "
+                    "entry's fullUrl must be its own (FHIR bdl-7)",
+                    f"Bundle.entry[{i}].fullUrl",
+                    code="invariant",
+                )
+    for i, e in enumerate(entries):
+        res = e.get("resource")
+        if not isinstance(res, dict):
+            continue
+        found = _unresolved(res, f"Bundle.entry[{i}].resource", chart)
+        if found is not None:
+            where, ref = found
+            raise FhirError(
+                f"{where}: the reference {ref!r} names no resource in the Bundle (a PAS "
+                "request carries every resource its Claim points to)",
+                where,
+                code="not-found",
+            )
 
 
 def _claim_entry(bundle: dict[str, Any], chart: Chart) -> Entry:
@@ -223,6 +419,24 @@ def _claim_summary(claim: dict[str, Any], sequence: int) -> dict[str, Any]:
     }
 
 
+def _no_authorization(service: Service, order: Entry | None, chart: Chart) -> str | None:
+    """Why the item needs no authorization from us (what it orders is under none of our
+    policies: not a medication, or a drug no policy covers), or None when a policy decides it."""
+    if order is None or order.resource.get("resourceType") != "MedicationRequest":
+        what = order.key if order else "the item"
+        return (
+            f"{what}: no prior-authorization policy here covers it; this service needs "
+            "no authorization from priorauth"
+        )
+    drug = medication_name(medication_concept(chart, order)[0])
+    if drug and not policies_for(service.engine, drug):
+        return (
+            f"{drug}: no prior-authorization policy here covers this drug; it needs no "
+            "authorization from priorauth"
+        )
+    return None
+
+
 def submit(
     service: Service, who: Principal, raw: bytes | dict[str, Any]
 ) -> tuple[dict[str, Any], list[ItemResult]]:
@@ -231,6 +445,7 @@ def submit(
     chart = Chart()
     chart.add_bundle(bundle, "Bundle")
     claim = _claim_entry(bundle, chart)
+    check_bundle_rules(bundle, chart)
     res = claim.resource
     patient = chart.resolve(res.get("patient"))
     if patient is None:
@@ -257,18 +472,9 @@ def submit(
         sequence = int(item.get("sequence") or index + 1)
         summary = _claim_summary(res, sequence)
         order = _order_for(chart, claim, index, item)
-        if order is None or order.resource.get("resourceType") != "MedicationRequest":
-            what = order.key if order else "the item"
-            results.append(
-                ItemResult(
-                    sequence,
-                    None,
-                    summary,
-                    {},
-                    f"{what}: no prior-authorization policy here covers it; this service needs "
-                    "no authorization from priorauth",
-                )
-            )
+        note = _no_authorization(service, order, chart)
+        if note is not None or order is None:
+            results.append(ItemResult(sequence, None, summary, {}, note or ""))
             continue
         mapped = to_request(
             chart,
@@ -281,17 +487,6 @@ def submit(
             patient=patient,
             diagnosis_codes=codes,
         )
-        if not service.engine.versions(mapped.drug):
-            results.append(
-                ItemResult(
-                    sequence,
-                    None,
-                    summary,
-                    mapped.sources,
-                    f"{mapped.drug}: no prior-authorization policy here covers this drug",
-                )
-            )
-            continue
         mapped, note = _with_assertion(service, who, order, mapped)
         case = _submit_item(service, who, org, key, sequence, mapped, summary, order)
         results.append(ItemResult(sequence, case, summary, mapped.sources, note))
@@ -363,13 +558,28 @@ def _submit_item(
     summary: dict[str, Any],
     order: Entry,
 ) -> Case:
-    body = mapped.request.model_dump(mode="json", exclude_none=True)
     # The Claim's identifier is the case's Idempotency-Key: a first submission costs no
     # lookup; the same request again finds its case; new information for it is a conflict
     # that the follow-up resolves.
     idem = f"pas:{key[:40]}:{sequence}" if key else None
+
+    def record(s: Session, case: Case) -> None:
+        # In the case's own transaction: a case is never on file without its Claim.
+        s.add(
+            FhirClaim(
+                case_id=case.id,
+                org=org,
+                claim_key=key or f"none:{uuid.uuid4().hex}",
+                item_sequence=sequence,
+                claim=summary,
+                sources=mapped.sources,
+                created_at=case.received_at,
+            )
+        )
+
     try:
-        case, _created = service.submit(who, body, idem)
+        # The request as mapped (checked there), not its JSON to be checked again.
+        case, _created = service.submit(who, mapped.request, idem, record)
     except Conflict as exc:
         row = (
             _existing(service, org, key, sequence)
@@ -378,24 +588,10 @@ def _submit_item(
         )
         if row is None:
             raise _as_fhir(exc, mapped, order) from None
+        body = mapped.request.model_dump(mode="json", exclude_none=True)
         return _follow_up(service, who, row, body, mapped)
     except ServiceError as exc:
         raise _as_fhir(exc, mapped, order) from None
-    try:
-        with service.db.session() as s:
-            s.add(
-                FhirClaim(
-                    case_id=case.id,
-                    org=org,
-                    claim_key=key or f"none:{uuid.uuid4().hex}",
-                    item_sequence=sequence,
-                    claim=summary,
-                    sources=mapped.sources,
-                    created_at=service.clock(),
-                )
-            )
-    except IntegrityError:
-        pass  # a simultaneous retry recorded it first
     return case
 
 
@@ -620,9 +816,10 @@ def response_bundle(
         "timestamp": _iso(now),
         "entry": entries,
     }
-    # Checked by the model once, with everything in it; what we built is what we send (a
-    # model_dump would cost as much again and give back the same JSON).
-    Bundle.model_validate(bundle)
+    # Not checked by the models again here: the resources echoed were checked in the request
+    # Bundle, and the ClaimResponse is built above from those and our own words (the tests
+    # check every shape it takes with the models). Checking it took as long as checking the
+    # request.
     return bundle
 
 
@@ -637,7 +834,9 @@ def results_for_case(service: Service, who: Principal, case_id: str) -> list[Ite
 def inquire(
     service: Service, who: Principal, raw: bytes | dict[str, Any]
 ) -> tuple[dict[str, Any], list[ItemResult]]:
-    """The current state of the cases of a Claim, found by the Claim's identifier."""
+    """The current state of the cases of a Claim, found by the Claim's identifier; an item
+    that orders what no policy here covers is answered as it was at submission (no
+    authorization needed)."""
     bundle = parse_bundle(raw)
     chart = Chart()
     chart.add_bundle(bundle, "Bundle")
@@ -645,6 +844,7 @@ def inquire(
     if not claims:
         raise FhirError("the Bundle has no Claim", "Bundle.entry", code="required")
     claim = claims[0]
+    check_bundle_rules(bundle, chart)
     key = claim_key(claim.resource)
     if key is None:
         raise FhirError(
@@ -658,17 +858,31 @@ def inquire(
         if who.role == "submitter":
             q = q.where(FhirClaim.org == org)
         rows = list(s.scalars(q.order_by(FhirClaim.item_sequence)).all())
-    if not rows:
+    results = [
+        ItemResult(row.item_sequence, service.get(who, row.case_id), row.claim, row.sources)
+        for row in rows
+    ]
+    on_file = {row.item_sequence for row in rows}
+    items = claim.resource.get("item") or []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        sequence = int(item.get("sequence") or index + 1)
+        if sequence in on_file:
+            continue
+        # Only an order the Bundle carries can be known to need no authorization; an item
+        # without one is simply not on file.
+        order = _order_for(chart, claim, index, item)
+        note = _no_authorization(service, order, chart) if order is not None else None
+        if note is not None:
+            summary = _claim_summary(claim.resource, sequence)
+            results.append(ItemResult(sequence, None, summary, {}, note))
+    if not results:
         raise FhirError(
             "no prior-authorization request with this Claim identifier",
             f"{claim.path}.identifier",
             404,
             "not-found",
         )
-    results = []
-    for row in rows:
-        case = service.get(who, row.case_id)
-        results.append(ItemResult(row.item_sequence, case, row.claim, row.sources))
+    results.sort(key=lambda r: r.sequence)
     return bundle, results
 
 

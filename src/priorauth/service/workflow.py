@@ -266,8 +266,15 @@ class Service:
             missing=[q["id"] for q in det["missing"]],
         )
 
-    def submit(self, who: Principal, body: Any, idempotency_key: str | None) -> tuple[Case, bool]:
-        """A new case, decided at once where the engine can; (case, created)."""
+    def submit(
+        self,
+        who: Principal,
+        body: Any,
+        idempotency_key: str | None,
+        record: Callable[[Session, Case], None] | None = None,
+    ) -> tuple[Case, bool]:
+        """A new case, decided at once where the engine can; (case, created). `record` adds an
+        adapter's own rows about the new case (where it came from) in the case's transaction."""
         self._require(who, "submitter", "admin")
         org = who.org or "plan"
         try:
@@ -316,6 +323,8 @@ class Service:
                     idempotency_key=idempotency_key,
                 )
                 self._apply(s, case, who, det, now, "evaluated")
+                if record is not None:
+                    record(s, case)
             return case, True
         except IntegrityError:
             # A simultaneous retry with the same Idempotency-Key won the race: return its case.
