@@ -1,4 +1,4 @@
-"""Tables. Cases, their append-only events, authorizations, API keys.
+"""Tables. Cases, their append-only events, listings, authorizations, API keys.
 
 The workbench's users (service/users.py) and the FHIR adapter's tables (fhir/models.py) share
 this `Base`, so one migration history covers them; priorauth.schema gathers them all."""
@@ -43,7 +43,11 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("org", "idempotency_key", name="uq_cases_org_idempotency_key"),
-        Index("ix_cases_status_due", "status", "due_by"),
+        # The keyset orders of the lists (service/paging.py): the queue by (due_by, id) within
+        # each status, every case and an organization's cases newest first.
+        Index("ix_cases_status_due_id", "status", "due_by", "id"),
+        Index("ix_cases_received_id", "received_at", "id"),
+        Index("ix_cases_org_received_id", "org", "received_at", "id"),
         Index("ix_cases_member", "member_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -90,6 +94,29 @@ class Event(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class Listing(Base):
+    """One read of a list (the queue, case lists, authorization lists): who, when, what. The
+    cases it showed are its `listing_cases`; a case's history shows the listing as a read."""
+
+    __tablename__ = "listings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    what: Mapped[str] = mapped_column(String(32))
+
+
+class ListingCase(Base):
+    """A case a listing showed, and its status then. Keyed by case first: a case's history
+    finds its listings by this key, however many listings there are."""
+
+    __tablename__ = "listing_cases"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True)
+    # None where the list was of authorizations, which do not carry their case's status.
+    status: Mapped[str | None] = mapped_column(String(24))
+
+
 class Authorization(Base):
     __tablename__ = "authorizations"
     __table_args__ = (
@@ -106,4 +133,3 @@ class Authorization(Base):
     end: Mapped[dt.date] = mapped_column(Date)
     max_daily_dose_mg: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
