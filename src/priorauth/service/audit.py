@@ -79,7 +79,7 @@ def listing_reads(s: Session, case_id: str) -> list[Event]:
         select(Listing, ListingCase.status)
         .join(ListingCase, ListingCase.listing_id == Listing.id)
         .where(ListingCase.case_id == case_id)
-        .order_by(Listing.id)
+        .order_by(ListingCase.listing_id)
     ).all()
     return [
         Event(

@@ -44,10 +44,11 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("org", "idempotency_key", name="uq_cases_org_idempotency_key"),
         # The keyset orders of the lists (service/paging.py): the queue by (due_by, id) within
-        # each status, every case and an organization's cases newest first.
+        # each status; every case, an organization's and a status's newest first.
         Index("ix_cases_status_due_id", "status", "due_by", "id"),
         Index("ix_cases_received_id", "received_at", "id"),
         Index("ix_cases_org_received_id", "org", "received_at", "id"),
+        Index("ix_cases_status_received_id", "status", "received_at", "id"),
         Index("ix_cases_member", "member_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -120,7 +121,9 @@ class ListingCase(Base):
 class Authorization(Base):
     __tablename__ = "authorizations"
     __table_args__ = (
-        Index("ix_auth_member_drug", "member_id", "drug"),
+        # A member's authorizations latest first: the member list's keyset order, and a
+        # renewal's look-up of the latest.
+        Index("ix_auth_member_end_id", "member_id", "end", "id"),
         Index("ix_auth_end", "end"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -599,16 +599,22 @@ class Service:
         org: str | None = None,
     ) -> Page[Case]:
         """The pharmacists' work: recommended denials and appeals, the most urgent first
-        (due_by, then id): one page, optionally of one status, drug or organization."""
+        (due_by, then id): one page, optionally of one status, drug or organization.
+
+        An appeal puts a case back in the queue with a later due_by, after the place a client
+        paging through it may have reached: a case seen in review, denied and appealed would be
+        shown again. So the first page notes the last event then (the cursor carries it), and
+        every page leaves out the appeals filed after it."""
         self._require(who, "reviewer", "admin")
         if status and status not in QUEUED:
             raise Invalid(f"status: expected one of {', '.join(QUEUED)}", "status")
         paging.check_limit(limit)
         scope = {"status": status, "drug": drug, "org": org}
-        key = self._position(cursor, "queue", scope, paging.aware, paging.text)
+        key = self._position(cursor, "queue", scope, paging.aware, paging.text, paging.number)
         self.expire_pends()
         rows: list[Case] = []
         with self.db.reading() as s:
+            horizon = key[2] if key else s.scalar(select(func.max(Event.id))) or 0
             # One index range per status, merged here: an IN over both statuses cannot be
             # read in (due_by, id) order from the index and would sort the whole queue.
             for one in (status,) if status else QUEUED:
@@ -618,17 +624,27 @@ class Service:
                 if org:
                     q = q.where(Case.org == org)
                 if key:
-                    q = q.where(paging.after(Case.due_by, Case.id, key))
+                    q = q.where(paging.after(Case.due_by, Case.id, key[:2]))
+                if one == "in_appeal":
+                    q = q.where(~self._appealed_after(horizon))
                 rows += s.scalars(q.order_by(Case.due_by, Case.id).limit(limit + 1)).all()
         rows.sort(key=lambda c: (_utc(c.due_by), c.id))
         page = paging.page_of(
             rows[: limit + 1],
             limit,
-            lambda c: (c.due_by, c.id),
+            lambda c: (c.due_by, c.id, horizon),
             lambda k: paging.encode("queue", scope, k),
         )
         self.audit_listing(who, "queue", {c.id: c.status for c in page.items})
         return page
+
+    @staticmethod
+    def _appealed_after(event_id: int) -> ColumnElement[bool]:
+        return (
+            select(Event.id)
+            .where(Event.case_id == Case.id, Event.id > event_id, Event.action == "appealed")
+            .exists()
+        )
 
     def queue_size(self, who: Principal, at_most: int, **filters: str | None) -> int:
         """How many cases the queue holds with these filters, counted up to `at_most` (a count

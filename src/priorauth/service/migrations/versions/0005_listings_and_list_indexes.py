@@ -33,14 +33,21 @@ def upgrade() -> None:
         sa.Column("listing_id", sa.Integer, sa.ForeignKey("listings.id"), primary_key=True),
         sa.Column("status", sa.String(24), nullable=True),
     )
-    # (status, due_by) could not give the queue's tie order by id without a sort.
+    # (status, due_by) could not give the queue's tie order by id without a sort, nor
+    # (member_id, drug) a member's authorizations latest first.
     op.drop_index("ix_cases_status_due", table_name="cases")
     op.create_index("ix_cases_status_due_id", "cases", ["status", "due_by", "id"])
     op.create_index("ix_cases_received_id", "cases", ["received_at", "id"])
     op.create_index("ix_cases_org_received_id", "cases", ["org", "received_at", "id"])
+    op.create_index("ix_cases_status_received_id", "cases", ["status", "received_at", "id"])
+    op.drop_index("ix_auth_member_drug", table_name="authorizations")
+    op.create_index("ix_auth_member_end_id", "authorizations", ["member_id", "end", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_auth_member_end_id", table_name="authorizations")
+    op.create_index("ix_auth_member_drug", "authorizations", ["member_id", "drug"])
+    op.drop_index("ix_cases_status_received_id", table_name="cases")
     op.drop_index("ix_cases_org_received_id", table_name="cases")
     op.drop_index("ix_cases_received_id", table_name="cases")
     op.drop_index("ix_cases_status_due_id", table_name="cases")
