@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure
+.PHONY: run test lint bench bench-batch bench-counts differential bench-api bench-queue reliability clean examples fuzz bench-claims test-web import-measure
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py \
 		--api fhir --workers 2 --rates 25,50,100,150 --ceiling-rates ""
+
+# GET /queue's first page and a middle page with 100, 10,000 and 100,000 cases in review,
+# SQLite and PostgreSQL, through a real server (about 6 minutes).
+bench-queue: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/queue_pages.py
 
 # schemathesis over the whole API on SQLite and PostgreSQL, many more cases than `make test`
 # (FUZZ_EXAMPLES generated cases per operation, on top of the examples and coverage cases).
