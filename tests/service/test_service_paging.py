@@ -381,3 +381,18 @@ def test_a_later_page_and_the_history_search_indexes_on_sqlite(
             # SCAN of a table (not of an index) reads every row; a TEMP B-TREE sorts them.
             assert not (step.startswith("SCAN") and "INDEX" not in step), (statement, plan)
             assert "TEMP B-TREE" not in step or "DISTINCT" in step, (statement, plan)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/queue", "/cases", "/members/{member_id}/authorizations", "/authorizations/expiring"],
+)
+def test_the_openapi_document_declares_limit_cursor_and_the_link_header(
+    client: TestClient, path: str
+) -> None:
+    operation = client.get("/openapi.json").json()["paths"][path]["get"]
+    limit = next(p for p in operation["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 500)
+    assert limit["schema"]["default"] == 50
+    assert "cursor" in [p["name"] for p in operation["parameters"]]
+    assert "Link" in operation["responses"]["200"]["headers"]
