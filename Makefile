@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE_STAMP := $(VENV)/.installed-base
 
-.PHONY: run test lint bench bench-batch bench-counts differential bench-api reliability clean examples fuzz bench-claims test-web import-measure soak attack
+.PHONY: run test lint bench bench-batch bench-counts differential bench-api bench-queue reliability clean examples fuzz bench-claims test-web import-measure soak attack
 
 # `make run` and `make examples` need the package alone: the service, the workbench, the engine.
 $(BASE_STAMP): pyproject.toml
@@ -68,6 +68,11 @@ bench-api: $(STAMP)
 	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/run.py \
 		--api cases,fhir --databases postgresql --workers 2 --rates 25,50,100,150 \
 		--ceiling-rates "" --out-suffix=-side-by-side
+
+# GET /queue's first page and a middle page with 100, 10,000 and 100,000 cases in review,
+# SQLite and PostgreSQL, through a real server (about 6 minutes).
+bench-queue: $(STAMP)
+	PRIORAUTH_TEST_POSTGRES_URL="$$(scripts/postgres-for-tests.sh)" $(BIN)/python bench/api/queue_pages.py
 
 # schemathesis over the whole API (JSON, FHIR, CDS Hooks, the token endpoint) on SQLite and
 # PostgreSQL, many more cases than `make test`

@@ -228,12 +228,18 @@ def verify(server: Server, items: list[Item], run: str, out: Outcome) -> None:
                 elif ids and item.second_case != ids[0]:
                     out.fail(f"{item.key}: retry gave {item.second_case}, on file {ids[0]}")
         # Nothing beyond the burst: every case the server holds belongs to one of our members.
-        r = client.get(f"{server.base}/cases", params={"limit": 1000})
-        if r.status_code == 200 and len(items) < 1000:
-            ours = [c for c in r.json() if c["member_id"].startswith(f"REL-{run}-")]
-            out.counts["cases_on_file"] = len(ours)
-            if len(ours) != len(items):
-                out.fail(f"{len(ours)} cases on file for {len(items)} distinct requests")
+        ours: list[dict[str, Any]] = []
+        following: str | None = f"{server.base}/cases?limit=500"
+        while following:  # the list comes a page at a time; the Link header names the next
+            r = client.get(following)
+            if r.status_code != 200:
+                out.fail(f"GET /cases: {r.status_code}")
+                return
+            ours += [c for c in r.json() if c["member_id"].startswith(f"REL-{run}-")]
+            following = r.links.get("next", {}).get("url")
+        out.counts["cases_on_file"] = len(ours)
+        if len(ours) != len(items):
+            out.fail(f"{len(ours)} cases on file for {len(items)} distinct requests")
 
 
 def run_one(name: str, url: str, args: argparse.Namespace, workdir: Path) -> Outcome:

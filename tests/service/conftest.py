@@ -27,7 +27,7 @@ from priorauth.service.migrate import upgrade
 
 DATABASES = ["sqlite", "postgresql"]
 # Every table but api_keys (the demo keys stay) and alembic_version.
-CASE_TABLES = ("events", "authorizations", "cases")
+CASE_TABLES = ("listing_cases", "listings", "events", "authorizations", "cases")
 # The FHIR adapter's tables (fhir_claims goes with cases, by CASCADE).
 FHIR_TABLES = (
     "fhir_subscriptions",

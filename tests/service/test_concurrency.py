@@ -93,7 +93,7 @@ def test_concurrent_retries_make_one_case_per_key_and_lose_nothing(app: FastAPI)
     assert len({case_id for _, case_id in unkeyed}) == UNKEYED
 
     with TestClient(app) as client:
-        cases = client.get("/cases", params={"limit": 1000}, headers=REVIEWER).json()
+        cases = client.get("/cases", params={"limit": 500}, headers=REVIEWER).json()
         assert len(cases) == KEYS + UNKEYED
         assert {c["member_id"] for c in cases} == {m for _, m in jobs}
         expected_ids = {a[0][1] for a in by_key.values()} | {case_id for _, case_id in unkeyed}

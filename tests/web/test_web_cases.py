@@ -4,6 +4,7 @@ and the decision letters read back from the PDF."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -320,8 +321,14 @@ def test_the_queue_pages_twenty_at_a_time_most_urgent_first(client_for, clock) -
     members = re.findall(r"<td>(Q-\d{3})</td>", first)
     assert len(members) == 20
     assert members[:3] == ["Q-024", "Q-000", "Q-001"]  # the expedited one is due first
-    second = re.findall(r"<td>(Q-\d{3})</td>", reviewer.get("/ui/queue?page=2").text)
+    assert "25 cases waiting" in first
+    following = re.search(r'<a href="([^"]+)" rel="next">Next page</a>', first)
+    assert following is not None
+    second_page = reviewer.get(html.unescape(following.group(1))).text
+    second = re.findall(r"<td>(Q-\d{3})</td>", second_page)
     assert second == [f"Q-{i:03d}" for i in range(19, 24)]
+    assert 'rel="next"' not in second_page  # the last page
+    assert '<a href="/ui/queue">First page</a>' in second_page
     only = re.findall(r"<td>(Q-\d{3})</td>", reviewer.get("/ui/queue?status=in_appeal").text)
     assert only == []
 

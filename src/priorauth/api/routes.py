@@ -20,6 +20,7 @@ from priorauth.service.http import current_principal, get_service
 from priorauth.service.inbound import json_body, known_query
 from priorauth.service.logs import error_log, failure_line
 from priorauth.service.models import Authorization, Event
+from priorauth.service.paging import MAX_LIMIT, Page
 from priorauth.service.workflow import Service, case_view
 
 router = APIRouter(dependencies=[Depends(json_body), Depends(known_query)])
@@ -35,6 +36,36 @@ class Unavailable(ServiceError):
 
 Who = Annotated[Principal, Depends(current_principal)]
 Svc = Annotated[Service, Depends(get_service)]
+
+# The lists' pagination (docs/service.md): keyset pages, the next one named by a Link header.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"rows per page, 1 to {MAX_LIMIT}")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        description="where the page starts: the cursor of the previous page's Link header "
+        "(opaque); leave it out for the first page",
+    ),
+]
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the list",
+        "headers": {
+            "Link": {
+                "description": 'The next page, as `<URL>; rel="next"` (RFC 8288); absent on '
+                "the last page",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+def _paged(request: Request, response: Response, page: Page[Any], view: Any) -> list[Any]:
+    if page.next_cursor is not None:
+        following = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [view(item) for item in page.items]
 
 
 class _Body(BaseModel):
@@ -130,16 +161,21 @@ async def submit(
     return case_view(case, service.clock())
 
 
-@router.get("/cases")
+@router.get("/cases", responses=PAGED)
 def list_cases(
+    request: Request,
+    response: Response,
     who: Who,
     service: Svc,
     status: Status | None = None,
     member_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
+    """Cases, newest first (a submitter: its organization's), one page at a time."""
+    page = service.list_cases(who, status, member_id, limit, cursor)
     now = service.clock()
-    return [case_view(c, now) for c in service.list_cases(who, status, member_id, limit)]
+    return _paged(request, response, page, lambda c: case_view(c, now))
 
 
 @router.get("/cases/{case_id}")
@@ -196,24 +232,50 @@ def trace(case_id: str, who: Who, service: Svc) -> dict[str, Any]:
     return service.trace(who, case_id)
 
 
-@router.get("/queue")
-def queue(who: Who, service: Svc) -> list[dict[str, Any]]:
-    """Recommended denials and appeals waiting for a pharmacist, the most urgent first."""
-    now = service.clock()
-    return [case_view(c, now) for c in service.queue(who)]
-
-
-@router.get("/members/{member_id}/authorizations")
-def member_authorizations(member_id: str, who: Who, service: Svc) -> list[dict[str, Any]]:
-    return [_auth_view(a) for a in service.member_authorizations(who, member_id)]
-
-
-@router.get("/authorizations/expiring")
-def expiring(
-    who: Who, service: Svc, within_days: Annotated[int, Query(ge=0, le=3660)] = 30
+@router.get("/queue", responses=PAGED)
+def queue(
+    request: Request,
+    response: Response,
+    who: Who,
+    service: Svc,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    """Authorizations ending within N days: the renewal work list."""
-    return [_auth_view(a) for a in service.expiring(who, within_days)]
+    """Recommended denials and appeals waiting for a pharmacist, the most urgent (soonest
+    due) first, one page at a time."""
+    page = service.queue(who, limit, cursor)
+    now = service.clock()
+    return _paged(request, response, page, lambda c: case_view(c, now))
+
+
+@router.get("/members/{member_id}/authorizations", responses=PAGED)
+def member_authorizations(
+    request: Request,
+    response: Response,
+    member_id: str,
+    who: Who,
+    service: Svc,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """The member's authorizations, latest ending first, one page at a time."""
+    page = service.member_authorizations(who, member_id, limit, cursor)
+    return _paged(request, response, page, _auth_view)
+
+
+@router.get("/authorizations/expiring", responses=PAGED)
+def expiring(
+    request: Request,
+    response: Response,
+    who: Who,
+    service: Svc,
+    within_days: Annotated[int, Query(ge=0, le=3660)] = 30,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Authorizations ending within N days, the soonest first: the renewal work list."""
+    page = service.expiring(who, within_days, limit, cursor)
+    return _paged(request, response, page, _auth_view)
 
 
 @router.get(

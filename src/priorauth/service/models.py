@@ -1,4 +1,4 @@
-"""Tables. Cases, their append-only events, authorizations, API keys.
+"""Tables. Cases, their append-only events, listings, authorizations, API keys.
 
 The workbench's users (service/users.py) and the FHIR adapter's tables (fhir/models.py) share
 this `Base`, so one migration history covers them; priorauth.schema gathers them all."""
@@ -43,7 +43,12 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("org", "idempotency_key", name="uq_cases_org_idempotency_key"),
-        Index("ix_cases_status_due", "status", "due_by"),
+        # The keyset orders of the lists (service/paging.py): the queue by (due_by, id) within
+        # each status; every case, an organization's and a status's newest first.
+        Index("ix_cases_status_due_id", "status", "due_by", "id"),
+        Index("ix_cases_received_id", "received_at", "id"),
+        Index("ix_cases_org_received_id", "org", "received_at", "id"),
+        Index("ix_cases_status_received_id", "status", "received_at", "id"),
         Index("ix_cases_member", "member_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -90,10 +95,35 @@ class Event(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class Listing(Base):
+    """One read of a list (the queue, case lists, authorization lists): who, when, what. The
+    cases it showed are its `listing_cases`; a case's history shows the listing as a read."""
+
+    __tablename__ = "listings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    what: Mapped[str] = mapped_column(String(32))
+
+
+class ListingCase(Base):
+    """A case a listing showed, and its status then. Keyed by case first: a case's history
+    finds its listings by this key, however many listings there are."""
+
+    __tablename__ = "listing_cases"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True)
+    # None where the list was of authorizations, which do not carry their case's status.
+    status: Mapped[str | None] = mapped_column(String(24))
+
+
 class Authorization(Base):
     __tablename__ = "authorizations"
     __table_args__ = (
-        Index("ix_auth_member_drug", "member_id", "drug"),
+        # A member's authorizations latest first: the member list's keyset order, and a
+        # renewal's look-up of the latest.
+        Index("ix_auth_member_end_id", "member_id", "end", "id"),
         Index("ix_auth_end", "end"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -106,4 +136,3 @@ class Authorization(Base):
     end: Mapped[dt.date] = mapped_column(Date)
     max_daily_dose_mg: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-

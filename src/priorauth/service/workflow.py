@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import heapq
 import statistics
 import time
 import uuid
@@ -13,7 +14,7 @@ from typing import Any
 
 import msgspec
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,16 +23,19 @@ from priorauth.determination import jsonable
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError, RequestError
 from priorauth.request import Request, parse_request
-from priorauth.service.audit import record_reads
+from priorauth.service import paging
+from priorauth.service.audit import listing_reads, record_listing, record_reads
 from priorauth.service.auth import FailureThrottle, Principal, hash_key
 from priorauth.service.config import Settings
 from priorauth.service.db import Database
 from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, printable
 from priorauth.service.models import ApiKey, Authorization, Case, Event
+from priorauth.service.paging import Page
 from priorauth.service.problems import validation_errors
 
 APPROVED = ("approved", "partially_approved")
 OPEN = ("pended", "in_review", "in_appeal")
+QUEUED = ("in_review", "in_appeal")
 STATUSES = (
     "pended",
     "in_review",
@@ -140,6 +144,13 @@ class Service:
         status = {c.id: c.status for c in cases if isinstance(c, Case)}
         with self.db.session() as s:
             record_reads(s, who, what, ids, at or self.clock(), status)
+
+    def audit_listing(self, who: Principal, what: str, shown: dict[str, str | None]) -> None:
+        """The listing hook (see audit.py): one listing of the cases shown (case id -> status
+        then), in its own transaction, before the page goes out."""
+        if shown:
+            with self.db.session() as s:
+                record_listing(s, who, what, shown, self.clock())
 
     def due_by(self, received: dt.datetime, urgency: str) -> dt.datetime:
         if urgency == "expedited":
@@ -556,75 +567,203 @@ class Service:
         who: Principal,
         status: str | None = None,
         member_id: str | None = None,
-        limit: int = 100,
+        limit: int = paging.DEFAULT_LIMIT,
+        cursor: str | None = None,
         what: str = "case list",
-    ) -> list[Case]:
+    ) -> Page[Case]:
+        """Cases, newest first (received_at, then id, descending): one page."""
         if status and status not in STATUSES:
             raise Invalid(f"status: expected one of {', '.join(STATUSES)}", "status")
+        paging.check_limit(limit)
+        scope = {"status": status, "member_id": member_id}
+        key = self._position(cursor, "cases", scope, paging.aware, paging.text)
         with self.db.reading() as s:
-            q = select(Case).order_by(Case.received_at.desc()).limit(limit)
+            q = select(Case)
             if who.role == "submitter":
                 q = q.where(Case.org == who.org)
             if status:
                 q = q.where(Case.status == status)
             if member_id:
                 q = q.where(Case.member_id == member_id)
-            cases = list(s.scalars(q).all())
-        self.audit_reads(who, what, cases)
-        return cases
+            if key:
+                q = q.where(paging.after(Case.received_at, Case.id, key, descending=True))
+            q = q.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit + 1)
+            rows = list(s.scalars(q).all())
+        page = paging.page_of(
+            rows,
+            limit,
+            lambda c: (c.received_at, c.id),
+            lambda k: paging.encode("cases", scope, k),
+        )
+        self.audit_listing(who, what, {c.id: c.status for c in page.items})
+        return page
 
-    def queue(self, who: Principal) -> list[Case]:
-        """The pharmacists' work: recommended denials and appeals, the most urgent first."""
+    def queue(
+        self,
+        who: Principal,
+        limit: int = paging.DEFAULT_LIMIT,
+        cursor: str | None = None,
+        status: str | None = None,
+        drug: str | None = None,
+        org: str | None = None,
+    ) -> Page[Case]:
+        """The pharmacists' work: recommended denials and appeals, the most urgent first
+        (due_by, then id): one page, optionally of one status, drug or organization.
+
+        An appeal puts a case back in the queue with a later due_by, after the place a client
+        paging through it may have reached: a case seen in review, denied and appealed would be
+        shown again. So the first page notes the last event then (the cursor carries it), and
+        every page leaves out the appeals filed after it."""
         self._require(who, "reviewer", "admin")
+        if status and status not in QUEUED:
+            raise Invalid(f"status: expected one of {', '.join(QUEUED)}", "status")
+        paging.check_limit(limit)
+        scope = {"status": status, "drug": drug, "org": org}
+        key = self._position(cursor, "queue", scope, paging.aware, paging.text, paging.number)
         self.expire_pends()
+        rows: list[Case] = []
         with self.db.reading() as s:
-            q = (
-                select(Case)
-                .where(Case.status.in_(("in_review", "in_appeal")))
-                .order_by(Case.due_by)
+            horizon = key[2] if key else s.scalar(select(func.max(Event.id))) or 0
+            # One index range per status, merged here: an IN over both statuses cannot be
+            # read in (due_by, id) order from the index and would sort the whole queue.
+            for one in (status,) if status else QUEUED:
+                q = select(Case).where(Case.status == one)
+                if drug:
+                    q = q.where(Case.drug == drug)
+                if org:
+                    q = q.where(Case.org == org)
+                if key:
+                    q = q.where(paging.after(Case.due_by, Case.id, key[:2]))
+                if one == "in_appeal":
+                    q = q.where(~self._appealed_after(horizon))
+                rows += s.scalars(q.order_by(Case.due_by, Case.id).limit(limit + 1)).all()
+        rows.sort(key=lambda c: (_utc(c.due_by), c.id))
+        page = paging.page_of(
+            rows[: limit + 1],
+            limit,
+            lambda c: (c.due_by, c.id, horizon),
+            lambda k: paging.encode("queue", scope, k),
+        )
+        self.audit_listing(who, "queue", {c.id: c.status for c in page.items})
+        return page
+
+    @staticmethod
+    def _appealed_after(event_id: int) -> ColumnElement[bool]:
+        return (
+            select(Event.id)
+            .where(Event.case_id == Case.id, Event.id > event_id, Event.action == "appealed")
+            .exists()
+        )
+
+    def queue_size(self, who: Principal, at_most: int, **filters: str | None) -> int:
+        """How many cases the queue holds with these filters, counted up to `at_most` (a count
+        of the whole queue would cost as much as reading it). Counts, not case data: not a
+        read of any case."""
+        self._require(who, "reviewer", "admin")
+        status = filters.get("status")
+        inner = select(Case.id).where(Case.status.in_((status,) if status else QUEUED))
+        for name in ("drug", "org"):
+            if filters.get(name):
+                inner = inner.where(getattr(Case, name) == filters[name])
+        with self.db.reading() as s:
+            return int(
+                s.scalar(select(func.count()).select_from(inner.limit(at_most).subquery())) or 0
             )
-            cases = list(s.scalars(q).all())
-        self.audit_reads(who, "queue", cases)
-        return cases
+
+    def queue_choices(self, who: Principal) -> dict[str, list[str]]:
+        """The drugs and the organizations of the cases in the queue, for its filters. Names,
+        not case data: not a read of any case."""
+        self._require(who, "reviewer", "admin")
+        queued = Case.status.in_(QUEUED)
+        with self.db.reading() as s:
+            drugs = s.scalars(select(Case.drug).where(queued).distinct().order_by(Case.drug))
+            orgs = s.scalars(select(Case.org).where(queued).distinct().order_by(Case.org))
+            return {"drugs": list(drugs), "orgs": list(orgs)}
 
     def history(self, who: Principal, case_id: str, audit: bool = True) -> list[Event]:
-        """The case's events; ``audit=False`` as for :meth:`trace`."""
+        """The case's events, and the listings that showed it as reads, in time order;
+        ``audit=False`` as for :meth:`trace`."""
         with self.db.reading() as s:
             case = self._load(s, who, case_id)
             events = list(
                 s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))
             )
+            listed = listing_reads(s, case_id)
         if audit:
             self.audit_reads(who, "history", [case])
-        return events
+        # A stable merge: the events keep their own order, a listing at the same instant as an
+        # event comes after it.
+        return list(heapq.merge(events, listed, key=lambda e: _utc(e.at)))
 
     def member_authorizations(
-        self, who: Principal, member_id: str, what: str = "member authorizations"
-    ) -> list[Authorization]:
+        self,
+        who: Principal,
+        member_id: str,
+        limit: int = paging.DEFAULT_LIMIT,
+        cursor: str | None = None,
+        what: str = "member authorizations",
+    ) -> Page[Authorization]:
+        """The member's authorizations, latest ending first (end, then id, descending)."""
+        paging.check_limit(limit)
+        scope = {"member_id": member_id}
+        key = self._position(cursor, "member authorizations", scope, paging.day, paging.number)
         with self.db.reading() as s:
             q = select(Authorization).where(Authorization.member_id == member_id)
             if who.role == "submitter":
                 q = q.where(Authorization.org == who.org)
-            found = list(s.scalars(q.order_by(Authorization.end.desc())).all())
-        self.audit_reads(who, what, [a.case_id for a in found])
-        return found
+            if key:
+                q = q.where(paging.after(Authorization.end, Authorization.id, key, True))
+            q = q.order_by(Authorization.end.desc(), Authorization.id.desc()).limit(limit + 1)
+            rows = list(s.scalars(q).all())
+        page = paging.page_of(
+            rows,
+            limit,
+            lambda a: (a.end, a.id),
+            lambda k: paging.encode("member authorizations", scope, k),
+        )
+        self.audit_listing(who, what, dict.fromkeys(a.case_id for a in page.items))
+        return page
 
-    def expiring(self, who: Principal, within_days: int) -> list[Authorization]:
+    def expiring(
+        self,
+        who: Principal,
+        within_days: int,
+        limit: int = paging.DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Authorization]:
+        """Authorizations ending from today to within_days from now, the soonest first (end,
+        then id)."""
+        paging.check_limit(limit)
+        scope = {"within_days": within_days}
+        key = self._position(cursor, "expiring", scope, paging.day, paging.number)
         today = self.clock().date()
         with self.db.reading() as s:
-            q = (
-                select(Authorization)
-                .where(
-                    Authorization.end >= today,
-                    Authorization.end <= today + dt.timedelta(days=within_days),
-                )
-                .order_by(Authorization.end)
+            q = select(Authorization).where(
+                Authorization.end >= today,
+                Authorization.end <= today + dt.timedelta(days=within_days),
             )
             if who.role == "submitter":
                 q = q.where(Authorization.org == who.org)
-            found = list(s.scalars(q).all())
-        self.audit_reads(who, "expiring authorizations", [a.case_id for a in found])
-        return found
+            if key:
+                q = q.where(paging.after(Authorization.end, Authorization.id, key))
+            q = q.order_by(Authorization.end, Authorization.id).limit(limit + 1)
+            rows = list(s.scalars(q).all())
+        page = paging.page_of(
+            rows,
+            limit,
+            lambda a: (a.end, a.id),
+            lambda k: paging.encode("expiring", scope, k),
+        )
+        self.audit_listing(
+            who, "expiring authorizations", dict.fromkeys(a.case_id for a in page.items)
+        )
+        return page
+
+    @staticmethod
+    def _position(
+        cursor: str | None, name: str, scope: dict[str, Any], *types: paging.Decoder
+    ) -> paging.Key | None:
+        return paging.decode(cursor, name, scope, types) if cursor is not None else None
 
     def metrics(self, who: Principal, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         """The CMS public-reporting figures for requests received in [start, end)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -26,6 +26,9 @@ from priorauth.web.views import (
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]
 PAGE_SIZE = 20
+CASES_PAGE_SIZE = 50
+# "N cases waiting" counts this far and no further: a count costs as much as the rows it counts.
+COUNTED_UP_TO = 1000
 
 # Messages after a decision, chosen by code so that nothing from the address is echoed.
 DONE = {
@@ -49,6 +52,10 @@ def _row(case: Any, now: Any) -> dict[str, Any]:
     return view
 
 
+def _address(path: str, **params: str | None) -> str:
+    return f"{path}?{urlencode({k: v for k, v in params.items() if v})}".rstrip("?")
+
+
 @router.get("/queue")
 def queue(
     request: Request,
@@ -56,36 +63,26 @@ def queue(
     drug: str = "",
     status: str = "",
     org: str = "",
-    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    cursor: Annotated[str, Query(max_length=512)] = "",
 ) -> Response:
     service = service_of(request)
     now = service.clock()
-    cases = service.queue(v.who)
-    choices = {
-        "drugs": sorted({c.drug for c in cases}),
-        "orgs": sorted({c.org for c in cases}),
-    }
-    shown = [
-        c
-        for c in cases
-        if (not drug or c.drug == drug)
-        and (not status or c.status == status)
-        and (not org or c.org == org)
-    ]
-    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
-    page_no = min(page_no, pages)
-    rows = [_row(c, now) for c in shown[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]]
+    filters = {"drug": drug or None, "status": status or None, "org": org or None}
+    shown = service.queue(v.who, PAGE_SIZE, cursor or None, **filters)
+    waiting = service.queue_size(v.who, COUNTED_UP_TO, **filters)
     return page(
         request,
         "queue.html",
         {
             "title": "Review queue",
-            "rows": rows,
-            "total": len(shown),
-            "page_no": page_no,
-            "pages": pages,
+            "rows": [_row(c, now) for c in shown.items],
+            "waiting": waiting,
+            "counted_up_to": COUNTED_UP_TO,
+            "next_url": shown.next_cursor
+            and _address("/ui/queue", **filters, cursor=shown.next_cursor),
+            "first_url": cursor and _address("/ui/queue", **filters),
             "filters": {"drug": drug, "status": status, "org": org},
-            "choices": choices,
+            "choices": service.queue_choices(v.who),
             "nav": "queue",
         },
         v=v,
@@ -93,19 +90,31 @@ def queue(
 
 
 @router.get("/cases")
-def case_list(request: Request, v: Signed, status: str = "", member: str = "") -> Response:
+def case_list(
+    request: Request,
+    v: Signed,
+    status: str = "",
+    member: str = "",
+    cursor: Annotated[str, Query(max_length=512)] = "",
+) -> Response:
     service = service_of(request)
     now = service.clock()
-    cases = service.list_cases(v.who, status or None, member.strip() or None, 200)
+    member = member.strip()
+    shown = service.list_cases(
+        v.who, status or None, member or None, CASES_PAGE_SIZE, cursor or None
+    )
     return page(
         request,
         "cases.html",
         {
             "title": "Cases" if v.who.role != "submitter" else f"Cases of {v.who.org}",
-            "rows": [_row(c, now) for c in cases],
+            "rows": [_row(c, now) for c in shown.items],
             "status": status,
             "member": member,
             "statuses": STATUS_LABEL,
+            "next_url": shown.next_cursor
+            and _address("/ui/cases", status=status, member=member, cursor=shown.next_cursor),
+            "first_url": cursor and _address("/ui/cases", status=status, member=member),
             "nav": "cases",
         },
         v=v,
