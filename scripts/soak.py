@@ -12,8 +12,9 @@
 3. print each worker's RSS after the warm-up (the first `--warmup` seconds), half-way and at the
    end; p50/p99 latency and 5xx per minute; status counts per kind of request;
 4. check that every acknowledged case can be read and is on file once (GET /cases?member_id=);
-5. end with one line: SOAK PASS|FAIL ...; exit 1 on a lost or duplicated case, on a 5xx other
-   than an uncovered drug's, or when the server died; 2 when the test could not run.
+5. end with one line: SOAK PASS|FAIL ...; exit 1 on a lost or duplicated case, on any 5xx, on
+   a PAS answer for a drug no policy covers that is not "no action required" (NA, and no case),
+   or when the server died; 2 when the test could not run.
 
 Its own time limit: the traffic stops after `--minutes`, and the check of the cases stops at
 `--minutes` + 1 minute from the start (saying how many it could check).
@@ -95,6 +96,7 @@ class Book:
     acks: list[Ack] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)  # case ids to read back
     failures: list[str] = field(default_factory=list)
+    wrong: int = 0  # answers of the wrong kind (a drug no policy covers, not answered NA)
 
     def record(self, kind: str, t0: float, started: float, status: int) -> None:
         ms = (time.perf_counter() - started) * 1000
@@ -265,8 +267,15 @@ class Traffic:
         kind = f"pas {UNCOVERED}" if drug else "pas submit"
         body = self._pas_body(n, self.pas[n % len(self.pas)], drug)
         r = self.send(client, kind, "POST", "/fhir/Claim/$submit", json=body, headers=FHIR)
-        if r is not None and r.status_code == 200:
+        if r is None or r.status_code != 200:
+            return
+        if drug is None:
             self.book.ack(self.member(n), None)
+        elif '"NA"' not in r.text:
+            # A drug no policy covers is answered "no action required" (X12 306 NA), no case.
+            self.book.note(f"PAS {drug}: answered without review action NA")
+            with self.book.lock:
+                self.book.wrong += 1
 
     def pas_uncovered(self, client: httpx.Client, n: int) -> None:
         self.pas_submit(client, n, f"Nocoverol {n % 50} MG Oral Tablet")
@@ -529,7 +538,7 @@ def soak(args: argparse.Namespace) -> int:
         if n >= args.rate * 30
     ]
     acked = len(book.acks)
-    ok = alive and lost == 0 and dup == 0 and five == known and unanswered == 0
+    ok = alive and lost == 0 and dup == 0 and five == 0 and unanswered == 0 and not book.wrong
     print(
         f"SOAK {'PASS' if ok else 'FAIL'} {args.db} {args.minutes:g} min: {len(sent)} requests "
         f"({len(sent) / max(elapsed, 1):.1f}/s), p99 per minute {min(p99s, default=0):.0f}-"

@@ -211,6 +211,11 @@ def test_the_whole_api_holds_under_generated_requests(
     operation = (case.method.upper(), case.path)
     role = ROLE.get(operation, "reviewer")
     described = [checks.positive_data_acceptance] if operation in FULLY_DESCRIBED else []
+    if case.query and case.query.get("cursor") is not None:
+        # A cursor is a token the server issued for the page before; JSON Schema cannot say
+        # which strings those are, so an invented one is rightly refused (422 naming `cursor`,
+        # tested in test_service_paging.py): such a request is not held to being accepted.
+        described = []
     response = case.call_and_validate(
         headers={"Authorization": f"Bearer {KEYS[role]}"}, checks=[*CHECKS, *described]
     )

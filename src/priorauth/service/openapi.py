@@ -256,9 +256,11 @@ def bound(node: Any, limits: Limits) -> None:
             node.setdefault("pattern", TEXT_PATTERN)
         if node.get("type") == "object" and "additionalProperties" in node:
             node.setdefault("maxProperties", limits.max_object_keys)
-            node.setdefault(
-                "propertyNames", {"maxLength": limits.max_text_chars, "pattern": TEXT_PATTERN}
-            )
+            # The contract may bound its keys already (pydantic's max_length on a dict's keys):
+            # the text rule goes beside that bound.
+            names = node.setdefault("propertyNames", {})
+            names.setdefault("maxLength", limits.max_text_chars)
+            names.setdefault("pattern", TEXT_PATTERN)
         for key, value in node.items():
             if key not in ("example", "examples", "default", "const", "enum"):
                 bound(value, limits)
