@@ -13,6 +13,11 @@ type, the JSON limits and the text rule."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from priorauth.api.routes import router as json_api
@@ -81,7 +86,26 @@ def create_app(
     install_openapi(application)
     if warm_up:
         warm_dtr(service)
+    _freeze_after_start(application)
     return application
+
+
+def _freeze_after_start(application: FastAPI) -> None:
+    """What start-up built (policies, code tables, FHIR models) lives as long as the process:
+    frozen once every adapter has started, a full collection walks only what requests made. It
+    walked it all, 100-800 ms a worker with requests waiting: the PAS p99 at 100/s."""
+    inner = application.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            gc.freeze()
+            try:
+                yield state
+            finally:
+                gc.unfreeze()
+
+    application.router.lifespan_context = lifespan
 
 
 def app() -> FastAPI:

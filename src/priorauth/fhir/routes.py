@@ -7,7 +7,6 @@ CDS Hooks error object under /cds-services, an OAuth 2.0 error from /oauth/token
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -463,14 +462,9 @@ def mount(app: FastAPI) -> None:
         dispatcher.start()
         try:
             async with inner(a) as state:
-                # What start-up built (policies, code tables, models) lives as long as the app:
-                # frozen, a full collection walks only what requests made (it walked it all,
-                # 100-700 ms a worker, with requests waiting: the PAS p99 at 100/s).
-                await run_in_threadpool(pas.warm)
-                gc.freeze()
+                await run_in_threadpool(pas.warm)  # the FHIR models a PAS request needs
                 yield state
         finally:
-            gc.unfreeze()
             await run_in_threadpool(dispatcher.stop)
 
     app.router.lifespan_context = lifespan
