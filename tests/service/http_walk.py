@@ -31,6 +31,8 @@ from fastapi import FastAPI
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from starlette.routing import Mount
 
+from priorauth.fhir.openapi import OAUTH_ERRORS
+
 try:  # FastAPI 0.165 keeps an included router as one entry of app.routes
     from fastapi.routing import iter_route_contexts as routes_of
 except ImportError:  # earlier versions list every route flat
@@ -357,15 +359,7 @@ def check_shape(adapter: str, answer: Answer, what: str) -> None:
         assert all(isinstance(e, str) for e in expression), what
     elif adapter == "oauth":
         assert media == "application/json", f"{what}: {media}"
-        assert body.get("error") in {
-            "invalid_request",
-            "invalid_client",
-            "invalid_grant",
-            "unauthorized_client",
-            "unsupported_grant_type",
-            "invalid_scope",
-            "server_error",
-        }, f"{what}: {body}"
+        assert body.get("error") in OAUTH_ERRORS, f"{what}: {body}"
 
 
 def sign_in(port: int, key: str) -> dict[str, str]:

@@ -7,15 +7,14 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from priorauth.errors import NoPolicyError, PriorAuthError
+from priorauth.errors import PriorAuthError
 from priorauth.fhir.coverage_info import Assertion
-from priorauth.fhir.dtr import policy_in_force, questionnaire_id
+from priorauth.fhir.forms import order_policy, questionnaire_id
 from priorauth.fhir.mapping import (
     Chart,
     Entry,
     codings,
     medication_concept,
-    medication_name,
     to_request,
 )
 from priorauth.fhir.models import CoverageAssertion
@@ -57,14 +56,7 @@ def policy_of(
     """The drug's name in the order, and the policy in force for it (None: none covers it)."""
     if order.resource.get("resourceType") != "MedicationRequest":
         return "", None
-    concept, _ = medication_concept(chart, order)
-    name = medication_name(concept)
-    if not name:
-        return "", None
-    try:
-        return name, policy_in_force(service, name, when)
-    except NoPolicyError:
-        return name, None
+    return order_policy(service, chart, order, when)
 
 
 def outside_policies(what: str, when: dt.date) -> Assertion:

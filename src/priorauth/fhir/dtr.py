@@ -36,6 +36,7 @@ from priorauth.fhir.forms import (
     QR_CONTEXT,
     form_named,
     order_date,
+    order_policy,
     patient_for,
     policy_in_force,
     policy_questionnaire,
@@ -151,10 +152,8 @@ def questionnaire_package(service: Service, raw: bytes, base: str) -> dict[str, 
                 )
             )
             continue
-        concept, _ = medication_concept(chart, order)
-        name = medication_name(concept)
         when = order_date(order) or service.clock().date()
-        policy = policy_in_force(service, name, when) if name else None
+        _, policy = order_policy(service, chart, order, when)
         if policy is None:
             said, where = _medication_element(service, chart, order)
             notes.append((f"{said}; no questionnaire is needed", where))
@@ -250,10 +249,8 @@ def next_question(service: Service, who: Principal, raw: bytes, base: str) -> di
             "not-found",
         )
     if form is None and order is not None:
-        concept, _ = medication_concept(chart, order)
-        name = medication_name(concept)
         when = order_date(order) or service.clock().date()
-        policy = policy_in_force(service, name, when) if name else None
+        _, policy = order_policy(service, chart, order, when)
         if policy is None:
             said, element = _medication_element(service, chart, order)
             raise FhirError(f"{said}: there is no questionnaire to ask", element, 422, "not-found")

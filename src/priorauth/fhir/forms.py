@@ -14,7 +14,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from priorauth.engine.plan import Plan
 from priorauth.errors import NoPolicyError
 from priorauth.fhir import prepopulate
-from priorauth.fhir.mapping import Chart, Entry, patient_of
+from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, patient_of
 from priorauth.fhir.outcome import FhirError
 from priorauth.policy.model import BiomarkerCondition, Policy
 from priorauth.service.workflow import Service
@@ -32,6 +32,16 @@ def policy_in_force(service: Service, name: str, when: dt.date) -> Policy | None
         return None
     versions = [p for p in every if p.effective_date <= when]
     return versions[-1] if versions else None
+
+
+def order_policy(
+    service: Service, chart: Chart, order: Entry, when: dt.date
+) -> tuple[str, Policy | None]:
+    """The drug's name in an order, and the policy in force for it on `when` (None when the order
+    names no drug or no policy covers it)."""
+    concept, _ = medication_concept(chart, order)
+    name = medication_name(concept)
+    return name, (policy_in_force(service, name, when) if name else None)
 
 
 def questionnaire_id(policy: Policy, kind: str) -> str:

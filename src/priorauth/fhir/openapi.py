@@ -22,6 +22,16 @@ from priorauth.fhir.outcome import FHIR_JSON
 REF = "#/components/schemas/{}"
 FHIR_TYPES = (FHIR_JSON, "application/json")  # the adapter reads both; it answers in the first
 
+# The error codes of RFC 6749 (section 5.2) the token endpoint answers with, and server_error.
+OAUTH_ERRORS = (
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "server_error",
+)
 COMPONENTS: dict[str, Any] = {
     "OperationOutcome": {
         "type": "object",
@@ -122,15 +132,7 @@ COMPONENTS: dict[str, Any] = {
         "required": ["error"],
         "properties": {
             "error": {
-                "enum": [
-                    "invalid_request",
-                    "invalid_client",
-                    "invalid_grant",
-                    "unauthorized_client",
-                    "unsupported_grant_type",
-                    "invalid_scope",
-                    "server_error",
-                ]
+                "enum": list(OAUTH_ERRORS)
             },
             "error_description": {"type": "string"},
         },
