@@ -19,14 +19,10 @@ import contextlib
 import json
 import re
 import socket
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from starlette.routing import Mount
@@ -57,31 +53,6 @@ OTHER_CLIENT = "127.0.0.2"  # unknown keys come from here: their throttle is not
 
 
 # --- the server and the wire ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI, log_level: str = "info") -> Iterator[int]:
-    """The app on uvicorn on loopback (uvicorn's own logging configuration); its port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass

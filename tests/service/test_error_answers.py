@@ -16,9 +16,9 @@ from http_walk import (
     exchange,
     probes,
     route_table,
-    serve,
     sign_in,
 )
+from live_server import serve
 
 AUTH = {"Authorization": f"Bearer {SUBMITTER_KEY}"}
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from http_walk import SUBMITTER_KEY, exchange, free_port, probes, sign_in
+from http_walk import SUBMITTER_KEY, exchange, probes, sign_in
+from live_server import free_port
 from service_support import example
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
