@@ -14,10 +14,12 @@ Case file format (every file may hold `bases:` and/or `cases:`; bases are shared
           decision: approved|partially_approved|denied|pended
           decision_in: [decisions]         # any of these (where the policy allows several)
           denial_basis: investigational|criteria_not_met|null
+          approval_basis: criteria_met|continuity_of_care|null
           authorization: null | {start, end, max_daily_dose_mg}   (only given keys compared)
           requested_daily_dose_mg: 960
           missing: [ids]                   # exact set of missing question ids
           reasons_include: [ids]           # ids that must appear among the reasons
+          reason_text_includes: [texts]    # each a part of some reason's text
           raises: RequestError|PriorAuthError
 """
 
@@ -44,6 +46,8 @@ EXPECT_KEYS = {
     "requested_daily_dose_mg",
     "missing",
     "reasons_include",
+    "reason_text_includes",
+    "approval_basis",
     "raises",
 }
 # Per drug (brand or generic, lower case): policy number, effective date, and the quantity
@@ -123,14 +127,17 @@ def check_invariants(d: dict[str, Any], request: dict[str, Any]) -> None:
         assert auth["start"] == request["date_of_service"]
         assert auth["max_daily_dose_mg"] == max_daily_dose_mg
         assert d["denial_basis"] is None
+        assert d["approval_basis"] in {"criteria_met", "continuity_of_care"}
         assert d["missing"] == []
         assert (d["decision"] == "partially_approved") == (dose > max_daily_dose_mg)
     elif d["decision"] == "denied":
         assert d["authorization"] is None
+        assert d["approval_basis"] is None
         assert d["denial_basis"] in {"investigational", "criteria_not_met"}
         assert d["missing"] == []
     else:  # pended
         assert d["authorization"] is None
+        assert d["approval_basis"] is None
         assert d["denial_basis"] is None
         assert d["missing"], "a pend must say what it needs"
         for item in d["missing"]:
@@ -152,6 +159,8 @@ def check_expectations(d: dict[str, Any], expect: dict[str, Any]) -> None:
         assert d["decision"] in expect["decision_in"], ctx
     if "denial_basis" in expect:
         assert d["denial_basis"] == expect["denial_basis"], ctx
+    if "approval_basis" in expect:
+        assert d["approval_basis"] == expect["approval_basis"], ctx
     if "requested_daily_dose_mg" in expect:
         assert d["requested_daily_dose_mg"] == pytest.approx(expect["requested_daily_dose_mg"])
     if "authorization" in expect:
@@ -174,6 +183,9 @@ def check_expectations(d: dict[str, Any], expect: dict[str, Any]) -> None:
         ids = {r["id"] for r in d["reasons"]}
         absent = set(expect["reasons_include"]) - ids
         assert not absent, f"reasons lack {sorted(absent)}: {ctx}"
+    for part in expect.get("reason_text_includes", []):
+        texts = [r["text"] for r in d["reasons"]]
+        assert any(part in t for t in texts), f"no reason says {part!r}: {texts}"
 
 
 @pytest.mark.parametrize(("request_dict", "expect"), CASES)

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 Decision = Literal["approved", "partially_approved", "denied", "pended"]
 DenialBasis = Literal["investigational", "criteria_not_met"]
+ApprovalBasis = Literal["criteria_met", "continuity_of_care", "gold_card"]
 StatusName = Literal["met", "not_met", "unknown"]
 
 
@@ -108,6 +109,7 @@ class Determination(msgspec.Struct, gc=False, eq=False):
     policy: PolicyRef
     authorization: Authorization | None
     requested_daily_dose_mg: int | float
+    approval_basis: Literal["criteria_met", "continuity_of_care", "gold_card"] | None = None
     # Left by the compiled path, for the explanation made on first read: the decider, the
     # request, whether the dose was within the limit, the limit's wording.
     _decider: Any = None
@@ -161,6 +163,7 @@ class Determination(msgspec.Struct, gc=False, eq=False):
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
+            "approval_basis": self.approval_basis,
             "policy": _policy(self.policy, iso),
             "authorization": None if a is None else _authorization(a, iso),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
@@ -192,6 +195,7 @@ class Determination(msgspec.Struct, gc=False, eq=False):
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
+            "approval_basis": self.approval_basis,
             "policy": _policy(self.policy, True),
             "authorization": None if a is None else _authorization(a, True),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
@@ -262,6 +266,7 @@ class DeterminationRecord:
 
     decision: Decision
     denial_basis: DenialBasis | None
+    approval_basis: ApprovalBasis | None
     policy: PolicyRef
     authorization: _AuthorizationRecord | None  # type: ignore[valid-type]
     requested_daily_dose_mg: int | float

@@ -44,8 +44,9 @@ def determination_view(det: Determination, source: str = "") -> RenderableType:
     head.add_column(style="bold")
     head.add_column()
     decision = det.decision.replace("_", " ")
-    if det.denial_basis:
-        decision += f" ({det.denial_basis.replace('_', ' ')})"
+    basis = det.denial_basis or det.approval_basis
+    if basis:
+        decision += f" ({basis.replace('_', ' ')})"
     head.add_row("Decision", Text(decision, style=DECISION_STYLE[det.decision]))
     p = det.policy
     head.add_row(
@@ -85,7 +86,7 @@ def summary_table(rows: list[tuple[str, Determination]]) -> Table:
         table.add_row(
             Path(name).name,
             Text(det.decision, style=DECISION_STYLE[det.decision]),
-            det.denial_basis or "",
+            det.denial_basis or det.approval_basis or "",
             f"{a.start} to {a.end}, {a.max_daily_dose_mg} mg/day" if a else "",
             ", ".join(q.id for q in det.missing),
         )

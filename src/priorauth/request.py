@@ -149,6 +149,22 @@ class Continuation(_Strict):
     via_samples: Flag | None = None
 
 
+class PriorAuthorization(_Strict):
+    """An authorization another payer granted for the requested drug (continuity of care when
+    the member changes plans)."""
+
+    payer: Text = Field(description="the payer that granted it (a plan id or the payer's name)")
+    number: Text = Field(description="the authorization's number at that payer")
+    drug: Text = Field(description="the drug it authorizes, brand or generic name")
+    start: Day
+    end: Day = Field(description="the last day it covers, inclusive")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _period_in_range(cls, v: dt.date) -> dt.date:
+        return _in_range(v)
+
+
 class Request(_Strict):
     kind: Literal["initial", "renewal"]
     plan: str | None = Field(
@@ -177,11 +193,21 @@ class Request(_Strict):
     step_therapy: list[StepTrial] | None = Field(default=None, max_length=ITEMS_LIMIT)
     continuation: Continuation | None = None
     answers: dict[Key, Flag] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    prior_authorization: PriorAuthorization | None = Field(
+        default=None,
+        description="another payer's active authorization of the drug: honored for 90 days "
+        "(continuity of care)",
+    )
 
     @model_validator(mode="after")
     def _born_before_service(self) -> Request:
         if self.member.birth_date > self.date_of_service:
             raise ValueError("member.birth_date: is after date_of_service")
+        pa = self.prior_authorization
+        if pa is not None and pa.start > pa.end:
+            raise ValueError(
+                f"prior_authorization.start: {pa.start} is after prior_authorization.end {pa.end}"
+            )
         return self
 
 
@@ -308,6 +334,14 @@ class FastContinuation(_Struct, frozen=True):
     via_samples: bool | None = None
 
 
+class FastPriorAuthorization(_Struct, frozen=True):
+    payer: _Text
+    number: _Text
+    drug: _Text
+    start: dt.date
+    end: dt.date
+
+
 class FastRequest(_Struct, frozen=True):
     kind: Literal["initial", "renewal"]
     date_of_service: dt.date
@@ -325,6 +359,7 @@ class FastRequest(_Struct, frozen=True):
     step_therapy: Annotated[tuple[FastStepTrial, ...], _Items] | None = None
     continuation: FastContinuation | None = None
     answers: _Flags | None = None
+    prior_authorization: FastPriorAuthorization | None = None
 
 
 AnyRequest = Request | FastRequest
@@ -365,6 +400,9 @@ def _checks_pass(r: FastRequest) -> bool:
             if d.code not in _good_codes and not _matches(d.code, _FAST_CODE, _good_codes):
                 return False
     if r.plan is not None and not _matches(r.plan, _FAST_PLAN, _good_plans):
+        return False
+    pa = r.prior_authorization
+    if pa is not None and not FIRST_DAY <= pa.start <= pa.end <= LAST_DAY:
         return False
     p = r.prescriber
     return p is None or p.npi is None or _matches(p.npi, _FAST_NPI, _good_npis)

@@ -294,6 +294,11 @@ class Decider:
                 self._caps[strength_mg] = got
         return got
 
+    def cap(self, strength_mg: float) -> tuple[str | None, float | None, int | float | None]:
+        """The quantity limit's wording, the daily cap, and the cap as shown, for a strength
+        (None: no limit)."""
+        return self._cap(strength_mg)
+
     def _capped(self) -> dict[float, tuple[float, str | None, dict[dt.date, Authorization], Any]]:
         """For each strength the policy lists and caps: the cap with the tolerance approvals
         allow, the limit's wording, and the authorizations granted from each start date, with
@@ -442,18 +447,20 @@ class Decider:
             _a = _c[2].get(_d := r.date_of_service) or _c[3](_d)
             _shown = _doses.get(_q) or _dose(_q)
             if _q <= _c[0]:
-                return _D("approved", None, _REF, _a, _shown, _DEC, r, True, _c[1])
-            return _D("partially_approved", None, _REF, _a, _shown, _DEC, r, False, _c[1])"""
+                return _D("approved", None, _REF, _a, _shown, "criteria_met", _DEC, r, True, _c[1])
+            return _D(
+                "partially_approved", None, _REF, _a, _shown, "criteria_met", _DEC, r, False, _c[1]
+            )"""
         tail = f"""
     _q = _st * _m.quantity / _m.days_supply
     if {status} is True:{capped}
         _g = _approvals.get(_k := (_q, _st, r.date_of_service)) or _approval(_k)
-        return _D(_g[0], None, _REF, _g[1], _g[2], _DEC, r, _g[3], _g[4])
+        return _D(_g[0], None, _REF, _g[1], _g[2], "criteria_met", _DEC, r, _g[3], _g[4])
     _shown = _doses.get(_q) or _dose(_q)
     if {status} is None:
-        return _D("pended", None, _REF, None, _shown, _DEC, r)
+        return _D("pended", None, _REF, None, _shown, None, _DEC, r)
     _basis = "investigational" if {investigational} else "criteria_not_met"
-    return _D("denied", _basis, _REF, None, _shown, _DEC, r)
+    return _D("denied", _basis, _REF, None, _shown, None, _DEC, r)
 """
         source = "\n".join(head + body) + tail
         variant = "answered" if answered else "memo" if memo else "request"
@@ -516,5 +523,6 @@ class Decider:
             self.ref,
             authorization,
             _number(requested),
+            "criteria_met" if authorization is not None else None,
             _explanation=_Explanation(self, request, within, limit_text, facts),
         )

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from priorauth.determination import Authorization, Determination, Question
+from priorauth.engine import continuity
 from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.decide import Decider, Kind, question_for
 from priorauth.engine.plan import Plan
@@ -205,12 +206,21 @@ class Engine:
             "read_dict": read_dict,
             "read_json": read_json,
             "read_request": read_request,
+            "transition": self._continuity,
         }
         source = _ENTRY_SOURCE.format(name=name, read=_READ[name])
         exec(compile(source, f"<Engine.{name}>", "exec"), env)
         entry: Callable[[Any], Determination] = env[name]
         entry.__doc__ = getattr(Engine, name).__doc__
         return entry
+
+    def _continuity(self, request: AnyRequest, version: _Version) -> Determination:
+        """A request naming a prior authorization: decided as usual, then the authorization
+        honored for continuity of care where it can be, with a reason either way."""
+        usual = version.initial(request) if request.kind == "initial" else version.renewal(request)
+        plan = request.plan or self.default_plan
+        decider = version.deciders[request.kind]
+        return continuity.decide(self.kb, plan, decider, request, usual)
 
     def authorize(self, request: AnyRequest) -> Authorization:
         """The authorization the policy's limits allow (for a denial a reviewer overturns)."""
@@ -246,6 +256,8 @@ _ENTRY_SOURCE = """def {name}(request):
         chooser = choose(request)
     day = request.date_of_service
     version = chooser.latest if day >= chooser.latest_from else chooser.at(day)
+    if request.prior_authorization is not None:
+        return transition(request, version)
     if type(request) is FastRequest:
         try:
             if request.kind == "initial":
