@@ -21,6 +21,7 @@ from typing import Any
 
 from priorauth.engine.engine import Engine
 from priorauth.errors import NoPolicyError, RequestError
+from priorauth.fhir.continuity import in_claims
 from priorauth.fhir.outcome import FhirError
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge
@@ -630,6 +631,11 @@ def to_request(
     who = prescriber(chart, res.get("requester"))
     if who:
         body["prescriber"] = who
+    # Another payer's authorization, for continuity of care: a Claim's supportingInfo (PAS's
+    # Claim, or one a CRD client sends beside the order).
+    elsewhere = in_claims([(e.resource, e.path) for e in chart.of_type("Claim")])
+    if elsewhere is not None:
+        body["prior_authorization"], sources["prior_authorization"] = elsewhere
 
     diagnoses: list[dict[str, Any]] = []
     for e in chart.of_type("Condition"):

@@ -672,6 +672,10 @@ def _notes(case: Case, sources: dict[str, str], auth: dict[str, Any] | None) -> 
             f"{auth['start']} to {auth['end']}, up to {_num(auth['max_daily_dose_mg'])} mg per day"
             + (f" ({auth['quantity_limit']})" if auth.get("quantity_limit") else "")
         )
+    basis = det.get("approval_basis")
+    if case.status in ("approved", "partially_approved") and basis:
+        # PAS's ClaimResponse has no element for why an approval was given; a note says it.
+        out.append(f"Approval basis: {basis} ({basis.replace('_', ' ')})")
     if case.status == "partially_approved":
         out.append(
             f"Requested {_num(det['requested_daily_dose_mg'])} mg per day; the quantity is cut "

@@ -451,6 +451,8 @@ class Service:
             case,
             decision="approved",
             denial_basis=None,
+            # A pharmacist found the criteria met on review.
+            approval_basis="criteria_met",
             authorization=jsonable(granted),
             reasons=[],
             missing=[],

@@ -172,7 +172,29 @@ def build_request(form: dict[str, Any], policy: Policy, keys: list[str]) -> dict
     }
     if any(v is not None for v in status.values()):
         body["disease_status"] = {k: v for k, v in status.items() if v is not None}
+    prior = _prior_authorization(form)
+    if prior is not None:
+        body["prior_authorization"] = prior
     return body
+
+
+def _prior_authorization(form: dict[str, Any]) -> dict[str, Any] | None:
+    """Another payer's authorization, when any of its fields is filled: then all are needed."""
+    names = [f"prior_authorization.{part}" for part in PRIOR_AUTHORIZATION_PARTS]
+    if not any(_text(form, n) for n in names):
+        return None
+    out: dict[str, Any] = {}
+    for part, name in zip(PRIOR_AUTHORIZATION_PARTS, names, strict=True):
+        if part in ("start", "end"):
+            out[part] = _date(form, name)
+        elif not _text(form, name):
+            raise FieldError(name, "required for a prior authorization from another payer")
+        else:
+            out[part] = _text(form, name)
+    return out
+
+
+PRIOR_AUTHORIZATION_PARTS = ("payer", "number", "drug", "start", "end")
 
 
 def _form_field(field: str, form_names: list[str]) -> str:
@@ -215,6 +237,7 @@ FORM_NAMES = [
     "disease_status.progression",
     "disease_status.unacceptable_toxicity",
     "answers",
+    *[f"prior_authorization.{part}" for part in PRIOR_AUTHORIZATION_PARTS],
 ]
 
 
@@ -230,6 +253,11 @@ LABELS = {
     "prior_therapies": "Prior therapies",
     "concurrent_therapies": "Used together with",
     "attestations": "The prescriber attests",
+    "prior_authorization.payer": "Payer that granted it",
+    "prior_authorization.number": "Authorization number",
+    "prior_authorization.drug": "Drug authorized",
+    "prior_authorization.start": "Authorized from",
+    "prior_authorization.end": "Authorized until",
 }
 
 
