@@ -36,3 +36,14 @@ def question_text(node: Criterion) -> str:
     if isinstance(node.condition, AttestationCondition):
         return f"Does this hold: {text}? Send it as attestations.{node.condition.key}."
     return f"Does this hold: {text}?{_HINTS.get(kind, '')}"
+
+
+def what_to_send(node: Criterion) -> str:
+    """What a prescriber sends to show the criterion is met, in a sentence (empty when the
+    criterion's own words say it all)."""
+    if isinstance(node.condition, AttestationCondition):
+        return f"Send the prescriber's attestation (attestations.{node.condition.key})."
+    kind = node.condition.type if node.condition is not None else "question"
+    if kind == "age":
+        return "Give the member's date of birth."
+    return _HINTS.get(kind, "").strip()

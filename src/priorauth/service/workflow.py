@@ -23,7 +23,7 @@ from priorauth.determination import jsonable
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError, RequestError
 from priorauth.request import Request, parse_request
-from priorauth.service import paging
+from priorauth.service import explain, paging
 from priorauth.service.audit import listing_reads, record_listing, record_reads
 from priorauth.service.auth import FailureThrottle, Principal, hash_key
 from priorauth.service.config import Settings
@@ -423,6 +423,7 @@ class Service:
                 case.status = "approved"
                 self._overturn(s, case, now)
             case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
+            self._explain_denial(case)
             self._event(s, case, who, action, "in_review", case.status, now, reason=reason)
             self._commit_or_conflict(s, case_id)
         return case
@@ -457,6 +458,22 @@ class Service:
             reasons=[],
             missing=[],
         )
+
+    def _explain_denial(self, case: Case) -> None:
+        """A denial's explanation kept with its determination: each unmet criterion in the
+        policy's words, what would meet it, the appeal steps and their deadline."""
+        if case.status != "denied" or case.decided_at is None:
+            return
+        told = explain.explanation(
+            self.engine,
+            case.determination,
+            case.status,
+            case.appealed,
+            case.decision_reason,
+            case.decided_by,
+            _utc(case.decided_at).date(),
+        )
+        case.determination = {**case.determination, "explanation": told}
 
     @staticmethod
     def _replace_determination(case: Case, **changes: Any) -> None:
@@ -509,6 +526,7 @@ class Service:
                 case.status = "approved"
                 self._overturn(s, case, now)
             case.decided_at, case.decided_by, case.decision_reason = now, who.name, reason
+            self._explain_denial(case)
             self._event(
                 s, case, who, f"appeal_{action}", "in_appeal", case.status, now, reason=reason
             )
@@ -549,6 +567,7 @@ class Service:
                 self._replace_determination(
                     case, decision="denied", denial_basis="criteria_not_met", authorization=None
                 )
+                self._explain_denial(case)
                 self._event(
                     s, case, system, "expired", "pended", "denied", now, reason=case.decision_reason
                 )

@@ -6,7 +6,6 @@ instead, the appeal rights and their deadline, and the policy number and version
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from priorauth.service import explain
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Conflict
 from priorauth.service.http import current_principal, get_service
@@ -24,10 +24,6 @@ from priorauth.web.views import DECIDED, denial_reasons, policy_version, split_r
 
 router = APIRouter()
 api_router = APIRouter()
-# Internal appeals: 180 days from the notice (45 CFR 147.136(b)(2)(ii)(C) and ERISA 2560.503-1);
-# after an appeal is upheld, an external review may be asked for within four months.
-APPEAL_DAYS = 180
-EXTERNAL_REVIEW_MONTHS = 4
 
 
 def case_authorization(service: Service, case_id: str) -> Authorization | None:
@@ -54,30 +50,10 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
     authorization = case_authorization(service, case.id)
     note, _ = split_reason(case.decision_reason)
     limits = getattr(policy.limits, det["policy"]["requirements"]) if policy else None
-    if case.appealed:
-        if case.status == "denied":
-            rights = (
-                "This is the decision on your appeal. You may ask for an external review by "
-                "an independent review organization within "
-                f"{EXTERNAL_REVIEW_MONTHS} months of the date of this letter."
-            )
-            from dateutil.relativedelta import relativedelta
-
-            deadline = decided + relativedelta(months=EXTERNAL_REVIEW_MONTHS)
-        else:
-            rights, deadline = "", None
-    elif case.status in ("denied", "partially_approved"):
-        # A partial approval denies the rest of the quantity: the same rights apply to it.
-        deadline = decided + dt.timedelta(days=APPEAL_DAYS)
-        rights = (
-            "You or your prescriber may appeal this decision. Send the appeal, with any "
-            "records that show the requirements above are met, within "
-            f"{APPEAL_DAYS} days of the date of this letter. A pharmacist other than the one "
-            "who made this decision will review it. If the member's health could be seriously "
-            "harmed by waiting, ask for an expedited appeal: it is decided within 72 hours."
-        )
-    else:
-        rights, deadline = "", None
+    # The explanation kept when the denial was made; worked out now for a case denied before
+    # denials kept one.
+    told = det.get("explanation") or {}
+    steps = told.get("appeal") or explain.appeal(case.status, case.appealed, decided)
     return {
         "plan": service.settings.plan_name,
         "case": view,
@@ -94,13 +70,15 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
         }[case.status],
         "authorization": authorization,
         "limits": limits,
-        "reasons": denial_reasons(view, policy) if case.status == "denied" else [],
+        "reasons": (told.get("unmet") or denial_reasons(view, policy))
+        if case.status == "denied"
+        else [],
         "limit_reasons": [r for r in det.get("reasons", []) if r["status"] == "not_met"]
         if case.status == "partially_approved"
         else [],
         "note": note,
-        "rights": rights,
-        "deadline": deadline.isoformat() if deadline else "",
+        "steps": steps["steps"] if steps else [],
+        "deadline": steps["deadline"] if steps else "",
         "by": case.decided_by,
     }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from priorauth.engine.engine import Engine
 from priorauth.policy.model import Policy
+from priorauth.service.explain import unmet
 
 CITED = "Criteria cited: "
 STATUS_LABEL = {
@@ -98,50 +99,6 @@ def policy_version(engine: Engine, number: str, effective: str) -> Policy | None
     return None
 
 
-def indications(policy: Policy, kind: str) -> list[str]:
-    root = getattr(policy.requirements, kind)
-    return [n.text for n in root.walk() if n.indication]
-
-
 def denial_reasons(case: dict[str, Any], policy: Policy | None) -> list[dict[str, str]]:
-    """Each specific reason for a denial in the policy's words, and what would be needed
-    instead: the criteria the reviewer cited (all the unmet ones when none were chosen)."""
-    det = case["determination"]
-    _, cited = split_reason(case.get("decision_reason"))
-    unmet = [r for r in det.get("reasons", []) if r["status"] == "not_met"]
-    chosen = [r for r in unmet if r["id"] in cited] or unmet
-    kind = det["policy"]["requirements"]
-    out: list[dict[str, str]] = []
-    if case.get("decided_by") == "system":
-        for q in det.get("missing", []):
-            out.append(
-                {
-                    "id": q["id"],
-                    "text": q["criterion_text"],
-                    "needed": "An answer to this question before the decision deadline, "
-                    "with the records that support it.",
-                }
-            )
-        return out
-    if det.get("denial_basis") == "investigational":
-        listed = "; ".join(indications(policy, kind)) if policy else ""
-        why = "The diagnosis in the request is not one of the indications the policy covers."
-        out.append(
-            {
-                "id": "investigational",
-                "text": policy.investigational_text if policy else why,
-                "needed": "A diagnosis the policy covers: " + listed
-                if listed
-                else "A diagnosis the policy covers.",
-            }
-        )
-        return out
-    for r in chosen:
-        out.append(
-            {
-                "id": r["id"],
-                "text": r["text"],
-                "needed": f"Records showing that this requirement is met: {r['text']}",
-            }
-        )
-    return out
+    """Each specific reason for a denial in the policy's words, and what would meet it."""
+    return unmet(case["determination"], policy, case.get("decision_reason"), case.get("decided_by"))
