@@ -1,6 +1,7 @@
-"""Continuity of care through the service: another payer's authorization sent with the JSON API
-or in a PAS Claim's supportingInfo is honored for 90 days, recorded as an authorization, and
-every approval says its basis. Runs on SQLite and PostgreSQL."""
+"""Continuity of care through the service: another payer's authorization sent with the JSON
+API, in a PAS Claim's supportingInfo or in a Claim in a CRD hook's prefetch is honored for 90
+days and recorded as an authorization; every approval says its basis. Runs on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir_cases import CASES, pas_bundle
 from service_support import REVIEWER, SUBMITTER, assert_problem, example, submit
+from test_fhir_dtr_crd import _sign_request, coverage_info, hook
 
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
 ANOTHER_PAYER = {
@@ -140,3 +142,16 @@ def test_pas_names_the_supporting_info_element_a_prior_authorization_lacks(
     assert issue.expression == [
         "Bundle.entry[0].resource.supportingInfo[0].valueReference.identifier.assigner"
     ]
+
+
+def test_crd_reads_the_authorization_from_a_claim_in_prefetch(client: TestClient) -> None:
+    body = _sign_request(CASES["pend"])
+    claim = copy.deepcopy(pas_bundle(CASES["pend"])["entry"][0]["resource"])
+    claim["supportingInfo"] = [_prior_authorization_info()]
+    body["prefetch"]["priorAuthorization"] = claim
+    out = hook(client, "priorauth-order-sign", body)
+    [action] = out["systemActions"]
+    info = coverage_info(action)
+    assert (info["covered"], info["pa-needed"]) == ("covered", "satisfied")
+    assert "honored" in out["cards"][0]["summary"]
+    assert "AET-2026-004417" in out["cards"][0]["detail"]

@@ -140,16 +140,19 @@ def decide(
                 )
             )
         met = "; ".join(r.text for r in det.reasons if r.status == "met")[:900]
+        summary = f"The chart meets {title}; no prior-authorization request is needed."
+        headline = f"{title}: the chart meets the policy"
+        if det.approval_basis == "continuity_of_care":
+            summary = (
+                f"Another payer's prior authorization is honored under {title} for continuity "
+                "of care; no prior-authorization request is needed."
+            )
+            headline = f"{title}: another payer's authorization is honored"
         # The authorization number is the recorded assertion's id: PAS decides a Claim that
         # carries it on the recorded request (pas._with_assertion).
         return (
-            Assertion(
-                "covered",
-                "satisfied",
-                f"The chart meets {title}; no prior-authorization request is needed.",
-                satisfied_pa_id=assertion_id,
-            ),
-            card(f"{title}: the chart meets the policy", f"Criteria met: {met}"),
+            Assertion("covered", "satisfied", summary, satisfied_pa_id=assertion_id),
+            card(headline, f"Criteria met: {met}"),
         )
     if det.decision == "denied" and det.denial_basis == "investigational":
         reason = "; ".join(r.text for r in det.reasons)[:900]
