@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from test_web_cases import NSCLC_PEND, api_case, submit
-from web_support import csrf_of
+from web_support import csrf_of, pdf_text
 
 PRIOR = {
     "prior_authorization.payer": "aetna-commercial",
@@ -49,3 +49,12 @@ def test_an_authorization_ending_before_it_starts_is_shown_at_its_field(client_f
     assert r.status_code == 422
     error = re.search(r'id="prior_authorization.start-error">([^<]*)<', r.text)
     assert error and "is after prior_authorization.end" in error.group(1)
+
+
+def test_the_letter_of_a_continuity_approval_gives_the_transition(client_for) -> None:
+    c = client_for("demo-submitter-key")
+    case_id = submit(c, {**NSCLC_PEND, **PRIOR})
+    text = pdf_text(c.get(f"/ui/cases/{case_id}/letter.pdf").content)
+    assert "authorized from 2026-06-15 to 2026-09-12" in text
+    assert "Duration: 90 days." in text
+    assert "Continuity of care: Prior authorization AET-2026-004417 from aetna-commercial" in text
