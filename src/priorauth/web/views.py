@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from priorauth.engine.engine import Engine
 from priorauth.policy.model import Policy
-from priorauth.service.explain import unmet
+from priorauth.service.explain import CITED, unmet
+from priorauth.service.explain import policy_version as policy_version  # for the pages
 
-CITED = "Criteria cited: "
 STATUS_LABEL = {
     "pended": "pended: questions open",
     "in_review": "recommended denial: in review",
@@ -90,13 +89,6 @@ def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     for child in node["children"]:
         rows += checklist(child, depth + 1)
     return rows
-
-
-def policy_version(engine: Engine, number: str, effective: str) -> Policy | None:
-    for p in engine.policies:
-        if p.number == number and p.effective_date.isoformat() == effective:
-            return p
-    return None
 
 
 def denial_reasons(case: dict[str, Any], policy: Policy | None) -> list[dict[str, str]]:
