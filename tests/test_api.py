@@ -36,6 +36,7 @@ def test_dump_follows_the_published_schema(name: str) -> None:
     assert set(dumped) == {
         "decision",
         "denial_basis",
+        "approval_basis",
         "policy",
         "authorization",
         "requested_daily_dose_mg",

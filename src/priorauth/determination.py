@@ -118,6 +118,8 @@ class Determination(msgspec.Struct, gc=False, eq=False):
     _reasons: list[Reason] | None = None
     _missing: list[Question] | None = None
     _trace: TraceNode | None = None
+    # Last: the compiled path builds a Determination from its fields by position.
+    approval_basis: Literal["criteria_met", "continuity_of_care", "gold_card"] | None = None
 
     def _explain(self) -> Explanation:
         """Where reasons, questions and the trace come from."""
@@ -161,6 +163,7 @@ class Determination(msgspec.Struct, gc=False, eq=False):
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
+            "approval_basis": self.approval_basis,
             "policy": _policy(self.policy, iso),
             "authorization": None if a is None else _authorization(a, iso),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
@@ -192,6 +195,7 @@ class Determination(msgspec.Struct, gc=False, eq=False):
         out: dict[str, Any] = {
             "decision": self.decision,
             "denial_basis": self.denial_basis,
+            "approval_basis": self.approval_basis,
             "policy": _policy(self.policy, True),
             "authorization": None if a is None else _authorization(a, True),
             "requested_daily_dose_mg": self.requested_daily_dose_mg,
@@ -268,6 +272,7 @@ class DeterminationRecord:
     reasons: list[Reason]
     missing: list[Question]
     trace: TraceNode
+    approval_basis: Literal["criteria_met", "continuity_of_care", "gold_card"] | None = None
 
 
 @functools.cache
