@@ -34,6 +34,7 @@ from priorauth.service.goldcard_models import GoldCard
 from priorauth.service.models import ApiKey, Authorization, Case, Event
 from priorauth.service.paging import Page
 from priorauth.service.problems import validation_errors
+from priorauth.service.realtime import real_time
 
 APPROVED = ("approved", "partially_approved")
 OPEN = ("pended", "in_review", "in_appeal")
@@ -824,6 +825,7 @@ class Service:
 
             approved = sum(c.status in APPROVED for c in decided)
             after_appeal = sum(c.status in APPROVED and c.appealed for c in decided)
+            quick = sum(real_time(c) for c in decided)
             out[urgency] = {
                 "received": len(cases),
                 "decided": n,
@@ -833,6 +835,10 @@ class Service:
                 "percent_approved": pct(approved),
                 "percent_denied": pct(n - approved),
                 "percent_approved_after_appeal": pct(after_appeal),
+                "approved_real_time": quick,
+                "percent_of_approvals_real_time": (
+                    round(100 * quick / approved, 2) if approved else None
+                ),
                 "average_hours_to_decision": round(statistics.fmean(hours), 3) if hours else None,
                 "median_hours_to_decision": round(statistics.median(hours), 3) if hours else None,
             }
