@@ -291,8 +291,6 @@ class GoldCards:
                 raise NotFound(f"no gold card {card_id}")
             if card.rescinded_at is not None:
                 raise Conflict(f"gold card {card_id} was rescinded already")
-            if card.valid_until < now.date():
-                raise Conflict(f"gold card {card_id} ended on {card.valid_until}")
             card.rescinded_at, card.rescinded_by, card.rescind_reason = now, who.name, reason
             s.add(
                 GoldCardEvent(
