@@ -215,3 +215,19 @@ def test_an_unknown_card_is_not_found(client: TestClient) -> None:
     assert_problem(
         client.post("/gold-cards/999/rescind", json={"reason": "x"}, headers=REVIEWER), 404
     )
+
+
+def test_a_holders_pas_claim_is_approved_on_the_card(client: TestClient, clock: FakeClock) -> None:
+    from fhir_cases import CASES, pas_bundle
+    from test_fhir_pas import FHIR, claim_response, review_code
+
+    approvals(client, 5)  # the PAS examples' prescriber, NPI 1245319599
+    clock.advance(days=1)
+    bundle = pas_bundle(CASES["investigational"])
+    r = client.post("/fhir/Claim/$submit", json=bundle, headers=FHIR)
+    cr = claim_response(r)
+    assert review_code(cr) == "A1"
+    assert cr["preAuthPeriod"] == {"start": "2026-06-15", "end": "2027-06-14"}
+    assert any("gold card" in n["text"] for n in cr.get("processNote", []))
+    case = client.get(f"/cases/{cr['preAuthRef']}", headers=SUBMITTER).json()
+    assert case["determination"]["approval_basis"] == "gold_card"
