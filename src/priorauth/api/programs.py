@@ -79,5 +79,5 @@ def real_time(
     return {
         "from": from_.isoformat(),
         "to": to.isoformat(),
-        **realtime.report(service, who, lo, hi),
+        **realtime.report(service.db, service.engine, who, lo, hi),
     }

@@ -101,7 +101,7 @@ def metrics_page(request: Request, v: Signed, from_: From = "", to: str = "") ->
                 u: histogram(f"Time to decision, {u} requests", hours[u]) for u in URGENCIES
             },
             "buckets": {u: bucket_counts(hours[u]) for u in URGENCIES},
-            "real_time": realtime.report(service, v.who, lo, hi),
+            "real_time": realtime.report(service.db, service.engine, v.who, lo, hi),
             "nav": "metrics",
         },
         v=v,
