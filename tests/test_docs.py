@@ -66,6 +66,10 @@ def test_readme_shows_the_two_commands() -> None:
         ["keys", "revoke"],
         ["users", "create"],
         ["clients", "register"],
+        ["goldcard", "evaluate"],
+        ["goldcard", "list"],
+        ["goldcard", "rescind"],
+        ["claims", "gold-cards"],
     ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:

@@ -843,3 +843,160 @@ def clients_register(
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         print(client_id)
+
+
+# --- gold cards (issue 22): evaluation, list, rescission; their post-service sample ---------
+
+goldcard_app = typer.Typer(
+    help="Gold cards: prescribers exempt from prior authorization for a drug.",
+    no_args_is_help=True,
+)
+app.add_typer(goldcard_app, name="goldcard")
+
+
+def _day(value: str, option: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{option}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _cards(db: Any) -> Any:
+    import datetime as dt
+
+    from priorauth.service.goldcard import GoldCards
+
+    return GoldCards(db, lambda: dt.datetime.now(dt.UTC))
+
+
+def _print_cards(title: str, views: list[dict[str, Any]], as_json: bool) -> None:
+    from rich.table import Table
+
+    if as_json:
+        print(json.dumps(views, indent=2))
+        return
+    table = Table(title=title, title_justify="left")
+    columns = ("id", "npi", "drug", "decided", "approved", "approval_rate", "from", "until")
+    for col in columns:
+        table.add_column(col)
+    for v in views:
+        table.add_row(*(str(v[c]) for c in columns))
+    out.print(table)
+
+
+@goldcard_app.command("evaluate")
+def goldcard_evaluate(
+    as_of: Annotated[str, typer.Option("--as-of", help="The day evaluated (YYYY-MM-DD).")],
+    as_json: Annotated[bool, typer.Option("--json", help="The cards granted as JSON.")] = False,
+) -> None:
+    """Grant the gold cards earned as of the day: per prescriber (NPI) and drug, the final
+    decisions of the six months before it; at least 5 decided and at least 90% approved hold
+    a card for six months from the day. The service runs this once a day by itself."""
+    from priorauth.service.auth import Principal
+    from priorauth.service.goldcard import card_view
+
+    with _one_line_errors():
+        day = _day(as_of, "--as-of")
+        db = _database()
+        try:
+            granted = _cards(db).evaluate(day, Principal("command line", "admin", None))
+        finally:
+            db.engine.dispose()
+        views = [card_view(c, day) for c in granted]
+        _print_cards(f"{len(views)} gold cards granted as of {day}", views, as_json)
+
+
+@goldcard_app.command("list")
+def goldcard_list(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day (YYYY-MM-DD); today by default.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
+) -> None:
+    """The gold cards held on the day, rescinded ones left out."""
+    import datetime as dt
+
+    from priorauth.service.auth import Principal
+    from priorauth.service.goldcard import card_view
+
+    with _one_line_errors():
+        day = _day(as_of, "--as-of") if as_of else dt.datetime.now(dt.UTC).date()
+        db = _database()
+        try:
+            # A listing from here is not the service's daily run: it evaluates nothing.
+            held = _cards(db).in_force(Principal("command line", "admin", None), day, False)
+        finally:
+            db.engine.dispose()
+        _print_cards(f"Gold cards held on {day}", [card_view(c, day) for c in held], as_json)
+
+
+@goldcard_app.command("rescind")
+def goldcard_rescind(
+    card: Annotated[int, typer.Argument(help="The card's id (goldcard list).")],
+    reason: Annotated[str, typer.Option(help="Why: what the claims review found.")],
+    by: Annotated[str, typer.Option(help="The reviewer rescinding it (in the audit trail).")],
+) -> None:
+    """Rescind a gold card: the prescriber's next requests for the drug are decided on their
+    criteria again. Recorded in the card's audit trail with the reviewer and the reason."""
+    from priorauth.service.auth import Principal
+    from priorauth.service.errors import ServiceError
+
+    with _one_line_errors():
+        if not by.strip():
+            raise BadInput("--by: name the reviewer")
+        db = _database()
+        try:
+            row = _cards(db).rescind(Principal(by, "reviewer", None), card, reason)
+        except ServiceError as exc:
+            raise BadInput(exc.detail) from None
+        finally:
+            db.engine.dispose()
+        out.print(f"rescinded gold card {row.id} (NPI {row.npi}, {row.drug})", markup=False)
+
+
+@claims_app.command("gold-cards")
+def claims_gold_cards(
+    from_: Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD).")],
+    to: Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")],
+    seed: Annotated[
+        int, typer.Option(help="The sample's seed: the same seed, the same sample.")
+    ] = 0,
+    sample_size: Annotated[
+        int, typer.Option("--sample-size", help="Claims sampled per card, 5 to 20.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="The results as JSON.")] = False,
+) -> None:
+    """Post-service review of the gold cards (the service's database, PRIORAUTH_DATABASE_URL):
+    per card, a random sample of the requests approved under it in the period, checked against
+    the policy; under 90% meeting the criteria: reported to rescind."""
+    from rich.table import Table
+
+    from priorauth.claims.files import ClaimsInputError
+    from priorauth.claims.goldcard import check_size, sample_cards
+
+    with _one_line_errors():
+        start, end = _day(from_, "--from"), _day(to, "--to")
+        if start > end:
+            raise BadInput(f"--from: {start} is after --to ({end})")
+        try:
+            check_size(sample_size)
+            _database().engine.dispose()  # the database reached and migrated, or one line
+            results = sample_cards(Engine(), start, end, seed, sample_size)
+        except (ValueError, ClaimsInputError) as exc:
+            raise BadInput(str(exc)) from None
+        if as_json:
+            print(json.dumps([r.as_dict() for r in results], indent=2))
+            return
+        table = Table(title=f"Gold cards, claims from {start} to {end}", title_justify="left")
+        for col in ("card", "npi", "drug", "claims", "sampled", "met", "share", "verdict"):
+            table.add_column(col)
+        for r in results:
+            d = r.as_dict()
+            table.add_row(
+                *(str(d[k]) for k in ("gold_card", "npi", "drug", "claims", "sampled", "met")),
+                "" if d["share"] is None else f"{d['share']:.0%}",
+                d["verdict"],
+            )
+        out.print(table)

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from priorauth.api.programs import router as programs_api
 from priorauth.api.routes import router as json_api
 from priorauth.engine.engine import Engine
 from priorauth.fhir.dtr import warm as warm_dtr
@@ -81,6 +82,7 @@ def create_app(
     install_errors(application)
 
     application.include_router(json_api)
+    application.include_router(programs_api)  # gold cards, the real-time report
     mount_workbench(application, service)  # the workbench under /ui, and the decision letters
     mount_fhir(application)  # FHIR (Da Vinci PAS, DTR), CDS Hooks (CRD), the SMART token route
     install_openapi(application)

@@ -28,6 +28,7 @@ from priorauth.service.migrate import upgrade
 DATABASES = ["sqlite", "postgresql"]
 # Every table but api_keys (the demo keys stay) and alembic_version.
 CASE_TABLES = ("listing_cases", "listings", "events", "authorizations", "cases")
+GOLD_CARD_TABLES = ("gold_card_events", "gold_card_approvals", "gold_card_runs", "gold_cards")
 # The FHIR adapter's tables (fhir_claims goes with cases, by CASCADE).
 FHIR_TABLES = (
     "fhir_subscriptions",
@@ -73,7 +74,7 @@ def app_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     db = Database(url)
     try:
         with db.engine.begin() as conn:
-            tables = ", ".join(CASE_TABLES + FHIR_TABLES)
+            tables = ", ".join(CASE_TABLES + GOLD_CARD_TABLES + FHIR_TABLES)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         db.engine.dispose()

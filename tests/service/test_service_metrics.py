@@ -68,6 +68,8 @@ def test_metrics_per_urgency_as_json(decided: TestClient) -> None:
         "percent_approved": 66.67,
         "percent_denied": 33.33,
         "percent_approved_after_appeal": 33.33,
+        "approved_real_time": 1,  # the appeal's approval came from people
+        "percent_of_approvals_real_time": 50.0,
         "average_hours_to_decision": 13.333,
         "median_hours_to_decision": 10.0,
     }
@@ -80,6 +82,8 @@ def test_metrics_per_urgency_as_json(decided: TestClient) -> None:
         "percent_approved": 50.0,
         "percent_denied": 50.0,
         "percent_approved_after_appeal": 0.0,
+        "approved_real_time": 1,
+        "percent_of_approvals_real_time": 100.0,
         "average_hours_to_decision": 5.0,
         "median_hours_to_decision": 5.0,
     }

@@ -320,3 +320,51 @@ def test_a_password_user_signs_in_and_out(site: Site) -> None:
     assert "/ui/login" in page.url
     page.goto(site.base + "/ui/queue")
     assert "/ui/login" in page.url
+
+
+def test_a_gold_card_is_earned_honored_on_the_form_and_rescinded(site: Site) -> None:
+    npi = "1730000001"
+    for i in range(5):
+        body = example("nsclc-initial-approve", f"GC-WEB-{i}")
+        body["prescriber"] = {"npi": npi, "name": "Dr. Gold"}
+        assert site.api("POST", "/cases", "demo-submitter-key", json=body)["status"] == "approved"
+    site.clock.advance(days=1)  # the next day's evaluation grants the card
+
+    page = site.sign_in("demo-submitter-key")
+    page.goto(site.base + "/ui/submit?drug=Lumakras")
+    page.get_by_label("Date of service").fill("2026-07-01")
+    page.get_by_label("Member id").fill("GC-WEB-HOLDER")
+    page.get_by_label("Member's date of birth").fill("1962-09-14")
+    page.get_by_label("Prescriber's NPI").fill(npi)
+    page.get_by_label("Quantity (tablets)").fill("240")
+    page.get_by_label("ICD-10-CM code").fill("C43.9")  # melanoma: the criteria would deny it
+    page.get_by_role("button", name="Submit the request").click()
+    expect(page.locator(".summary .status")).to_have_text("approved")
+    expect(page.get_by_text(f"prescriber NPI {npi} is exempt").first).to_be_visible()
+    site.check(page, "case-gold-card")
+
+    page = site.sign_in("demo-reviewer-key")
+    page.get_by_role("link", name="Gold cards").click()
+    row = page.locator("tbody tr", has_text=npi)
+    expect(row).to_contain_text("Lumakras")
+    expect(row).to_contain_text("100.0%")
+    site.check(page, "gold-cards")
+    row.get_by_role("link").click()
+    expect(page.locator("table")).to_contain_text("granted")
+    site.check(page, "gold-card")
+    page.get_by_label("Reason for rescinding").fill("2 of 5 sampled claims met the criteria.")
+    page.get_by_role("button", name="Rescind the gold card").click()
+    expect(page.get_by_text("The gold card is rescinded.")).to_be_visible()
+    expect(page.locator("tbody tr", has_text=npi)).to_have_count(0)
+    history = site.api("GET", "/gold-cards", "demo-admin-key", params={"as_of": "2026-01-01"})
+    assert history == []
+
+
+def test_the_real_time_panel_shows_the_share_and_the_pend_drivers(site: Site) -> None:
+    page = site.sign_in("demo-admin-key")
+    page.goto(site.base + "/ui/metrics?from=2026-06-01&to=2026-12-31")
+    panel = page.locator("section", has=page.get_by_role("heading", name="Real-time approvals"))
+    expect(panel.locator(".real-time-share")).to_contain_text("answered at submission")
+    expect(panel.locator(".real-time-share")).to_contain_text("the target is 80%")
+    expect(panel.locator("table.pend-drivers")).to_contain_text("KRAS G12C")
+    site.check(page, "metrics-real-time")

@@ -29,9 +29,12 @@ from priorauth.service.auth import FailureThrottle, Principal, hash_key
 from priorauth.service.config import Settings
 from priorauth.service.db import Database
 from priorauth.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, printable
+from priorauth.service.goldcard import GoldCards, gold_card_reason
+from priorauth.service.goldcard_models import GoldCard
 from priorauth.service.models import ApiKey, Authorization, Case, Event
 from priorauth.service.paging import Page
 from priorauth.service.problems import validation_errors
+from priorauth.service.realtime import real_time
 
 APPROVED = ("approved", "partially_approved")
 OPEN = ("pended", "in_review", "in_appeal")
@@ -97,6 +100,7 @@ class Service:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.throttle = FailureThrottle(limit=settings.auth_failures_per_minute)
         self._keys: dict[str, tuple[Principal, float]] = {}
+        self.gold_cards = GoldCards(db, self.clock)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -241,6 +245,30 @@ class Service:
             raise Invalid(str(exc)) from None
         return det, notes, previous.id if previous is not None else None
 
+    def _gold_card(
+        self, s: Session, req: Request, det: dict[str, Any], now: dt.datetime
+    ) -> tuple[GoldCard | None, dict[str, Any]]:
+        """The card the request's prescriber holds for the drug today, and the approval it
+        gives: the authorization an approval by criteria would (the policy's duration and
+        quantity limit), whatever the criteria say. Without a card: None and the
+        determination unchanged."""
+        npi = req.prescriber.npi if req.prescriber else None
+        card = npi and self.gold_cards.holding(s, npi, det["policy"]["title"], now.date())
+        if not card:
+            return None, det
+        req = req.model_copy(update={"kind": det["policy"]["requirements"]})
+        granted = self.engine.authorize(req)
+        partial = granted.max_daily_dose_mg < det["requested_daily_dose_mg"]
+        return card, {
+            **det,
+            "decision": "partially_approved" if partial else "approved",
+            "denial_basis": None,
+            "approval_basis": "gold_card",
+            "authorization": jsonable(msgspec.structs.asdict(granted)),
+            "reasons": [gold_card_reason(card, partial)],
+            "missing": [],
+        }
+
     @staticmethod
     def _status_for(det: dict[str, Any]) -> str:
         decision = det["decision"]
@@ -298,10 +326,15 @@ class Service:
             req = req.model_copy(update={"plan": self.settings.plan_of_org[who.org]})
         # A retry is found by the unique (org, Idempotency-Key) constraint when it inserts, so
         # a first submission costs no extra lookup.
+        self.gold_cards.evaluate_daily()
         now = self.clock()
         try:
             with self.db.session() as s:
                 det, notes, previous = self._evaluate(s, req)
+                card, carded = self._gold_card(s, req, det, now)
+                engine_det = None
+                if card is not None:  # the engine's own decision kept beside the card's
+                    det, engine_det = carded, det
                 case = Case(
                     id=str(uuid.uuid4()),
                     org=org,
@@ -320,6 +353,7 @@ class Service:
                     due_by=self.due_by(now, req.urgency),
                     appealed=False,
                     previous_authorization_id=previous,
+                    engine_determination=engine_det,
                 )
                 s.add(case)
                 s.flush()
@@ -334,6 +368,8 @@ class Service:
                     idempotency_key=idempotency_key,
                 )
                 self._apply(s, case, who, det, now, "evaluated")
+                if card is not None:
+                    self.gold_cards.mark(s, case.id, card)
                 if record is not None:
                     record(s, case)
             return case, True
@@ -810,6 +846,7 @@ class Service:
 
             approved = sum(c.status in APPROVED for c in decided)
             after_appeal = sum(c.status in APPROVED and c.appealed for c in decided)
+            quick = sum(real_time(c) for c in decided)
             out[urgency] = {
                 "received": len(cases),
                 "decided": n,
@@ -819,6 +856,10 @@ class Service:
                 "percent_approved": pct(approved),
                 "percent_denied": pct(n - approved),
                 "percent_approved_after_appeal": pct(after_appeal),
+                "approved_real_time": quick,
+                "percent_of_approvals_real_time": (
+                    round(100 * quick / approved, 2) if approved else None
+                ),
                 "average_hours_to_decision": round(statistics.fmean(hours), 3) if hours else None,
                 "median_hours_to_decision": round(statistics.median(hours), 3) if hours else None,
             }

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from priorauth.service.errors import ServiceError
 from priorauth.service.workflow import Service
-from priorauth.web import cases, letters, metrics, policies, signin, submit
+from priorauth.web import cases, goldcards, letters, metrics, policies, signin, submit
 from priorauth.web.common import (
     HERE,
     SECURITY_HEADERS,
@@ -83,7 +83,7 @@ def create_web_app(service: Service) -> FastAPI:
             500,
         )
 
-    for module in (signin, cases, submit, policies, metrics, letters):
+    for module in (signin, cases, submit, policies, metrics, goldcards, letters):
         web.include_router(module.router)
     return web
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from priorauth.service import realtime
 from priorauth.service.errors import Invalid
 from priorauth.service.models import Case
 from priorauth.service.workflow import APPROVED, Service
@@ -100,6 +101,7 @@ def metrics_page(request: Request, v: Signed, from_: From = "", to: str = "") ->
                 u: histogram(f"Time to decision, {u} requests", hours[u]) for u in URGENCIES
             },
             "buckets": {u: bucket_counts(hours[u]) for u in URGENCIES},
+            "real_time": realtime.report(service.db, service.engine, v.who, lo, hi),
             "nav": "metrics",
         },
         v=v,
