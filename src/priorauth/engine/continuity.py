@@ -2,8 +2,9 @@
 transition period when the member changes plans.
 
 Health plans committed (AHIP, June 2025) to honor an active prior authorization for 90 days after
-a change of plan. Honoring it is a floor, not a cap: a request that meets the policy's criteria
-on its own keeps the usual approval, for the policy's whole duration.
+a change of plan. Where it can be honored, the transition is the answer even when the request
+would also meet the policy's criteria: the plan's commitment is a transition of 90 days, after
+which the plan's own criteria apply at renewal (the reason says whether they would be met now).
 """
 
 from __future__ import annotations
@@ -79,15 +80,6 @@ def decide(
             "not_met",
         )
         return _with_reason(usual, reason)
-    if usual.authorization is not None:
-        reason = Reason(
-            REASON_ID,
-            f"{which} would be honored for continuity of care, but the request meets the "
-            "policy's criteria: it is approved for the policy's whole duration instead of the "
-            f"{TRANSITION_DAYS}-day transition.",
-            "met",
-        )
-        return _with_reason(usual, reason)
     return _transition(decider, request, usual, which)
 
 
@@ -112,7 +104,12 @@ def _transition(
             f"{which} is honored for continuity of care after a change of plan: the request "
             f"is approved for {TRANSITION_DAYS} days, {start} to {end}. At renewal, the "
             f"request must meet the criteria of policy {decider.policy.number} "
-            f"({decider.policy.title}).",
+            f"({decider.policy.title})"
+            + (
+                "; the request meets them today."
+                if usual.authorization is not None
+                else "."
+            ),
             "met",
         )
     ]
