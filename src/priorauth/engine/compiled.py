@@ -730,6 +730,11 @@ class CompiledPlan:
             if leaf_id in self.upper_thresholds:
                 env[f"tu{i}"], env[f"tuf{i}"] = self.upper_thresholds[leaf_id]
                 expr = f"({expr} and _b > (tu{i}.get(_d) or tuf{i}(_d)))"
+        elif isinstance(cond, SexCondition):
+            wanted = repr(tuple(sorted(cond.sexes)))
+            expr = (
+                f"(None if (_sx := r.member.sex) is None or _sx == 'unknown' else _sx in {wanted})"
+            )
         elif isinstance(cond, DoseLimitCondition) and _per_dose(cond):
             # The same arithmetic as compiled_measures.dose_limit_leaf, inline.
             dose = "(_dq := r.medication.strength_mg * r.medication.quantity"

@@ -29,13 +29,17 @@ _MIN_TIME = dt.datetime.min
 _SPELLINGS = 65536
 
 
+When = tuple[dt.date | None, dt.datetime | None, bool | None]
+
+
 class _Readings:
-    """(code, name, unit) -> (kind, factor); date text -> (day, date-time or None). Shared by
+    """(code, name, unit) -> (kind, factor); date text -> when (day, date-time). Shared by
     every leaf of an engine: the spellings are the same whichever criterion reads them."""
 
     def __init__(self) -> None:
         self.kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = {}
-        self.days: dict[Any, tuple[dt.date | None, dt.datetime | None]] = {None: (None, None)}
+        # date text -> (day, date-time or None, measured before noon: None without a time)
+        self.days: dict[Any, When] = {None: (None, None, None)}
 
     def kind(self, o: Any) -> tuple[str | None, float]:
         spelled = (o.code, o.name, o.unit)
@@ -47,15 +51,18 @@ class _Readings:
             self.kinds[spelled] = got
         return got
 
-    def day(self, written: Any) -> tuple[dt.date | None, dt.datetime | None]:
+    def day(self, written: Any) -> When:
         got = self.days.get(written) if type(written) is str or written is None else None
         if got is None:
             when = observed_on(written)
-            got = (when.date(), when) if isinstance(when, dt.datetime) else (when, None)
+            if isinstance(when, dt.datetime):
+                got = (when.date(), when, when.time() < NOON)
+            else:
+                got = (when, None, None)
             if type(written) is str:
                 if len(self.days) >= _SPELLINGS:
                     self.days.clear()
-                    self.days[None] = (None, None)
+                    self.days[None] = (None, None, None)
                 self.days[written] = got
         return got
 
@@ -118,13 +125,13 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
             k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
             if k[0] != key:
                 continue
-            day, at = day_texts.get(o.date) or day_of(o.date)
+            day, at, before_noon = day_texts.get(o.date) or day_of(o.date)
             if day is None:
                 inside: Status = True if first is None else None
             else:
                 inside = day <= service and (first is None or day >= first)
             if morning and inside is not False:
-                inside = None if at is None else (inside if at.time() < NOON else False)
+                inside = None if before_noon is None else (inside if before_noon else False)
             if inside is None:
                 maybe = True
                 continue
