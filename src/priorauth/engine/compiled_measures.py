@@ -1,0 +1,292 @@
+"""The compiled path's leaves for observations, BMI and dose limits: the explaining evaluators'
+rules (engine/measures.py), read straight from the validated request.
+
+Observations are rarely the same twice (a value and a date), so these leaves remember nothing
+per list; they remember per distinct spelling instead: the kind and unit factor of each
+(code, name, unit) written, and the day of each date text. The shapes a workload seldom uses
+(several values, morning values, a change from baseline, a BMI read from a Z68 code) go to the
+explaining evaluator, so that each rule has one implementation to keep exact; the differential
+cases (tests/conditions/areas.yaml) decide every case both ways.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from priorauth.engine.facts import Facts
+from priorauth.engine.logic import Status
+from priorauth.engine.measures import NOON, Evaluator, comparison
+from priorauth.engine.observed import read_kind
+from priorauth.policy.model import BmiCondition, DoseLimitCondition, ObservationCondition
+from priorauth.policy.observations import load_observations
+from priorauth.policy.tables import Knowledge, bmi_range, norm_code
+from priorauth.request import observed_on
+
+FastLeaf = Callable[[Any], Status]
+_MIN_TIME = dt.datetime.min
+_SPELLINGS = 65536
+
+
+When = tuple[dt.date | None, dt.datetime | None, bool | None]
+
+
+class _Readings:
+    """(code, name, unit) -> (kind, factor); date text -> when (day, date-time). Shared by
+    every leaf of an engine: the spellings are the same whichever criterion reads them."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = {}
+        # date text -> (day, date-time or None, measured before noon: None without a time)
+        self.days: dict[Any, When] = {None: (None, None, None)}
+
+    def kind(self, o: Any) -> tuple[str | None, float]:
+        spelled = (o.code, o.name, o.unit)
+        got = self.kinds.get(spelled)
+        if got is None:
+            got = read_kind(o.code, o.name, o.unit)
+            if len(self.kinds) >= _SPELLINGS:
+                self.kinds.clear()
+            self.kinds[spelled] = got
+        return got
+
+    def day(self, written: Any) -> When:
+        got = self.days.get(written) if type(written) is str or written is None else None
+        if got is None:
+            when = observed_on(written)
+            if isinstance(when, dt.datetime):
+                got = (when.date(), when, when.time() < NOON)
+            else:
+                got = (when, None, None)
+            if type(written) is str:
+                if len(self.days) >= _SPELLINGS:
+                    self.days.clear()
+                    self.days[None] = (None, None, None)
+                self.days[written] = got
+        return got
+
+
+READINGS = _Readings()
+
+
+def _window_starts(
+    span: dt.timedelta | None,
+) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
+    """The first day of a window, per date of service (a few hundred distinct dates)."""
+    firsts: dict[dt.date, dt.date] = {}
+
+    def first_of(service: dt.date) -> dt.date:
+        first = service - (span or dt.timedelta())
+        if len(firsts) >= _SPELLINGS:
+            firsts.clear()
+        firsts[service] = first
+        return first
+
+    return firsts, first_of
+
+
+def simple_observation(c: ObservationCondition) -> bool:
+    """Every shape but a change from baseline (which needs every value, in order)."""
+    return c.change is None
+
+
+def observation_leaf(c: ObservationCondition) -> FastLeaf:
+    """As measures.observation: the values that surely count (in the window, before noon when
+    a morning value is asked for) and those that might (no date for a window, no time for a
+    morning); the latest that counts decides, or, for ``count`` values, as many days that meet
+    the comparison."""
+    table = load_observations()
+    key = table.key_of(c.observation)
+    test = comparison(c, table)
+    days = c.within_days
+    span = dt.timedelta(days=days) if days is not None else None
+    count = c.count
+    morning = c.morning
+    kind_of = READINGS.kind
+    kinds = READINGS.kinds
+    day_of = READINGS.day
+    day_texts = READINGS.days
+    firsts, first_of = _window_starts(span)
+
+    def observation(r: Any) -> Status:
+        obs = r.observations
+        if obs is None:
+            return None
+        service = r.date_of_service
+        first = None if span is None else (firsts.get(service) or first_of(service))
+        best: tuple[dt.date, dt.datetime] | None = None
+        best_value = 0.0
+        undated: list[float] = []  # values that count and have no date
+        met_days: set[dt.date] = set()
+        measured: set[dt.date] = set()
+        maybe = False
+        for o in obs:
+            k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
+            if k[0] != key:
+                continue
+            day, at, before_noon = day_texts.get(o.date) or day_of(o.date)
+            if day is None:
+                inside: Status = True if first is None else None
+            else:
+                inside = day <= service and (first is None or day >= first)
+            if morning and inside is not False:
+                inside = None if before_noon is None else (inside if before_noon else False)
+            if inside is None:
+                maybe = True
+                continue
+            if not inside:
+                continue
+            value = o.value * k[1]
+            if day is None:
+                undated.append(value)
+            elif count == 1:
+                order = (day, at or _MIN_TIME)
+                if best is None or order > best:
+                    best, best_value = order, value
+            else:
+                measured.add(day)
+                if test(value):
+                    met_days.add(day)
+        if count == 1:
+            if best is not None:
+                return test(best_value)
+            if undated and not maybe:
+                verdicts = {test(v) for v in undated}
+                return verdicts.pop() if len(verdicts) == 1 else None
+            return None
+        if len(met_days) >= count:
+            return True
+        if maybe or undated:
+            return None
+        return False if len(measured) >= count else None
+
+    return observation
+
+
+_RANGES: dict[str, tuple[float, float] | None] = {}
+# The keys of the observations table that a BMI is read or computed from.
+_BMI, _WEIGHT, _HEIGHT = (
+    load_observations().kinds[k].key for k in ("bmi", "body_weight", "body_height")
+)
+
+
+def _bmi_range(code: str) -> tuple[float, float] | None:
+    """tables.bmi_range, remembered per code as written (a few dozen Z68 codes exist)."""
+    if code in _RANGES:
+        return _RANGES[code]
+    got = bmi_range(code)
+    if len(_RANGES) < _SPELLINGS:
+        _RANGES[code] = got
+    return got
+
+
+def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
+    """As measures.bmi: a BMI given, else computed from weight and height, else the range of a
+    Z68 code."""
+    families: set[str] = set()
+    prefixes: list[str] = []
+    for key in c.comorbidities:
+        disease = kb.diseases[key]
+        families |= disease.families
+        prefixes += disease.prefixes
+    starts = tuple(prefixes)
+    alt = c.min_with_comorbidity
+    lowest = c.min if alt is None else min(c.min, alt)
+    days = c.within_days
+    span = dt.timedelta(days=days) if days is not None else None
+    kind_of = READINGS.kind
+    kinds = READINGS.kinds
+    day_of = READINGS.day
+    day_texts = READINGS.days
+    firsts, first_of = _window_starts(span)
+
+    def bmi(r: Any) -> Status:
+        obs = r.observations or ()
+        service = r.date_of_service
+        first = None if span is None else (firsts.get(service) or first_of(service))
+        # The latest of each (by day, the first of a day), as measures.bmi picks them; a
+        # value without a date only when none has one. Heights have no window.
+        value = weight = height = None
+        value_day = weight_day = height_day = None
+        for o in obs:
+            k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
+            key = k[0]
+            if key == _BMI:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if first is None and value is None:
+                        value = o.value * k[1]
+                elif (
+                    day <= service
+                    and (first is None or day >= first)
+                    and (value_day is None or day > value_day)
+                ):
+                    value, value_day = o.value * k[1], day
+            elif key == _WEIGHT:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if first is None and weight is None:
+                        weight = o.value * k[1]
+                elif (
+                    day <= service
+                    and (first is None or day >= first)
+                    and (weight_day is None or day > weight_day)
+                ):
+                    weight, weight_day = o.value * k[1], day
+            elif key == _HEIGHT:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if height is None:
+                        height = o.value * k[1]
+                elif day <= service and (height_day is None or day > height_day):
+                    height, height_day = o.value * k[1], day
+        if value is None and weight is not None and height is not None and height > 0:
+            value = weight / (height / 100) ** 2
+        dxs = r.diagnoses
+        if value is not None:
+            low = high = value
+        else:
+            for d in dxs or ():
+                got = _bmi_range(d.code)
+                if got is not None:
+                    low, high = got
+                    break
+            else:
+                return None
+        if low >= c.min:
+            return True
+        if high < lowest:
+            return False
+        if alt is None or low < alt:
+            return None
+        if dxs is None:
+            return None
+        for d in dxs:
+            code = norm_code(d.code)
+            if code[:3] in families or (starts and code.startswith(starts)):
+                return True
+        return None if high >= c.min else False
+
+    return bmi
+
+
+def dose_limit_leaf(c: DoseLimitCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
+    """Limits per day or week decided here; per kg of body weight, by the explaining path."""
+    if c.max_mg_per_kg_per_day is not None or c.max_mg_per_kg_per_week is not None:
+
+        def per_kg(r: Any) -> Status:
+            return slow(Facts(r, kb), None)
+
+        return per_kg
+    day_cap = c.max_mg_per_day
+    week_cap = c.max_mg_per_week
+
+    def dose_limit(r: Any) -> Status:
+        m = r.medication
+        daily = m.strength_mg * m.quantity / m.days_supply
+        if day_cap is not None and daily > day_cap + 1e-9:
+            return False
+        return not (week_cap is not None and daily * 7 > week_cap + 1e-9)
+
+    return dose_limit
