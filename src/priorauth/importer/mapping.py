@@ -545,13 +545,57 @@ _OUTCOME_WORDS = {
     "progression": "failure",
     "intolerance": "intolerance",
     "contraindication": "contraindication",
+    "trial": "failure+intolerance",
 }
 _OUTCOME = "|".join(sorted(_OUTCOME_WORDS, key=len, reverse=True))
 
 
+_PERIOD = r"(?P<n>\d+) (?P<period>days?|weeks?|months?)"
+_PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+
+
+def _step_qualifiers(low: str) -> tuple[str, dict[str, Any]] | None:
+    """What a step says beyond the drugs and outcomes, taken off its end: how long each was
+    tried, at what dose, and whether they must come from different classes. None when a
+    qualifier is said twice."""
+    fields: dict[str, Any] = {}
+    forms: list[tuple[str, Callable[[re.Match[str]], dict[str, Any]]]] = [
+        (
+            rf",? (?:each )?(?:tried |used |taken |given )?for (?:at least|a minimum of) {_PERIOD}$",
+            lambda m: {
+                "min_days": int(m.group("n")) * _PERIOD_DAYS[m.group("period").rstrip("s")]
+            },
+        ),
+        (
+            r",? at (?:a dose of )?(?:at least|a minimum of) (?P<dose>\d+(?:\.\d+)?) ?mg"
+            r" (?:per|a|each|every|/) ?(?P<per>week|day)$",
+            lambda m: {f"min_dose_mg_per_{m.group('per')}": float(m.group("dose"))},
+        ),
+        (r",? (?:from|of|in) (?:two )?different (?:drug )?classes$", lambda m: {"distinct_classes": True}),
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for pattern, read in forms:
+            m = re.search(pattern, low)
+            if m:
+                got = read(m)
+                if set(got) & set(fields):
+                    return None
+                fields.update(got)
+                low = low[: m.start()]
+                changed = True
+    return low, fields
+
+
 def _step_therapy(t: str, ctx: Context) -> Mapped | None:
-    """Trial and failure, intolerance or contraindication to named drugs or classes."""
+    """Trial and failure, intolerance or contraindication to named drugs or classes; how long
+    each was tried, at what dose, from how many different classes."""
     low = _examples_removed(t).lower()
+    qualified = _step_qualifiers(low)
+    if qualified is None:
+        return None
+    low, extra = qualified
     low = re.sub(
         r"patient has had an? inadequate response to,? or is intolerant (?:of|to),?",
         "inadequate response or intolerance to",
@@ -579,11 +623,14 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
         lambda m: "intolerance to" if "intolerant" in m.group(0) else "contraindication to",
         low,
     )
+    # "has tried (used, taken) X for at least 12 weeks": tried that long, whatever came of it;
+    # never a contraindication, which means it was not tried.
+    low = re.sub(r"^(?:tried|used|taken|had a trial of) ", "trial of ", low)
     low = re.sub(rf"\b({_OUTCOME})\s+(?:on|to|of|with)(?=\s*(?:,|or\b|and/or\b))", r"\1", low)
     m = re.fullmatch(
         rf"(?P<outs>(?:{_OUTCOME})(?:(?:,|,? or|,? and/or|,? and) (?:an? )?(?:{_OUTCOME}))*)"
-        rf" (?:to|of|on|with) (?:(?:at least )?{_COUNT} (?:of the following|or more)"
-        rf"(?: (?:drugs|agents|medications|therapies|products))?:? )?"
+        rf" (?:to|of|on|with) (?:(?:at least )?{_COUNT} (?:(?P<list>of the following|or more)"
+        rf"(?: (?:drugs|agents|medications|therapies|products))?:? )?)?"
         r"(?P<terms>.+)",
         low,
     )
@@ -592,15 +639,19 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     said = re.findall(_OUTCOME, m.group("outs"))
     if set(said) == {"progression"}:
         return None  # "progression on X" alone is prior therapy with progression, not a step
-    outcomes = sorted({_OUTCOME_WORDS[o] for o in said})
+    outcomes = sorted({o for w in said for o in _OUTCOME_WORDS[w].split("+")})
     body = m.group("terms")
     terms = _terms(body, ctx)
     if not terms:
         return None
     n = _count(m.group("n")) if m.group("n") else 1
+    if m.group("n") and not m.group("list") and (len(terms) > 1 or not ctx.kb.is_class(terms[0])):
+        return None  # "two preventive medications": a count stands before one class
     if len(terms) > 1 and _conj(body) != "or" and not m.group("n"):
         return None  # "methotrexate and a TNF inhibitor": each one, which the count cannot say
-    cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n}
+    if extra.get("distinct_classes") and n < 2:
+        return None
+    cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n, **extra}
     return Mapped(
         cond,
         f"step therapy: {n} of {', '.join(terms)} tried, with " + " or ".join(outcomes),
