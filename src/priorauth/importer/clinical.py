@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 Find = Callable[[str], str | None]
 Read = tuple[dict[str, Any], str]
@@ -69,19 +73,18 @@ _KIND_WORDS = r"(?:\s+(?:score|count|level|levels|value|values|result|results|in
 
 
 def _observation(name: str, find: Find) -> str | None:
-    """The observation a name means: the name as written, without the words that only say its
-    kind, or its abbreviation in parentheses; every reading that resolves must agree."""
+    """The observation a name means: the name as written or without the words that only say
+    its kind. A name with an abbreviation in parentheses ("Body mass index (BMI)") is read
+    without it, and the abbreviation, when the tables know it, must agree: an abbreviation alone
+    never stands for the words around it."""
     whole = re.sub(r"^(?:an?|the)\s+", "", name.strip(), flags=re.I)
-    candidates = []
-    for written in (whole, re.sub(rf"{_KIND_WORDS}$", "", whole, flags=re.I).strip()):
-        candidates.append(written)
-        paren = re.fullmatch(r"(.+?)\s*\(([^()]+)\)(.*)", written)
-        if paren:
-            candidates += [(paren.group(1) + paren.group(3)).strip(), paren.group(2).strip()]
-    keys = {k for c in candidates if (k := find(c)) is not None}
-    if len(keys) != 1:
-        return None
-    return keys.pop()
+    paren = re.fullmatch(r"(.+?)\s*\(([^()]+)\)(.*)", whole)
+    outer = f"{paren.group(1)}{paren.group(3)}".strip() if paren else whole
+    key = find(outer) or find(re.sub(rf"{_KIND_WORDS}$", "", outer, flags=re.I).strip())
+    if key is None or paren is None:
+        return key
+    abbreviation = find(paren.group(2).strip())
+    return key if abbreviation in (None, key) else None
 
 
 _SUBJECT = r"^(?:patient has (?:an? |had an? )?|patient's\s+)"
@@ -173,7 +176,9 @@ def _peak_observation(name: str, find: Find) -> str | None:
     m = re.fullmatch(r"(?P<test>.+?)\s+with\s+an?\s+(?P<value>peak .+)", name, re.I)
     if not m:
         return None
-    a, b = _observation(m.group("test"), find), _observation(m.group("value"), find)
+    # "growth hormone stimulation tests": a test that stimulates what it then measures.
+    test = re.sub(r"\s+(?:stimulation|suppression)(?=(?:\s+tests?)?$)", "", m.group("test"), flags=re.I)
+    a, b = _observation(test, find), _observation(m.group("value"), find)
     return a if a is not None and a == b else None
 
 
@@ -249,10 +254,22 @@ def read_age(text: str) -> Read | None:
 
 _COMORBID = re.compile(
     r"\s+(?:with|and|plus|in the presence of) (?:at least one|one or more|an?)\s+"
-    r"(?:weight[- ]related\s+)?(?:comorbidity|comorbid condition|co-morbidity|co-morbid"
-    r" condition)(?:\s*\((?:e\.g\.|eg|such as)[^)]*\))?$",
+    r"(?P<group>[a-z][a-z -]+?)(?:\s*\((?:e\.g\.|eg|such as)[^)]*\))?$",
     re.I,
 )
+
+
+@cache
+def comorbidity_groups() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A group's name as documents write it -> the group's key and its disease keys
+    (``knowledge/comorbidities.yaml``)."""
+    path = resources.files("priorauth.policy") / "knowledge" / "comorbidities.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for key, group in data["groups"].items():
+        for name in group["names"]:
+            out[name.lower()] = (key, tuple(group["diseases"]))
+    return out
 
 
 def read_bmi(text: str, find: Find) -> Read | None:
@@ -262,6 +279,7 @@ def read_bmi(text: str, find: Find) -> Read | None:
     t = re.sub(_SUBJECT, "", text.strip(), flags=re.I)
     alone: float | None = None
     with_comorbidity: float | None = None
+    diseases: tuple[str, ...] = ()
     parts = re.split(r",?\s+or\s+(?=(?:a\s+)?(?:bmi|body mass|>=|\d|at least|of at least))", t, flags=re.I)
     if len(parts) > 2:
         return None
@@ -272,9 +290,10 @@ def read_bmi(text: str, find: Find) -> Read | None:
         if got is None:
             return None
         if comorbid:
-            if with_comorbidity is not None:
+            group = comorbidity_groups().get(comorbid.group("group").strip().lower())
+            if with_comorbidity is not None or group is None:
                 return None
-            with_comorbidity = got
+            with_comorbidity, diseases = got, group[1]
         else:
             if alone is not None:
                 return None
@@ -288,6 +307,7 @@ def read_bmi(text: str, find: Find) -> Read | None:
         said.append(f"BMI >= {alone:g}")
     if with_comorbidity is not None:
         fields["min_with_comorbidity"] = with_comorbidity
+        fields["comorbidities"] = list(diseases)
         said.append(f"BMI >= {with_comorbidity:g} with a weight-related comorbidity")
     return fields, ", or ".join(said)
 

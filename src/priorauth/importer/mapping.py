@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from priorauth.importer import clinical
+from priorauth.policy.observations import load_observations
 from priorauth.policy.tables import Knowledge, norm
 
 
@@ -129,7 +131,66 @@ def _age(t: str, ctx: Context) -> Mapped | None:
         if m:
             n = int(m.group("n"))
             return Mapped({"type": "age", "min_years": n}, f"an age of at least {n} years")
-    return None
+    got = clinical.read_age(t)
+    return Mapped({"type": "age", **got[0]}, got[1]) if got else None
+
+
+def _observation_key(name: str) -> str | None:
+    kind = load_observations().find(None, name)
+    return kind.key if kind is not None else None
+
+
+def _unit_converts(cond: dict[str, Any]) -> bool:
+    """A unit the document writes must be one the observation can be compared in."""
+    unit = cond.get("unit")
+    return unit is None or load_observations().kind(cond["observation"]).factor(unit) is not None
+
+
+def _measurement(t: str, ctx: Context) -> Mapped | None:
+    """A lab result, score or count against a threshold, or its change from baseline."""
+    got = clinical.read_change(t, _observation_key)
+    if got is not None:
+        fields, said = got
+        cond = {
+            "type": "observation",
+            "observation": fields["observation"],
+            "op": "<=",
+            "value": -fields["decrease_pct"],
+            "change": "percent",
+        }
+        return Mapped(cond, said)
+    got = clinical.read_threshold(t, _observation_key)
+    if got is None:
+        return None
+    fields, said = got
+    if fields.get("separate_days") and fields.get("min_count", 1) < 2:
+        return None
+    fields.pop("separate_days", None)  # two values always come from different days
+    if "min_count" in fields:
+        fields["count"] = fields.pop("min_count")
+    cond = {"type": "observation", **fields}
+    return Mapped(cond, said) if _unit_converts(cond) else None
+
+
+def _bmi(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_bmi(t, _observation_key)
+    if got is None:
+        return None
+    fields, said = got
+    if "min" not in fields:
+        return None  # only the comorbidity half: the condition always has a BMI alone
+    cond: dict[str, Any] = {"type": "bmi", "min": fields["min"]}
+    if "min_with_comorbidity" in fields:
+        if any(d not in ctx.kb.diseases for d in fields["comorbidities"]):
+            return None  # a group naming a disease the tables do not hold
+        cond["min_with_comorbidity"] = fields["min_with_comorbidity"]
+        cond["comorbidities"] = fields["comorbidities"]
+    return Mapped(cond, said)
+
+
+def _sex(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_sex(t)
+    return Mapped({"type": "sex", "sexes": [got[0]["sex"]]}, got[1]) if got else None
 
 
 def _attestation(t: str, ctx: Context) -> Mapped | None:
@@ -567,11 +628,16 @@ def _step_qualifiers(low: str) -> tuple[str, dict[str, Any]] | None:
             },
         ),
         (
+            # Only a daily dose: a weekly one ("15 mg per week") is not a daily dose a request's
+            # daily_dose_mg can be held to without rounding, so it stays a question.
             r",? at (?:a dose of )?(?:at least|a minimum of) (?P<dose>\d+(?:\.\d+)?) ?mg"
-            r" (?:per|a|each|every|/) ?(?P<per>week|day)$",
-            lambda m: {f"min_dose_mg_per_{m.group('per')}": float(m.group("dose"))},
+            r" (?:per|a|each|every|/) ?day$",
+            lambda m: {"min_daily_dose_mg": float(m.group("dose"))},
         ),
-        (r",? (?:from|of|in) (?:two )?different (?:drug )?classes$", lambda m: {"distinct_classes": True}),
+        (
+            r",? (?:from|of|in) (?:two )?different (?:drug |therapeutic )?classes$",
+            lambda m: {"different_classes": True},
+        ),
     ]
     changed = True
     while changed:
@@ -649,7 +715,7 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
         return None  # "two preventive medications": a count stands before one class
     if len(terms) > 1 and _conj(body) != "or" and not m.group("n"):
         return None  # "methotrexate and a TNF inhibitor": each one, which the count cannot say
-    if extra.get("distinct_classes") and n < 2:
+    if extra.get("different_classes") and n < 2:
         return None
     cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n, **extra}
     return Mapped(
@@ -797,9 +863,33 @@ _DX_PREFIX = re.compile(
 )
 
 
+_SEVERITY = re.compile(
+    r"^(?P<a>mild|moderate|severe)(?:ly)?(?:(?:\s*-\s*to\s*-\s*|\s+to\s+|\s*-\s*|\s+or\s+)"
+    r"(?P<b>mild|moderate|severe)(?:ly)?)?"
+    r"(?:-?\s*(?P<active>active))?\b\s*"
+)
+_SEVERITIES = ("mild", "moderate", "severe")
+
+
+def _severities(low: str) -> tuple[list[str] | None, str]:
+    """'moderate-to-severe', 'moderately to severely active', 'severe' before the disease: the
+    severities it accepts (a range includes what lies between), and the rest of the wording."""
+    m = _SEVERITY.match(low)
+    if not m:
+        return None, low
+    a = _SEVERITIES.index(m.group("a"))
+    b = _SEVERITIES.index(m.group("b")) if m.group("b") else a
+    if b < a:
+        return None, low
+    if m.group("active") and not m.group("b") and not m.group(0).startswith(m.group("a") + "ly"):
+        return None, low  # "severe active": a wording no document uses; leave it to a person
+    return list(_SEVERITIES[a : b + 1]), low[m.end() :]
+
+
 def _diagnosis(t: str, ctx: Context) -> Mapped | None:
     kb = ctx.kb
     low = _DX_PREFIX.sub("", t.lower(), count=1)
+    severities, low = _severities(low)
     rest = low
     disease = None
     # The longest name first, so "small cell lung cancer" does not read as part of "non-small".
@@ -841,6 +931,8 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
             return None
         disease = ctx.disease  # "Metastatic disease": the indication's own disease
     cond: dict[str, Any] = {"type": "diagnosis", "disease": disease}
+    if severities:
+        cond["severities"] = severities
     if extents:
         cond["extents"] = extents
     if resectable is not None:
@@ -848,6 +940,8 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
     if either:
         cond["extent_or_unresectable"] = True
     shown = kb.diseases[disease].name
+    if severities:
+        shown = " or ".join(severities) + " " + shown
     if either:
         shown = "unresectable or metastatic " + shown
     elif extents:
@@ -857,6 +951,9 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
 
 _READERS: list[Callable[[str, Context], Mapped | None]] = [
     _age,
+    _sex,
+    _bmi,
+    _measurement,
     _attestation,
     _prescriber,
     _disease_status,
