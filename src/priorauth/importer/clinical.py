@@ -69,7 +69,9 @@ _WINDOW = re.compile(
     re.I,
 )
 # Words that only say what kind of thing an observation is ("EASI score", "HbA1c level").
-_KIND_WORDS = r"(?:\s+(?:score|count|level|levels|value|values|result|results|involvement|test|tests))*"
+_KIND_WORDS = (
+    r"(?:\s+(?:score|count|level|levels|value|values|result|results|involvement|test|tests))*"
+)
 
 
 def _observation(name: str, find: Find) -> str | None:
@@ -107,7 +109,9 @@ def read_threshold(text: str, find: Find) -> Read | None:
             count.group("n")
         )
         t = t[count.end() :]
-        sep = re.search(r"\s+(?:on|from) (?:two )?(?:separate|different) (?:days|dates|occasions)$", t)
+        sep = re.search(
+            r"\s+(?:on|from) (?:two )?(?:separate|different) (?:days|dates|occasions)$", t
+        )
         if sep:
             fields["separate_days"] = True
             t = t[: sep.start()]
@@ -119,7 +123,9 @@ def read_threshold(text: str, find: Find) -> Read | None:
     if got is None:
         return None
     key, op, value, unit = got
-    if "min_count" in fields and not re.search(r"\b(?:levels|values|tests|results|measurements)\b", t):
+    if "min_count" in fields and not re.search(
+        r"\b(?:levels|values|tests|results|measurements)\b", t
+    ):
         return None  # "two ... below" needs a plural that says the values are counted
     cond: dict[str, Any] = {"observation": key, "op": op, "value": value}
     if unit:
@@ -177,7 +183,9 @@ def _peak_observation(name: str, find: Find) -> str | None:
     if not m:
         return None
     # "growth hormone stimulation tests": a test that stimulates what it then measures.
-    test = re.sub(r"\s+(?:stimulation|suppression)(?=(?:\s+tests?)?$)", "", m.group("test"), flags=re.I)
+    test = re.sub(
+        r"\s+(?:stimulation|suppression)(?=(?:\s+tests?)?$)", "", m.group("test"), flags=re.I
+    )
     a, b = _observation(test, find), _observation(m.group("value"), find)
     return a if a is not None and a == b else None
 
@@ -260,16 +268,30 @@ _COMORBID = re.compile(
 
 
 @cache
+def _groups() -> dict[str, dict[str, dict[str, list[str]]]]:
+    path = resources.files("priorauth.policy") / "knowledge" / "groups.yaml"
+    data: dict[str, dict[str, dict[str, list[str]]]] = yaml.safe_load(
+        path.read_text(encoding="utf-8")
+    )
+    return data
+
+
+@cache
 def comorbidity_groups() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """A group's name as documents write it -> the group's key and its disease keys
-    (``knowledge/comorbidities.yaml``)."""
-    path = resources.files("priorauth.policy") / "knowledge" / "comorbidities.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """A group of diseases as documents name it -> the group's key and its disease keys
+    (``knowledge/groups.yaml``)."""
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for key, group in data["groups"].items():
+    for key, group in _groups()["diseases"].items():
         for name in group["names"]:
-            out[name.lower()] = (key, tuple(group["diseases"]))
+            out[name.lower()] = (key, tuple(group["members"]))
     return out
+
+
+def class_division(key: str) -> tuple[str, ...] | None:
+    """The classes a class of drugs divides into, for "from different classes"; None when the
+    tables do not divide it."""
+    group = _groups()["classes"].get(key)
+    return tuple(group["members"]) if group else None
 
 
 def read_bmi(text: str, find: Find) -> Read | None:
@@ -280,7 +302,9 @@ def read_bmi(text: str, find: Find) -> Read | None:
     alone: float | None = None
     with_comorbidity: float | None = None
     diseases: tuple[str, ...] = ()
-    parts = re.split(r",?\s+or\s+(?=(?:a\s+)?(?:bmi|body mass|>=|\d|at least|of at least))", t, flags=re.I)
+    parts = re.split(
+        r",?\s+or\s+(?=(?:a\s+)?(?:bmi|body mass|>=|\d|at least|of at least))", t, flags=re.I
+    )
     if len(parts) > 2:
         return None
     for part in parts:

@@ -622,10 +622,9 @@ def _step_qualifiers(low: str) -> tuple[str, dict[str, Any]] | None:
     fields: dict[str, Any] = {}
     forms: list[tuple[str, Callable[[re.Match[str]], dict[str, Any]]]] = [
         (
-            rf",? (?:each )?(?:tried |used |taken |given )?for (?:at least|a minimum of) {_PERIOD}$",
-            lambda m: {
-                "min_days": int(m.group("n")) * _PERIOD_DAYS[m.group("period").rstrip("s")]
-            },
+            rf",? (?:each )?(?:tried |used |taken |given )?for (?:at least|a minimum of)"
+            rf" {_PERIOD}$",
+            lambda m: {"min_days": int(m.group("n")) * _PERIOD_DAYS[m.group("period").rstrip("s")]},
         ),
         (
             # Only a daily dose: a weekly one ("15 mg per week") is not a daily dose a request's
@@ -715,8 +714,13 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
         return None  # "two preventive medications": a count stands before one class
     if len(terms) > 1 and _conj(body) != "or" and not m.group("n"):
         return None  # "methotrexate and a TNF inhibitor": each one, which the count cannot say
-    if extra.get("different_classes") and n < 2:
-        return None
+    if extra.get("different_classes"):
+        # "two preventive medications from different classes": counted among the classes the
+        # tables divide that class into.
+        division = clinical.class_division(terms[0]) if len(terms) == 1 else None
+        if n < 2 or division is None or any(not ctx.kb.is_class(c) for c in division):
+            return None
+        terms = list(division)
     cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n, **extra}
     return Mapped(
         cond,
