@@ -402,6 +402,11 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
+    # A class whose own name holds "or" ("medium or higher potency topical corticosteroid") is
+    # one term, not two.
+    whole = re.sub(r"^(?:an?|the|another|other|any)\s+", "", text.strip(), flags=re.I)
+    if re.search(r"\b(?:or|and)\b", whole) and norm(whole) in ctx.kb.class_aliases:
+        return [ctx.kb.class_aliases[norm(whole)]]
     parts = []
     for piece in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b)\s*", text):
         bare = re.sub(
@@ -661,6 +666,9 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     if qualified is None:
         return None
     low, extra = qualified
+    # "has tried (used, taken) X for at least 12 weeks": tried that long, whatever came of it;
+    # never a contraindication, which means it was not tried.
+    low = re.sub(r"^patient has (?:tried|used|taken|had a trial of) ", "trial of ", low)
     low = re.sub(
         r"patient has had an? inadequate response to,? or is intolerant (?:of|to),?",
         "inadequate response or intolerance to",
@@ -688,9 +696,6 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
         lambda m: "intolerance to" if "intolerant" in m.group(0) else "contraindication to",
         low,
     )
-    # "has tried (used, taken) X for at least 12 weeks": tried that long, whatever came of it;
-    # never a contraindication, which means it was not tried.
-    low = re.sub(r"^(?:tried|used|taken|had a trial of) ", "trial of ", low)
     low = re.sub(rf"\b({_OUTCOME})\s+(?:on|to|of|with)(?=\s*(?:,|or\b|and/or\b))", r"\1", low)
     m = re.fullmatch(
         rf"(?P<outs>(?:{_OUTCOME})(?:(?:,|,? or|,? and/or|,? and) (?:an? )?(?:{_OUTCOME}))*)"

@@ -119,10 +119,9 @@ def table(scores: list[DocScore]) -> str:
 def area_table(scores: list[DocScore]) -> str:
     """One row per therapeutic area, then oncology against every other area, then all."""
     rows = _rows("area", scores, lambda s: s.area).splitlines()
-    split = _rows(
-        "area", scores, lambda s: ONCOLOGY if s.area == ONCOLOGY else "non-oncology"
-    ).splitlines()
-    return "\n".join(rows[:-1] + split[2:-1] + rows[-1:])
+    others = [s for s in scores if s.area != ONCOLOGY]
+    split = [_row("non-oncology", others)] if others else []
+    return "\n".join(rows[:-1] + split + rows[-1:])
 
 
 def _rows(label: str, scores: list[DocScore], key: Callable[[DocScore], str]) -> str:
