@@ -351,3 +351,28 @@ def _bmi_threshold(text: str, find: Find) -> float | None:
     if key != "bmi" or op != ">=" or unit not in ("", "kg/m2", "kg/m^2", "kg/m²"):
         return None
     return value
+
+
+_DOSE_CAP = re.compile(
+    r"(?:the )?(?:requested )?(?:dose|dosing|dosage) (?:does not|will not|must not|may not|is not"
+    r" to) exceed\s+"
+    rf"{_NUM}\s*mg(?P<kg>\s*(?:/|per)\s*kg)?(?: of body weight)?\s+"
+    r"(?P<per>(?:per|a|each|every|/)\s*(?:week|day)|once weekly|weekly|once daily|daily)",
+    re.I,
+)
+
+
+def read_dose_limit(text: str) -> Read | None:
+    """A dose cap per week or per kilogram of body weight: 'Dose does not exceed 2.4 mg per
+    week', 'Dose does not exceed 0.16 mg/kg once weekly'. A cap in mg per day without a weight is
+    the quantity limit, which the limits stage reads; it is not read here."""
+    m = _DOSE_CAP.fullmatch(text.strip())
+    if not m:
+        return None
+    weekly = "week" in m.group("per").lower()
+    if not weekly and not m.group("kg"):
+        return None
+    value = float(m.group("num"))
+    key = "max_mg" + ("_per_kg" if m.group("kg") else "") + ("_per_week" if weekly else "_per_day")
+    shown = f"at most {value:g} mg" + (" per kg" if m.group("kg") else "")
+    return {key: value}, shown + (" a week" if weekly else " a day")

@@ -188,6 +188,11 @@ def _bmi(t: str, ctx: Context) -> Mapped | None:
     return Mapped(cond, said)
 
 
+def _dose_limit(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_dose_limit(t)
+    return Mapped({"type": "dose_limit", **got[0]}, got[1]) if got else None
+
+
 def _sex(t: str, ctx: Context) -> Mapped | None:
     got = clinical.read_sex(t)
     return Mapped({"type": "sex", "sexes": [got[0]["sex"]]}, got[1]) if got else None
@@ -962,6 +967,7 @@ _READERS: list[Callable[[str, Context], Mapped | None]] = [
     _age,
     _sex,
     _bmi,
+    _dose_limit,
     _measurement,
     _attestation,
     _prescriber,
