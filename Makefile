@@ -95,7 +95,7 @@ test-web: $(STAMP)
 # The importer on our corpus of documents in every layout, and on the held-out set: per layout,
 # imported, typed share, unplaced lines, criteria typed to a wrong meaning (must be 0).
 import-measure: $(STAMP)
-	$(BIN)/python -m priorauth.importer.measure tests/corpus tests/corpus/held_out
+	$(BIN)/python -m priorauth.importer.measure tests/corpus tests/corpus/held_out tests/corpus/areas tests/corpus/held_out/areas
 
 # The real service (2 workers, 127.0.0.1) through mixed JSON API, PAS, CRD and DTR traffic at 18
 # requests/s for 10 minutes: RSS per worker, p99 per minute, 5xx, cases lost or duplicated

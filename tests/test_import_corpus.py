@@ -21,12 +21,13 @@ import yaml
 
 from priorauth import Engine
 from priorauth.importer import import_document, import_text
-from priorauth.importer.measure import documents, score, table
+from priorauth.importer.measure import area_table, documents, score, table
 
 CORPUS = Path(__file__).parent / "corpus"
-SETS = [CORPUS, CORPUS / "held_out"]
+# areas/: therapeutic areas other than oncology (weight, asthma, migraine, lipids, hormones...)
+SETS = [CORPUS, CORPUS / "held_out", CORPUS / "areas", CORPUS / "held_out" / "areas"]
 DOCS = [(d, e) for folder in SETS for d, e in documents(folder)]
-IDS = [d.stem if d.parent == CORPUS else f"held_out/{d.stem}" for d, _ in DOCS]
+IDS = [str(d.relative_to(CORPUS).with_suffix("")) for d, _ in DOCS]
 
 
 @functools.cache
@@ -112,6 +113,9 @@ def test_requests_decided_against_the_imported_policy(doc: Path, exp_path: Path,
         [(r.id, r.status) for r in det.reasons],
         [q.id for q in det.missing],
     )
+    if "asks" in case:  # a pend names what it needs ("Give the BMI and the date ...")
+        asked = [q.text for q in det.missing]
+        assert any(case["asks"].lower() in q.lower() for q in asked), asked
 
 
 def _pdf(text: str) -> bytes:
@@ -202,3 +206,12 @@ def test_measure_prints_every_layout_with_nothing_typed_wrong() -> None:
     assert len(layouts) >= 7, layouts
     assert len(scores) >= 24
     assert out.splitlines()[-1].endswith("| 0 |"), out
+
+
+def test_measure_splits_oncology_from_the_other_areas() -> None:
+    scores = [score(d, _exp(e), _imported(d)) for d, e in DOCS]
+    rows = {r.split(" | ")[0].strip("| "): r for r in area_table(scores).splitlines()}
+    assert {"oncology", "non-oncology", "migraine", "weight management", "all"} <= set(rows)
+    non_onc = [s for s in scores if s.area != "oncology"]
+    assert len({s.area for s in non_onc}) >= 6
+    assert rows["non-oncology"].split(" | ")[1] == str(len(non_onc))

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from priorauth.importer import clinical
+from priorauth.policy.observations import load_observations
 from priorauth.policy.tables import Knowledge, norm
 
 
@@ -129,7 +131,71 @@ def _age(t: str, ctx: Context) -> Mapped | None:
         if m:
             n = int(m.group("n"))
             return Mapped({"type": "age", "min_years": n}, f"an age of at least {n} years")
-    return None
+    got = clinical.read_age(t)
+    return Mapped({"type": "age", **got[0]}, got[1]) if got else None
+
+
+def _observation_key(name: str) -> str | None:
+    kind = load_observations().find(None, name)
+    return kind.key if kind is not None else None
+
+
+def _unit_converts(cond: dict[str, Any]) -> bool:
+    """A unit the document writes must be one the observation can be compared in."""
+    unit = cond.get("unit")
+    return unit is None or load_observations().kind(cond["observation"]).factor(unit) is not None
+
+
+def _measurement(t: str, ctx: Context) -> Mapped | None:
+    """A lab result, score or count against a threshold, or its change from baseline."""
+    got = clinical.read_change(t, _observation_key)
+    if got is not None:
+        fields, said = got
+        cond = {
+            "type": "observation",
+            "observation": fields["observation"],
+            "op": "<=",
+            "value": -fields["decrease_pct"],
+            "change": "percent",
+        }
+        return Mapped(cond, said)
+    got = clinical.read_threshold(t, _observation_key)
+    if got is None:
+        return None
+    fields, said = got
+    if fields.get("separate_days") and fields.get("min_count", 1) < 2:
+        return None
+    fields.pop("separate_days", None)  # two values always come from different days
+    if "min_count" in fields:
+        fields["count"] = fields.pop("min_count")
+    cond = {"type": "observation", **fields}
+    return Mapped(cond, said) if _unit_converts(cond) else None
+
+
+def _bmi(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_bmi(t, _observation_key)
+    if got is None:
+        return None
+    fields, said = got
+    if "min" not in fields:
+        return None  # only the comorbidity half: the condition always has a BMI alone
+    cond: dict[str, Any] = {"type": "bmi", "min": fields["min"]}
+    if "min_with_comorbidity" in fields:
+        if any(d not in ctx.kb.diseases for d in fields["comorbidities"]):
+            return None  # a group naming a disease the tables do not hold
+        cond["min_with_comorbidity"] = fields["min_with_comorbidity"]
+        cond["comorbidities"] = fields["comorbidities"]
+    return Mapped(cond, said)
+
+
+def _dose_limit(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_dose_limit(t)
+    return Mapped({"type": "dose_limit", **got[0]}, got[1]) if got else None
+
+
+def _sex(t: str, ctx: Context) -> Mapped | None:
+    got = clinical.read_sex(t)
+    return Mapped({"type": "sex", "sexes": [got[0]["sex"]]}, got[1]) if got else None
 
 
 def _attestation(t: str, ctx: Context) -> Mapped | None:
@@ -341,6 +407,11 @@ def _terms(text: str, ctx: Context) -> list[str] | None:
     """Drug and class names in a phrase ('fluoropyrimidine-, oxaliplatin- and irinotecan-based',
     'pemetrexed and platinum-based chemotherapy'); None when one is not recognised."""
     text = _examples_removed(text)
+    # A class whose own name holds "or" ("medium or higher potency topical corticosteroid") is
+    # one term, not two.
+    whole = re.sub(r"^(?:an?|the|another|other|any)\s+", "", text.strip(), flags=re.I)
+    if re.search(r"\b(?:or|and)\b", whole) and norm(whole) in ctx.kb.class_aliases:
+        return [ctx.kb.class_aliases[norm(whole)]]
     parts = []
     for piece in re.split(r"\s*(?:,|\band/or\b|\band\b|\bor\b)\s*", text):
         bare = re.sub(
@@ -545,13 +616,64 @@ _OUTCOME_WORDS = {
     "progression": "failure",
     "intolerance": "intolerance",
     "contraindication": "contraindication",
+    "trial": "failure+intolerance",
 }
 _OUTCOME = "|".join(sorted(_OUTCOME_WORDS, key=len, reverse=True))
 
 
+_PERIOD = r"(?P<n>\d+) (?P<period>days?|weeks?|months?)"
+_PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+
+
+def _step_qualifiers(low: str) -> tuple[str, dict[str, Any]] | None:
+    """What a step says beyond the drugs and outcomes, taken off its end: how long each was
+    tried, at what dose, and whether they must come from different classes. None when a
+    qualifier is said twice."""
+    fields: dict[str, Any] = {}
+    forms: list[tuple[str, Callable[[re.Match[str]], dict[str, Any]]]] = [
+        (
+            rf",? (?:each )?(?:tried |used |taken |given )?for (?:at least|a minimum of)"
+            rf" {_PERIOD}$",
+            lambda m: {"min_days": int(m.group("n")) * _PERIOD_DAYS[m.group("period").rstrip("s")]},
+        ),
+        (
+            # Only a daily dose: a weekly one ("15 mg per week") is not a daily dose a request's
+            # daily_dose_mg can be held to without rounding, so it stays a question.
+            r",? at (?:a dose of )?(?:at least|a minimum of) (?P<dose>\d+(?:\.\d+)?) ?mg"
+            r" (?:per|a|each|every|/) ?day$",
+            lambda m: {"min_daily_dose_mg": float(m.group("dose"))},
+        ),
+        (
+            r",? (?:from|of|in) (?:two )?different (?:drug |therapeutic )?classes$",
+            lambda m: {"different_classes": True},
+        ),
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for pattern, read in forms:
+            m = re.search(pattern, low)
+            if m:
+                got = read(m)
+                if set(got) & set(fields):
+                    return None
+                fields.update(got)
+                low = low[: m.start()]
+                changed = True
+    return low, fields
+
+
 def _step_therapy(t: str, ctx: Context) -> Mapped | None:
-    """Trial and failure, intolerance or contraindication to named drugs or classes."""
+    """Trial and failure, intolerance or contraindication to named drugs or classes; how long
+    each was tried, at what dose, from how many different classes."""
     low = _examples_removed(t).lower()
+    qualified = _step_qualifiers(low)
+    if qualified is None:
+        return None
+    low, extra = qualified
+    # "has tried (used, taken) X for at least 12 weeks": tried that long, whatever came of it;
+    # never a contraindication, which means it was not tried.
+    low = re.sub(r"^patient has (?:tried|used|taken|had a trial of) ", "trial of ", low)
     low = re.sub(
         r"patient has had an? inadequate response to,? or is intolerant (?:of|to),?",
         "inadequate response or intolerance to",
@@ -582,8 +704,8 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     low = re.sub(rf"\b({_OUTCOME})\s+(?:on|to|of|with)(?=\s*(?:,|or\b|and/or\b))", r"\1", low)
     m = re.fullmatch(
         rf"(?P<outs>(?:{_OUTCOME})(?:(?:,|,? or|,? and/or|,? and) (?:an? )?(?:{_OUTCOME}))*)"
-        rf" (?:to|of|on|with) (?:(?:at least )?{_COUNT} (?:of the following|or more)"
-        rf"(?: (?:drugs|agents|medications|therapies|products))?:? )?"
+        rf" (?:to|of|on|with) (?:(?:at least )?{_COUNT} (?:(?P<list>of the following|or more)"
+        rf"(?: (?:drugs|agents|medications|therapies|products))?:? )?)?"
         r"(?P<terms>.+)",
         low,
     )
@@ -592,15 +714,24 @@ def _step_therapy(t: str, ctx: Context) -> Mapped | None:
     said = re.findall(_OUTCOME, m.group("outs"))
     if set(said) == {"progression"}:
         return None  # "progression on X" alone is prior therapy with progression, not a step
-    outcomes = sorted({_OUTCOME_WORDS[o] for o in said})
+    outcomes = sorted({o for w in said for o in _OUTCOME_WORDS[w].split("+")})
     body = m.group("terms")
     terms = _terms(body, ctx)
     if not terms:
         return None
     n = _count(m.group("n")) if m.group("n") else 1
+    if m.group("n") and not m.group("list") and (len(terms) > 1 or not ctx.kb.is_class(terms[0])):
+        return None  # "two preventive medications": a count stands before one class
     if len(terms) > 1 and _conj(body) != "or" and not m.group("n"):
         return None  # "methotrexate and a TNF inhibitor": each one, which the count cannot say
-    cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n}
+    if extra.get("different_classes"):
+        # "two preventive medications from different classes": counted among the classes the
+        # tables divide that class into.
+        division = clinical.class_division(terms[0]) if len(terms) == 1 else None
+        if n < 2 or division is None or any(not ctx.kb.is_class(c) for c in division):
+            return None
+        terms = list(division)
+    cond = {"type": "step_therapy", "drugs": terms, "outcomes": outcomes, "min_count": n, **extra}
     return Mapped(
         cond,
         f"step therapy: {n} of {', '.join(terms)} tried, with " + " or ".join(outcomes),
@@ -746,9 +877,33 @@ _DX_PREFIX = re.compile(
 )
 
 
+_SEVERITY = re.compile(
+    r"^(?P<a>mild|moderate|severe)(?:ly)?(?:(?:\s*-\s*to\s*-\s*|\s+to\s+|\s*-\s*|\s+or\s+)"
+    r"(?P<b>mild|moderate|severe)(?:ly)?)?"
+    r"(?:-?\s*(?P<active>active))?\b\s*"
+)
+_SEVERITIES = ("mild", "moderate", "severe")
+
+
+def _severities(low: str) -> tuple[list[str] | None, str]:
+    """'moderate-to-severe', 'moderately to severely active', 'severe' before the disease: the
+    severities it accepts (a range includes what lies between), and the rest of the wording."""
+    m = _SEVERITY.match(low)
+    if not m:
+        return None, low
+    a = _SEVERITIES.index(m.group("a"))
+    b = _SEVERITIES.index(m.group("b")) if m.group("b") else a
+    if b < a:
+        return None, low
+    if m.group("active") and not m.group("b") and not m.group(0).startswith(m.group("a") + "ly"):
+        return None, low  # "severe active": a wording no document uses; leave it to a person
+    return list(_SEVERITIES[a : b + 1]), low[m.end() :]
+
+
 def _diagnosis(t: str, ctx: Context) -> Mapped | None:
     kb = ctx.kb
     low = _DX_PREFIX.sub("", t.lower(), count=1)
+    severities, low = _severities(low)
     rest = low
     disease = None
     # The longest name first, so "small cell lung cancer" does not read as part of "non-small".
@@ -790,6 +945,8 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
             return None
         disease = ctx.disease  # "Metastatic disease": the indication's own disease
     cond: dict[str, Any] = {"type": "diagnosis", "disease": disease}
+    if severities:
+        cond["severities"] = severities
     if extents:
         cond["extents"] = extents
     if resectable is not None:
@@ -797,6 +954,8 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
     if either:
         cond["extent_or_unresectable"] = True
     shown = kb.diseases[disease].name
+    if severities:
+        shown = " or ".join(severities) + " " + shown
     if either:
         shown = "unresectable or metastatic " + shown
     elif extents:
@@ -806,6 +965,10 @@ def _diagnosis(t: str, ctx: Context) -> Mapped | None:
 
 _READERS: list[Callable[[str, Context], Mapped | None]] = [
     _age,
+    _sex,
+    _bmi,
+    _dose_limit,
+    _measurement,
     _attestation,
     _prescriber,
     _disease_status,

@@ -5,7 +5,8 @@ and every criterion it holds (the start of its wording) with the condition type 
 gives it (``question`` when the vocabulary cannot hold all of it), optionally with fields that
 must match. Per layout this prints: documents imported, the typed share, unplaced lines, and
 criteria typed to a wrong meaning (a type other than the expected one, or a field that differs),
-which must be 0.
+which must be 0. Then the same per therapeutic area (``area`` in the ``.yaml``; a document without
+one is oncology) and for oncology against every other area together.
 
     python -m priorauth.importer.measure tests/corpus [tests/corpus/held_out ...]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from priorauth.importer import import_document
 from priorauth.importer.result import ImportResult
 
 SUFFIXES = (".txt", ".md", ".pdf")
+ONCOLOGY = "oncology"
 
 
 @dataclass
@@ -32,6 +35,7 @@ class DocScore:
     name: str
     layout: str
     imported: bool
+    area: str = ONCOLOGY
     criteria: int = 0
     typed: int = 0
     unplaced: int = 0
@@ -60,7 +64,7 @@ def _expected_for(text: str, expected: list[dict[str, Any]]) -> dict[str, Any] |
 
 
 def score(doc: Path, exp: dict[str, Any], result: ImportResult | None = None) -> DocScore:
-    s = DocScore(doc.name, str(exp["layout"]), imported=False)
+    s = DocScore(doc.name, str(exp["layout"]), imported=False, area=str(exp.get("area", ONCOLOGY)))
     try:
         r = result or import_document(doc, plan=exp.get("plan"))
     except DocumentError as exc:
@@ -108,40 +112,41 @@ def measure(folders: list[Path]) -> list[DocScore]:
 
 
 def table(scores: list[DocScore]) -> str:
+    """One row per layout, then all."""
+    return _rows("layout", scores, lambda s: s.layout)
+
+
+def area_table(scores: list[DocScore]) -> str:
+    """One row per therapeutic area, then oncology against every other area, then all."""
+    rows = _rows("area", scores, lambda s: s.area).splitlines()
+    others = [s for s in scores if s.area != ONCOLOGY]
+    split = [_row("non-oncology", others)] if others else []
+    return "\n".join(rows[:-1] + split + rows[-1:])
+
+
+def _rows(label: str, scores: list[DocScore], key: Callable[[DocScore], str]) -> str:
     by: dict[str, list[DocScore]] = defaultdict(list)
     for s in scores:
-        by[s.layout].append(s)
+        by[key(s)].append(s)
     rows = [
-        "| layout | documents | imported | criteria | typed | typed share | unplaced lines "
+        f"| {label} | documents | imported | criteria | typed | typed share | unplaced lines "
         "| wrongly typed |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    total = DocScore("all", "all", True)
-    n_docs = n_imported = 0
-    for layout in sorted(by):
-        docs = by[layout]
-        crit = sum(d.criteria for d in docs)
-        typed = sum(d.typed for d in docs)
-        unplaced = sum(d.unplaced for d in docs)
-        wrong = sum(len(d.wrong) for d in docs)
-        imported = sum(d.imported for d in docs)
-        share = f"{100 * typed / crit:.0f} %" if crit else "-"
-        rows.append(
-            f"| {layout} | {len(docs)} | {imported} | {crit} | {typed} | {share} | {unplaced} "
-            f"| {wrong} |"
-        )
-        total.criteria += crit
-        total.typed += typed
-        total.unplaced += unplaced
-        total.wrong += [w for d in docs for w in d.wrong]
-        n_docs += len(docs)
-        n_imported += imported
-    share = f"{100 * total.typed / total.criteria:.0f} %" if total.criteria else "-"
-    rows.append(
-        f"| all | {n_docs} | {n_imported} | {total.criteria} | {total.typed} | {share} "
-        f"| {total.unplaced} | {len(total.wrong)} |"
-    )
+    for name in sorted(by):
+        rows.append(_row(name, by[name]))
+    rows.append(_row("all", scores))
     return "\n".join(rows)
+
+
+def _row(name: str, docs: list[DocScore]) -> str:
+    crit = sum(d.criteria for d in docs)
+    typed = sum(d.typed for d in docs)
+    share = f"{100 * typed / crit:.0f} %" if crit else "-"
+    return (
+        f"| {name} | {len(docs)} | {sum(d.imported for d in docs)} | {crit} | {typed} | {share} "
+        f"| {sum(d.unplaced for d in docs)} | {sum(len(d.wrong) for d in docs)} |"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -153,6 +158,8 @@ def main(argv: list[str]) -> int:
         scores = measure([Path(folder)])
         print(f"\n{folder}: {len(scores)} documents\n")
         print(table(scores))
+        print()
+        print(area_table(scores))
         for s in scores:
             for w in s.wrong:
                 print(f"  WRONG {s.name}: {w}")
