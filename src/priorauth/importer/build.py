@@ -3,15 +3,15 @@ record of where every line went."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from priorauth.errors import DocumentError, PolicyError
 from priorauth.importer.document import Document, Line
-from priorauth.importer.limits import ParsedLimits, parse_limits
+from priorauth.importer.limits import fep_limits
 from priorauth.importer.mapping import Context, Mapped, disease_of, map_criterion
+from priorauth.importer.metadata import fep_metadata
 from priorauth.importer.result import ImportResult, Placement, Unplaced
 from priorauth.importer.structure import (
     Group,
@@ -27,30 +27,6 @@ from priorauth.policy.tables import Knowledge, norm
 TITLES = {
     "initial": "Prior-Approval Requirements",
     "renewal": "Prior-Approval Renewal Requirements",
-}
-_DATE = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"\s+\d{1,2},\s+\d{4}"
-)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ],
-        start=1,
-    )
 }
 _STOP = {
     "a",
@@ -70,13 +46,6 @@ _STOP = {
     "is",
     "has",
 }
-
-
-def parse_date(text: str) -> dt.date | None:
-    m = re.search(_DATE, text)
-    if not m:
-        return None
-    return dt.datetime.strptime(re.sub(r"\s+", " ", m.group(0)), "%B %d, %Y").date()
 
 
 class _Ids:
@@ -336,7 +305,7 @@ def build_fep(
     unplaced: list[Unplaced] = []
     src = doc.source
 
-    meta = _metadata(doc, sections, kb, warnings)
+    meta = fep_metadata(doc, sections, kb, warnings)
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
     builder = _Builder(doc, kb, own)
 
@@ -371,7 +340,7 @@ def build_fep(
         else:
             renewal = builder.tree("renewal", renewal_req)
 
-    limits = _limits(sections, meta, kb, warnings, unplaced, src)
+    limits = fep_limits(sections, meta, kb, warnings, unplaced, src)
     policy = assemble(meta, plan, initial, renewal, limits, notes, src, kb)
     warnings += _uncovered_indications(sections, policy, kb, own)
     return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
@@ -410,172 +379,6 @@ def _policy_disease(req: Requirements, kb: Knowledge, own: frozenset[str]) -> st
         d for g in req.groups for item in g.items if (d := disease_of(item.text, ctx)) is not None
     }
     return found.pop() if len(found) == 1 else None
-
-
-def _metadata(
-    doc: Document, sections: dict[str, Section], kb: Knowledge, warnings: list[str]
-) -> dict[str, Any]:
-    h = doc.header
-    src = doc.source
-    full = "\n".join(line.text for line in doc.lines)
-    number = h.get("number") or (re.search(r"\b(\d+\.\d+\.\d+)\b", full) or [None, None])[1]
-    if not number:
-        raise DocumentError(src, "no policy number (such as 5.21.177) in the document")
-    title = h.get("subject") or ""
-    brand, generic = _drug_names(sections, title)
-    if not title:
-        title = brand
-    effective = parse_date(h.get("effective_date", ""))
-    committee = re.search(
-        rf"approved by the (.+?) on ({_DATE}) and is effective on ({_DATE})", full, re.S
-    )
-    if effective is None and committee:
-        effective = parse_date(committee.group(3))
-    if effective is None:
-        raise DocumentError(src, "no effective date in the document")
-    last = re.search(rf"Last Review Date:\s*({_DATE})", full)
-    original = parse_date(h.get("original_policy_date", ""))
-    policy_sec = sections.get("policy")
-    statements = [line.text.strip() for line in (policy_sec.content if policy_sec else [])]
-    applies = next((s for s in statements if "applies to" in s.lower()), "")
-    applies_to = [
-        k
-        for k, w in (("pre_service", "pre-service"), ("post_service", "post-service"))
-        if w in applies.lower()
-    ]
-    if not applies_to:
-        warnings.append("no applicability statement (pre-service / post-service) found")
-    necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
-    investigational = next((s for s in statements if "investigational" in s.lower()), "")
-    related = sections.get("related policies") or sections.get("related policy")
-    related_names = [
-        n.strip()
-        for line in (related.content if related else [])
-        for n in line.text.split(",")
-        if n.strip()
-    ]
-    refs = sections.get("references")
-    references = [
-        re.sub(r"^\d+[.)]\s*", "", line.text.strip()) for line in (refs.content if refs else [])
-    ]
-    history = _history(sections.get("policy history"))
-    pre = sections.get("pre-pa allowance")
-    pre_text = " ".join(line.text.strip() for line in (pre.content if pre else [])) or "None"
-    if pre is None:
-        warnings.append("no 'Pre-PA Allowance' section: recorded as none")
-    strengths = sorted(
-        {float(s) for s in kb.strengths.get(kb.drug_aliases.get(norm(generic), ""), [])}
-    )
-    return {
-        "number": number,
-        "title": title,
-        "section": h.get("section", "Prescription Drugs"),
-        "subsection": h.get("subsection", ""),
-        "drug": {"brand": brand, "generic": generic, "strengths_mg": strengths, "form": "tablet"},
-        "effective_date": effective.isoformat(),
-        "original_policy_date": (original or effective).isoformat(),
-        "last_review_date": (parse_date(last.group(1)) if last else effective).isoformat(),  # type: ignore[union-attr]
-        "committee_approval_date": (
-            parse_date(committee.group(2)).isoformat() if committee else None  # type: ignore[union-attr]
-        ),
-        "applies_to": applies_to or ["pre_service"],
-        "applicability_text": applies.strip("*").strip(),
-        "medically_necessary_text": necessary,
-        "investigational_text": investigational,
-        "pre_pa_allowance": None if re.fullmatch(r"none\.?", pre_text.strip(), re.I) else pre_text,
-        "pre_pa_allowance_text": pre_text,
-        "related_policies": related_names,
-        "references": references,
-        "history": history,
-    }
-
-
-def _drug_names(sections: dict[str, Section], title: str) -> tuple[str, str]:
-    pattern = re.compile(r"^([A-Z][\w-]*(?:\s[A-Z][\w-]*)?)\s*\(([a-z][\w\s/-]*)\)")
-    for key in ("description", "front", "background", "summary"):
-        sec = sections.get(key)
-        if sec is None:
-            continue
-        for line in sec.content:
-            m = pattern.match(line.text.strip())
-            if m and (not title or m.group(1).lower() == title.lower()):
-                return m.group(1), m.group(2).strip()
-    return title, title.lower()
-
-
-def _history(section: Section | None) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    if section is None:
-        return out
-    for line in section.content:
-        text = line.text.strip().strip("|").strip()
-        cells = [c.strip() for c in re.split(r"\t+|\s*\|\s*|\s{2,}", text) if c.strip()]
-        if not cells:
-            continue
-        m = re.match(r"^([A-Za-z]+)\s+(\d{4})\b\s*(.*)$", cells[0])
-        if not m or m.group(1).lower() not in _MONTHS:
-            continue
-        action = " ".join([m.group(3), *cells[1:]]).strip()
-        out.append({"date": f"{m.group(2)}-{_MONTHS[m.group(1).lower()]:02d}", "action": action})
-    return out
-
-
-def _limits(
-    sections: dict[str, Section],
-    meta: dict[str, Any],
-    kb: Knowledge,
-    warnings: list[str],
-    unplaced: list[Unplaced],
-    src: str,
-) -> dict[str, Any]:
-    initial_sec = sections.get("prior-approval limits")
-    if initial_sec is None:
-        raise DocumentError(
-            src, "no 'Prior-Approval Limits' section: the quantity and duration are unknown"
-        )
-    initial = parse_limits(initial_sec.content)
-    _collect(initial, "Prior-Approval Limits", warnings, unplaced)
-    if initial.duration is None:
-        raise DocumentError(src, "the 'Prior-Approval Limits' section gives no duration")
-    renewal_sec = sections.get("prior-approval renewal limits")
-    if renewal_sec is None:
-        warnings.append("no 'Prior-Approval Renewal Limits' section: the initial limits apply")
-        renewal = ParsedLimits(same_as_above=True, text="Same as above")
-    else:
-        renewal = parse_limits(renewal_sec.content)
-        _collect(renewal, "Prior-Approval Renewal Limits", warnings, unplaced)
-    first = _limits_data(initial)
-    second = dict(first) if renewal.same_as_above else _limits_data(renewal, first)
-    if renewal.same_as_above:
-        second["text"] = renewal.text or "Same as above"
-    if not meta["drug"]["strengths_mg"] and first["quantity_by_strength"]:
-        meta["drug"]["strengths_mg"] = [q["strength_mg"] for q in first["quantity_by_strength"]]
-    return {"initial": first, "renewal": second}
-
-
-def _limits_data(parsed: ParsedLimits, fallback: dict[str, Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "quantity": parsed.quantity,
-        "quantity_by_strength": parsed.quantity_by_strength,
-        "duration": parsed.duration,
-    }
-    if fallback is not None:
-        if parsed.quantity_same or (parsed.quantity is None and not parsed.quantity_by_strength):
-            out["quantity"] = fallback["quantity"]
-            out["quantity_by_strength"] = fallback["quantity_by_strength"]
-        if parsed.duration is None:
-            out["duration"] = fallback["duration"]
-        if parsed.quantity_same:
-            out["text"] = "Quantity: Same as above"
-    return out
-
-
-def _collect(
-    parsed: ParsedLimits, where: str, warnings: list[str], unplaced: list[Unplaced]
-) -> None:
-    warnings.extend(parsed.warnings)
-    for line in parsed.unplaced:
-        unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
 
 
 def _uncovered_indications(

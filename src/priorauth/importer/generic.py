@@ -4,7 +4,6 @@ durations and quantity tables read, everything else kept or reported."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -17,20 +16,10 @@ from priorauth.importer.build import (
     slug,
 )
 from priorauth.importer.document import Document, Line
-from priorauth.importer.layouts import (
-    Blocks,
-    choose_duration,
-    dose_cap,
-    drug_names,
-    find_blocks,
-    history,
-    looks_flattened,
-    number_of,
-    parse_any_date,
-    parse_quantity_lines,
-    reflow,
-)
+from priorauth.importer.layouts import find_blocks, looks_flattened, reflow
+from priorauth.importer.limits import dose_cap, layout_limits
 from priorauth.importer.mapping import Context, disease_of
+from priorauth.importer.metadata import drug_names, is_metadata_line, layout_metadata
 from priorauth.importer.outline import Node, parse_outline, resolve
 from priorauth.importer.result import ImportResult, Unplaced
 from priorauth.policy.tables import Knowledge, norm
@@ -196,7 +185,7 @@ def build_generic(
             " 'Initial Authorization', 'Coverage Criteria', ...) and no drug named as"
             " 'Brand (generic)'",
         )
-    meta = _metadata(doc, lines, blocks, kb, warnings)
+    meta = layout_metadata(doc, lines, blocks, kb, warnings)
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
     builder = _Builder(doc, kb, own)
     outline = _Outline(builder, kb, own, warnings)
@@ -228,7 +217,7 @@ def build_generic(
             " asks one question"
         )
         for line in blocks.front + [ln for _, ls in blocks.phases.values() for ln in ls]:
-            if not _metadata_line(line.text, kb):
+            if not is_metadata_line(line.text, kb):
                 unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "unrecognised"))
         first = lines[0] if lines else Line("", 1, 1)
         trees["initial"] = {
@@ -250,22 +239,9 @@ def build_generic(
             warnings.append("no reauthorization criteria: renewals are held to the initial ones")
         trees["renewal"] = _renamed(trees["initial"], "initial", "renewal")
 
-    limits = _limits(blocks, outline.caps, meta, line_of_business, warnings, unplaced)
+    limits = layout_limits(blocks, outline.caps, meta, line_of_business, warnings, unplaced)
     policy = assemble(meta, plan, trees["initial"], trees["renewal"], limits, notes, src, kb)
     return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
-
-
-_META = re.compile(
-    r"^\s*(?:effective(?: date)?|version date|last review(?:ed)?(?: date)?|(?:guideline|program|"
-    r"policy|protocol|reference|document) (?:number|no\.?|#|id)|p\s*&\s*t approval dates?|"
-    r"original (?:policy )?date|program|medication)\s*:",
-    re.I,
-)
-
-
-def _metadata_line(text: str, kb: Knowledge) -> bool:
-    """A line the metadata was read from (a date, a number, the drug's names)."""
-    return bool(_META.match(text)) or drug_names([Line(text, 1, 1)], kb) is not None
 
 
 def _same_as_initial(lines: list[Line]) -> bool:
@@ -300,135 +276,3 @@ def _strip_marker(text: str) -> str:
     )
     t = re.sub(r"\(must meet [^)]*\)", "", t, flags=re.I)
     return re.sub(r"[;,]?\s*(?:AND|OR)\s*$", "", t).strip().rstrip(":;")
-
-
-def _limits(
-    blocks: Blocks,
-    caps: list[tuple[dict[str, Any], Line]],
-    meta: dict[str, Any],
-    line_of_business: str | None,
-    warnings: list[str],
-    unplaced: list[Unplaced],
-) -> dict[str, Any]:
-    form = "capsules" if meta["drug"]["form"] == "capsule" else "tablets"
-    single, rows, unread = parse_quantity_lines(blocks.quantity, form)
-    for line in unread:
-        unplaced.append(Unplaced(line.text.strip(), line.page, line.number, "quantity"))
-    if single is None and not rows and caps:
-        single = caps[0][0]
-    if caps and (single is not None or rows) and single is not caps[0][0]:
-        warnings.append(
-            f"{caps[0][1].where}: a dose cap among the criteria ({caps[0][0]['text']!r}) beside a"
-            " quantity table: the table is the limit"
-        )
-    if single is None and not rows:
-        warnings.append("no quantity limit found: none is applied")
-    if rows and not meta["drug"]["strengths_mg"]:
-        meta["drug"]["strengths_mg"] = sorted({r["strength_mg"] for r in rows})
-    out: dict[str, Any] = {}
-    for kind in ("initial", "renewal"):
-        said = blocks.durations.get(kind) or blocks.durations.get("all") or []
-        duration = choose_duration(said, line_of_business, warnings)
-        if duration is None and kind == "renewal":
-            duration = out["initial"]["duration"]
-        if duration is None:
-            warnings.append(f"no approval duration for {kind} requests: 12 months assumed")
-            duration = {"months": 12, "text": "12 months (no duration in the document)"}
-        out[kind] = {"quantity": single, "quantity_by_strength": rows, "duration": duration}
-    return out
-
-
-def _metadata(
-    doc: Document, lines: list[Line], blocks: Blocks, kb: Knowledge, warnings: list[str]
-) -> dict[str, Any]:
-    h = doc.header
-    full = "\n".join(line.text for line in lines)
-    names = drug_names(lines, kb)
-    if names is None:
-        title = next((line.text.strip() for line in lines if line.text.strip()), doc.source)
-        brand = re.sub(r"[^\w -]", "", title).strip()[:60] or "Unknown"
-        generic = brand.lower()
-        warnings.append("no 'Brand (generic)' drug name found: the title stands for the drug")
-    else:
-        brand, generic = names
-        brand = brand[:1].upper() + brand[1:]
-    number = number_of(full) or h.get("number")
-    if not number:
-        number = f"{_clean_id(brand)}"
-        warnings.append(f"no policy number found: recorded as {number!r}")
-    effective = None
-    for source in (
-        h.get("effective_date", ""),
-        *(m.group(1) for m in re.finditer(r"effective(?: date)?\s*:?\s*([^\n]{0,40})", full, re.I)),
-        *(m.group(1) for m in re.finditer(r"version date\s*:?\s*([^\n]{0,30})", full, re.I)),
-    ):
-        effective = parse_any_date(source)
-        if effective:
-            break
-    if effective is None:
-        effective = parse_any_date(full)
-        if effective is None:
-            effective = dt.date.today()
-            warnings.append(f"no effective date found: recorded as today ({effective})")
-        else:
-            warnings.append(
-                f"no effective date found: the first date in the document ({effective})"
-            )
-    statements = [line.text.strip() for line in lines]
-    necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
-    investigational = next(
-        (
-            s
-            for s in statements
-            if re.search(
-                r"investigational|not (?:medically necessary|"
-                r"covered|authorized)",
-                s,
-                re.I,
-            )
-        ),
-        "",
-    )
-    refs = [
-        re.sub(r"^\d+[.)]\s*", "", line.text.strip())
-        for key, ls in blocks.sections.items()
-        if key.startswith("reference")
-        for line in ls
-    ]
-    hist = [
-        e
-        for key, ls in blocks.sections.items()
-        if re.search(r"history|revisions|approval date", key)
-        for e in history(ls)
-    ]
-    generic_key = kb.drug_aliases.get(norm(generic), "")
-    form = (
-        "capsule"
-        if re.search(r"\bcapsules?\b", full, re.I) and not re.search(r"\btablets?\b", full, re.I)
-        else "tablet"
-    )
-    return {
-        "number": number,
-        "title": brand,
-        "section": h.get("section", "Prescription Drugs"),
-        "subsection": h.get("subsection", ""),
-        "drug": {
-            "brand": brand,
-            "generic": generic,
-            "strengths_mg": sorted({float(s) for s in kb.strengths.get(generic_key, [])}),
-            "form": form,
-        },
-        "effective_date": effective.isoformat(),
-        "original_policy_date": effective.isoformat(),
-        "last_review_date": effective.isoformat(),
-        "committee_approval_date": None,
-        "applies_to": ["pre_service"],
-        "applicability_text": "",
-        "medically_necessary_text": necessary,
-        "investigational_text": investigational,
-        "pre_pa_allowance": None,
-        "pre_pa_allowance_text": "None stated",
-        "related_policies": [],
-        "references": refs,
-        "history": hist,
-    }
