@@ -343,7 +343,8 @@ def build_fep(
     limits = fep_limits(sections, meta, kb, warnings, unplaced, src)
     policy = assemble(meta, plan, initial, renewal, limits, notes, src, kb)
     warnings += _uncovered_indications(sections, policy, kb, own)
-    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
+    found = [k for k in sections if k != "front"]
+    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes, found)
 
 
 def assemble(

@@ -18,9 +18,10 @@ from priorauth.importer.build import (
 from priorauth.importer.document import Document, Line
 from priorauth.importer.layouts import find_blocks, looks_flattened, reflow
 from priorauth.importer.limits import dose_cap, layout_limits
+from priorauth.importer.logic import settle
 from priorauth.importer.mapping import Context, disease_of
 from priorauth.importer.metadata import drug_names, is_metadata_line, layout_metadata
-from priorauth.importer.outline import Node, parse_outline, resolve
+from priorauth.importer.outline import Node, not_a_criterion, parse_outline
 from priorauth.importer.result import ImportResult, Unplaced
 from priorauth.policy.tables import Knowledge, norm
 
@@ -37,6 +38,8 @@ class _Outline:
         self.warnings = warnings
         self.caps: list[tuple[dict[str, Any], Line]] = []
         self.empty: list[Line] = []
+        self.ambiguous: list[dict[str, Any]] = []  # the groups the document leaves open
+        self.skipped: list[tuple[Line, str]] = []  # lines of a list that are not criteria
 
     def ctx(self, disease: str | None) -> Context:
         return Context(self.kb, self.own, disease)
@@ -65,9 +68,13 @@ class _Outline:
                 self.caps.append((cap, node.line))
                 return None
             assert node.line is not None
+            what = not_a_criterion(node.text)
+            if what is not None:
+                self.skipped.append((node.line, what))
+                return None
             return self.b.criterion(node.text, node.line, prefix, self.ctx(disease))
         mine = self.disease(node, disease)
-        how = resolve(node, self.warnings)
+        how = node.how or "all"
         name = _group_name(node, how)
         gid = self.b.ids.make(f"{prefix}.{name}")
         pairs = [
@@ -83,16 +90,48 @@ class _Outline:
             own_leaf = self.b.criterion(node.text, node.line, gid, self.ctx(mine))
         if not kids:
             return own_leaf
-        text = _tidy(node.text) or (
-            "One of the following" if how == "any" else "All of the following"
-        )
-        group: dict[str, Any] = {"id": gid, "text": text, "any" if how == "any" else "all": kids}
+        text = _tidy(node.text) or _GROUP_TEXT[how]
+        if how == "ambiguous" and len(kids) == 1:
+            how = "all"  # the other items were not criteria: nothing is left to combine
+        if how == "ambiguous" and node.label:
+            named = disease_of(node.text, self.ctx(None))
+            dx = [k for k in kids if (k.get("condition") or {}).get("disease") == named]
+            if named and dx and len(dx) < len(kids):
+                # A block headed by its disease ("Hepatocellular carcinoma:"): the diagnosis of
+                # that disease is what the block is for, required under either reading.
+                rest = [k for k in kids if k not in dx]
+                if len(rest) > 1:
+                    inner: dict[str, Any] = {
+                        "id": self.b.ids.make(f"{gid}.ambiguous"),
+                        "text": _GROUP_TEXT[how],
+                        "ambiguous": rest,
+                    }
+                    self._ambiguous(inner, node)
+                    rest = [inner]
+                kids, how = [*dx, *rest], "all"
+        group: dict[str, Any] = {"id": gid, "text": text, how: kids}
+        if how == "ambiguous":
+            self._ambiguous(group, node)
         if own_leaf is None:
             return group if len(kids) > 1 or how == "all" else kids[0]
-        if how == "any":
-            inner = self.b.ids.make(f"{gid}.one_of")
-            return {"id": gid, "text": text, "all": [own_leaf, {**group, "id": inner}]}
+        if how != "all":
+            group["id"] = self.b.ids.make(f"{gid}.{'one_of' if how == 'any' else 'ambiguous'}")
+            if how == "ambiguous":
+                group["source"] = own_leaf["source"]
+            return {"id": gid, "text": text, "all": [own_leaf, group]}
         return {"id": gid, "text": text, "all": [own_leaf, *kids]}
+
+    def _ambiguous(self, group: dict[str, Any], node: Node) -> None:
+        """A group the document leaves open: asked as a whole when every item is known."""
+        items = "; ".join(_tidy(k["text"]) for k in group["ambiguous"])
+        group["question"] = (
+            "The policy lists these without saying whether all of them or one of them must"
+            f" hold: {items}. Does the request meet the policy as a reviewer reads it?"
+        )
+        where = node.line or next((c.line for c in node.children if c.line), None)
+        if where is not None:
+            group["source"] = where.where
+        self.ambiguous.append(group)
 
     def _indications(self, pairs: list[tuple[Node, dict[str, Any]]]) -> None:
         """The alternatives of a ONE-of that are about a disease are the policy's indications."""
@@ -105,22 +144,22 @@ class _Outline:
                 kid["indication"] = True
                 kid["indication_disease"] = disease
 
-    def root(self, root: Node, kind: str, disease: str | None) -> list[dict[str, Any]]:
-        how = resolve(root, self.warnings)
+    def blocks(self, root: Node) -> bool:
+        """The clinical-policy convention: one labelled block per diagnosis ("A. NSCLC (must
+        meet all)", "B. Other diagnoses") are alternatives."""
         groups = [c for c in root.children if c.children]
         named = [self.disease(c, None) for c in groups]
-        if (
-            how == "all"
-            and not any(root.joins)
-            and len(groups) >= 2
+        return (
+            len(groups) >= 2
             and len(groups) == len(root.children)
             and all(c.label and not re.search(r"of the following", c.text, re.I) for c in groups)
             and any(named)
             and len({d for d in named if d}) == len([d for d in named if d])
-        ):
-            # One block per diagnosis ("A. NSCLC (must meet all)", "B. Other diagnoses"):
-            # the blocks are alternatives.
-            how = "any"
+        )
+
+    def root(self, root: Node, kind: str, disease: str | None) -> list[dict[str, Any]]:
+        settle(root, self.warnings, self.blocks)
+        how = root.how or "all"
         pairs = [
             (c, k)
             for c in root.children
@@ -136,23 +175,40 @@ class _Outline:
                     "any": kids,
                 }
             ]
+        if how == "ambiguous" and len(kids) > 1:
+            top: dict[str, Any] = {
+                "id": self.b.ids.make(f"{kind}.ambiguous"),
+                "text": _GROUP_TEXT[how],
+                "ambiguous": kids,
+            }
+            self._ambiguous(top, root)
+            return [top]
         return kids
+
+
+_GROUP_TEXT = {
+    "all": "All of the following",
+    "any": "One of the following",
+    "ambiguous": "The following (the document does not say all or one)",
+}
 
 
 def _has_diagnosis(node: dict[str, Any]) -> bool:
     if "condition" in node:
         return bool(node["condition"].get("type") == "diagnosis")
-    return any(_has_diagnosis(k) for k in node.get("all", node.get("any", [])))
+    kids = node.get("all") or node.get("any") or node.get("ambiguous") or []
+    return any(_has_diagnosis(k) for k in kids)
 
 
 def _group_name(node: Node, how: str) -> str:
     abbr = re.search(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)", node.text or "")
     if abbr and not re.fullmatch(r"e\.?g|s", abbr.group(1), re.I):
         return _clean_id(abbr.group(1))
+    word = {"any": "one_of", "all": "all_of"}.get(how, "ambiguous")
     if node.label and not node.text.strip():
-        return "one_of" if how == "any" else "all_of"
+        return word
     if node.label and re.search(r"\bof the following\b", node.text, re.I):
-        return "one_of" if how == "any" else "all_of"
+        return word
     return _clean_id(slug(node.text, 3)) if node.text else "group"
 
 
@@ -209,6 +265,18 @@ def build_generic(
         for line in block_lines:
             if line not in placed or line in outline.empty:
                 unplaced.append(Unplaced(line.text.strip(), line.page, line.number, kind))
+        for line, what in outline.skipped:
+            where = f"{kind}: {what}, not a criterion"
+            unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
+            if what == "a duration":
+                blocks.durations.setdefault(kind, []).append((line, line.text.strip()))
+        outline.skipped.clear()
+    unread = None
+    if "initial" not in trees and any(k.startswith("initial") for k in phases):
+        unread = (
+            "the initial criteria section was found but no criterion could be read from it"
+            " (its lines are listed unplaced)"
+        )
     if "initial" not in trees:
         where = ", ".join(sorted(phases)) or "none"
         warnings.append(
@@ -241,7 +309,15 @@ def build_generic(
 
     limits = layout_limits(blocks, outline.caps, meta, line_of_business, warnings, unplaced)
     policy = assemble(meta, plan, trees["initial"], trees["renewal"], limits, notes, src, kb)
-    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes)
+    found = [
+        *(f"{k} criteria" for k in ("initial", "renewal") if k in phases),
+        *(["durations"] if blocks.durations else []),
+        *(["quantity limits"] if blocks.quantity else []),
+        *blocks.sections,
+    ]
+    return ImportResult(
+        src, policy, builder.placements, unplaced, warnings, notes, found, unread
+    )
 
 
 def _same_as_initial(lines: list[Line]) -> bool:
@@ -258,7 +334,7 @@ def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     out["id"] = new + node["id"][len(old) :]
     if node["id"] == old:
         out["text"] = TITLES[new]
-    for key in ("all", "any"):
+    for key in ("all", "any", "ambiguous"):
         if key in node:
             out[key] = [_renamed(k, old, new) for k in node[key]]
     return out

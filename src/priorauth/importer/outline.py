@@ -3,8 +3,8 @@ of any glyph ("-", "•", "o", "▪"), indentation, trailing connectors ("; AND"
 connectors on lines of their own ("AND", "-or-"), and group headers ("One of the following:",
 "Both of the following:", "(must meet all)", "(must meet one)", "must meet 1 or 2").
 
-The reader never guesses a grouping it cannot see: a list whose items are joined by both AND and
-OR with no header to say how is read as ORs of AND-runs (the usual reading) and reported.
+This stage only builds the outline; how each group's items combine is decided from it by the
+logic stage (logic.py), which never guesses a grouping the document does not show.
 """
 
 from __future__ import annotations
@@ -65,10 +65,13 @@ class Node:
     header: str | None = None  # "all" / "any" when the item's words say how its children combine
     label: bool = False  # a header only ("One of the following:"), not a criterion itself
     marker: str = ""  # "a", "iv", "3": the item's own marker
+    how: str | None = None  # "all" / "any" / "ambiguous": set by the logic stage
 
     def combine(self, warnings: list[str]) -> str:
         """How this node's children combine."""
         said = {j for j in self.joins if j}
+        if self.how is not None:
+            return self.how
         if self.header is not None:
             if said and said != {"and" if self.header == "all" else "or"} and self.line:
                 warnings.append(
@@ -182,7 +185,11 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
                 stack.pop()
                 continue
             if top.indent == indent and top.style == style:
+                if style == "plain" and top.label and top.header and not only:
+                    break  # unmarked lines under "One of the following:": its items
                 stack.pop()
+                if only and style == "plain":
+                    continue  # a new header: not under the header above either
                 break
             if top.indent == indent and any(
                 n.style == style and n.indent == indent for n in stack[1:]
@@ -205,37 +212,41 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
     return root, placed
 
 
-def resolve(node: Node, warnings: list[str]) -> str:
-    """How ``node``'s children combine; a mixed list is split into ORs of AND-runs."""
-    how = node.combine(warnings)
-    if how != "mixed":
-        return how
-    runs: list[list[Node]] = [[node.children[0]]]
-    for child, join in zip(node.children[1:], node.joins, strict=True):
-        if join == "or":
-            runs.append([child])
-        else:
-            runs[-1].append(child)
-    where = node.line.where if node.line else "the criteria"
-    warnings.append(
-        f"{where}: items joined by both AND and OR with no header: read as "
-        + " OR ".join("(" + " AND ".join(c.text[:30] for c in run) + ")" for run in runs)
-    )
-    grouped: list[Node] = []
-    for run in runs:
-        if len(run) == 1:
-            grouped.append(run[0])
-        else:
-            grouped.append(
-                Node(
-                    "All of: " + "; ".join(c.text for c in run),
-                    run[0].line,
-                    header="all",
-                    label=True,
-                    children=run,
-                    joins=["and"] * (len(run) - 1),
-                )
-            )
-    node.children = grouped
-    node.joins = ["or"] * (len(grouped) - 1)
-    return "any"
+# Lines inside a criteria list that are not criteria: what each is, for the report.
+_NOT_CRITERIA = [
+    ("a connector", re.compile(r"^(?:[-*\u2022\u25aa\u25e6o]\s*)?(?:and|or|and/or)[.:;]?$", re.I)),
+    (
+        "a duration",
+        re.compile(
+            r"^(?:(?:initial|renewal|continued|re-?)\s*)?(?:approval|authori[sz]ation|approve|"
+            r"authori[sz]e|coverage|duration)\w*\b[^.]{0,40}?\b\d+\s*(?:months?|weeks?|days?|"
+            r"years?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "dosing or administration",
+        re.compile(
+            r"^(?:(?:recommended |usual )?(?:dosing|dosage|doses?|administration|administer)\w*"
+            r"(?:\s+and\s+administration)?\s*[:\-\u2013]|(?:it |the drug )?is (?:administered|given"
+            r"|taken) (?:as|at|orally|subcutaneously|intravenously|once|twice|every))",
+            re.I,
+        ),
+    ),
+    ("a note", re.compile(r"^(?:notes?|nb|please note|\*+)\s*[:.\-\u2013]", re.I)),
+    (
+        "a reference",
+        # ("Refer to the off-label use policy" stays: an alternative that another policy decides)
+        re.compile(r"^(?:references?\s*:|see (?:appendix|section|below|above)\b)", re.I),
+    ),
+]
+
+
+def not_a_criterion(text: str) -> str | None:
+    """What a line of a criteria list is when it is not a criterion (a connector, a duration,
+    a dosing line, a note, a reference), else None."""
+    t = text.strip()
+    for what, rx in _NOT_CRITERIA:
+        if rx.match(t):
+            return what
+    return None
