@@ -7,10 +7,10 @@ from pathlib import Path
 
 from priorauth.errors import DocumentError
 from priorauth.importer.build import build_fep
-from priorauth.importer.document import Document, clean, read_text
+from priorauth.importer.document import Document, clean, read_text, unwrap
 from priorauth.importer.generic import build_generic
 from priorauth.importer.result import ImportResult, Placement, Unplaced
-from priorauth.importer.structure import split_sections, unwrap
+from priorauth.importer.sections import is_heading, split_sections
 from priorauth.policy.tables import Knowledge, load_knowledge
 
 
@@ -43,7 +43,7 @@ def import_text(
         raise DocumentError(source, "empty: no text in it")
     doc = clean(text, source)
     if wrapped:
-        doc.lines = unwrap(doc.lines)
+        doc.lines = unwrap(doc.lines, is_heading)
     return build(doc, plan=plan, line_of_business=line_of_business)
 
 

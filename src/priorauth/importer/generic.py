@@ -15,14 +15,14 @@ from priorauth.importer.build import (
     assemble,
     slug,
 )
-from priorauth.importer.document import Document, Line
-from priorauth.importer.layouts import find_blocks, looks_flattened, reflow
+from priorauth.importer.document import Document, Line, looks_flattened, reflow
 from priorauth.importer.limits import dose_cap, layout_limits
 from priorauth.importer.logic import settle
 from priorauth.importer.mapping import Context, disease_of
 from priorauth.importer.metadata import drug_names, is_metadata_line, layout_metadata
 from priorauth.importer.outline import Node, not_a_criterion, parse_outline
 from priorauth.importer.result import ImportResult, Unplaced
+from priorauth.importer.sections import find_blocks
 from priorauth.policy.tables import Knowledge, norm
 
 TITLES = {"initial": "Initial authorization", "renewal": "Reauthorization"}

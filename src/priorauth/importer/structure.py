@@ -1,106 +1,14 @@
-"""The document's structure: sections by their headings, and the requirement lists as trees of
-items (ONE of / ALL of groups, numbered items, lettered sub-items)."""
+"""FEP's requirement lists (to be read by the outline stage)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from priorauth.importer.document import Document, Line
+from priorauth.importer.document import Line
+from priorauth.importer.sections import SUBHEADINGS, Section, heading_key
 
-# Headings of the format, normalized (see heading_key); a section runs to the next one.
-KNOWN = {
-    "description",
-    "background",
-    "regulatory status",
-    "related policies",
-    "related policy",
-    "policy",
-    "prior-approval requirements",
-    "prior-approval renewal requirements",
-    "diagnoses",
-    "diagnosis",
-    "policy guidelines",
-    "pre-pa allowance",
-    "prior-approval limits",
-    "prior-approval renewal limits",
-    "rationale",
-    "summary",
-    "references",
-    "policy history",
-    "keywords",
-}
-SUBHEADINGS = {"diagnoses", "diagnosis"}
-
-
-def heading_key(text: str) -> str:
-    t = text.strip().strip("#").strip().rstrip(":").lower()
-    t = re.sub(r"[\u2013\u2014]", "-", t)
-    t = re.sub(r"\s*-\s*", "-", t)
-    return re.sub(r"\s+", " ", t)
-
-
-_STARTS_BLOCK = re.compile(
-    r"^\s*(?:[-*\u2022]\s|\d+[.)]\s|[a-z][.)]\s|\||#|[A-Z][A-Za-z -]{2,30}:"
-    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"\s+\d{4}\b)"
-)
-
-
-def unwrap(lines: list[Line]) -> list[Line]:
-    """Join the lines a PDF wrapped: a line that fills the width runs on into the next one,
-    unless the next one starts a list item, a heading or a table row."""
-    lengths = sorted(len(line.text) for line in lines if line.text)
-    if not lengths:
-        return lines
-    full = 0.75 * lengths[int(0.95 * (len(lengths) - 1))]
-    out: list[Line] = []
-    for line in lines:
-        prev = out[-1] if out else None
-        if (
-            prev is not None
-            and prev.text
-            and line.text
-            and not prev.heading
-            and len(prev.text.split("\n")[-1]) >= full
-            and not prev.text.rstrip().endswith((".", ":", ";"))
-            and not _STARTS_BLOCK.match(line.text)
-            and heading_key(line.text) not in KNOWN
-        ):
-            prev.text = f"{prev.text.rstrip()} {line.text.strip()}"
-            prev.joined.append(line.number)
-            continue
-        out.append(line)
-    return out
-
-
-@dataclass
-class Section:
-    key: str
-    heading: Line | None
-    lines: list[Line] = field(default_factory=list)
-
-    @property
-    def content(self) -> list[Line]:
-        return [line for line in self.lines if line.text.strip()]
-
-
-def split_sections(doc: Document) -> dict[str, Section]:
-    """Sections by normalized heading; text before the first heading is ``front``."""
-    sections: dict[str, Section] = {"front": Section("front", None)}
-    current = sections["front"]
-    for line in doc.lines:
-        key = heading_key(line.text) if line.text else ""
-        if key in KNOWN and key not in SUBHEADINGS and (line.heading or len(line.text) < 60):
-            current = Section(key, line)
-            if key not in sections:
-                sections[key] = current
-            continue
-        current.lines.append(line)
-    return sections
-
-
-# --- requirement lists ---------------------------------------------------------------------
+__all__ = ["Section", "parse_requirements"]
 
 
 @dataclass
@@ -136,10 +44,20 @@ _GROUP = re.compile(
     r"the following\b",
     re.I,
 )
+
+
 _NUMBERED = re.compile(r"^(\d+)[.)]\s+(.*)$")
+
+
 _LETTERED = re.compile(r"^(?:[-*\u2022]\s*)?([a-z])[.)]\s+(.*)$")
+
+
 _ROMAN = re.compile(r"^(?:[-*\u2022]\s*)?((?:i|ii|iii|iv|v|vi|vii|viii|ix|x))[.)]\s+(.*)$")
+
+
 _BULLET = re.compile(r"^[-*\u2022]\s+(.*)$")
+
+
 _AGE = re.compile(r"^Age\s+(.+)$", re.I)
 
 
