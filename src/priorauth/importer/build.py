@@ -10,16 +10,12 @@ from typing import Any
 from priorauth.errors import DocumentError, PolicyError
 from priorauth.importer.document import Document, Line
 from priorauth.importer.limits import fep_limits
+from priorauth.importer.logic import settle
 from priorauth.importer.mapping import Context, Mapped, disease_of, map_criterion
 from priorauth.importer.metadata import fep_metadata
+from priorauth.importer.outline import Node, parse_outline
 from priorauth.importer.result import ImportResult, Placement, Unplaced
-from priorauth.importer.structure import (
-    Group,
-    Item,
-    Requirements,
-    Section,
-    parse_requirements,
-)
+from priorauth.importer.sections import SUBHEADINGS, Section, heading_key
 from priorauth.policy.load import policy_from_data
 from priorauth.policy.model import DiagnosisCondition, Policy
 from priorauth.policy.tables import Knowledge, norm
@@ -192,7 +188,7 @@ class _Builder:
             return node
         return self.leaf(t, line, prefix, ctx, indication, name)
 
-    def item_parts(self, item: Item, prefix: str, ctx: Context) -> list[dict[str, Any]]:
+    def item_parts(self, item: Node, prefix: str, ctx: Context) -> list[dict[str, Any]]:
         """An indication's own line: one criterion, or its comma-separated parts when each
         part reads as a typed condition and the whole does not."""
         t = _tidy(item.text)
@@ -201,6 +197,7 @@ class _Builder:
             parts = [p.strip() for p in t.split(", ")]
             mapped = [map_criterion(p, ctx).condition for p in parts]
             if all(mapped):
+                assert item.line is not None
                 return [
                     self.leaf(
                         p,
@@ -212,38 +209,44 @@ class _Builder:
                     for p, m in zip(parts, mapped, strict=True)
                 ]
         name = "diagnosis" if (whole or {}).get("type") == "diagnosis" else None
+        assert item.line is not None
         return [self.leaf(t, item.line, prefix, ctx, name=name)]
 
-    def tree(self, kind: str, req: Requirements) -> dict[str, Any]:
+    def tree(self, kind: str, req: FepRequirements) -> dict[str, Any]:
+        """FEP's naming of the outline: the age line, then each group (its header's text)."""
         root: dict[str, Any] = {"id": self.ids.make(kind), "text": TITLES[kind], "all": []}
         base = Context(self.kb, self.own, self.policy_disease)
         if req.age is not None:
+            assert req.age.line is not None
             root["all"].append(self.leaf(req.age.text, req.age.line, kind, base, name="age"))
         common = self.policy_disease
         seen_any = False
         for group in req.groups:
-            gid = self._group_id(kind, group, seen_any)
+            how = group.how or "all"
+            gid = self._group_id(kind, group.text, how, seen_any)
             node: dict[str, Any] = {"id": gid, "text": _tidy(group.text)}
             kids: list[dict[str, Any]] = []
-            if group.combine == "any":
+            if how == "any":
                 seen_any = True
-                for item in group.items:
+                for item in group.children:
                     kids.append(self.indication(kind, item, Context(self.kb, self.own, common)))
             else:
-                for item in group.items:
+                for item in group.children:
                     ctx = Context(self.kb, self.own, common)
-                    kids.append(self.criterion(item.text, item.line, kind, ctx))
-                    for sub in item.children:
-                        kids.append(self.criterion(sub.text, sub.line, kind, ctx))
+                    for each in _and_below(item):
+                        assert each.line is not None
+                        kids.append(self.criterion(each.text, each.line, kind, ctx))
                     found = disease_of(item.text, ctx)
                     if found:
                         common = found
-            node["any" if group.combine == "any" else "all"] = kids
+            node[how] = kids
+            if how == "ambiguous" and len(kids) < 2:
+                node["all"] = node.pop("ambiguous")
             if kids:
                 root["all"].append(node)
         return root
 
-    def indication(self, kind: str, item: Item, ctx: Context) -> dict[str, Any]:
+    def indication(self, kind: str, item: Node, ctx: Context) -> dict[str, Any]:
         disease = disease_of(item.text, ctx) or ctx.disease
         inner = Context(self.kb, self.own, disease)
         abbr = re.search(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)\s*$", item.text.strip())
@@ -257,13 +260,21 @@ class _Builder:
                     "indication": True,
                     "all": self.item_parts(item, prefix, inner),
                 }
+            assert item.line is not None
             return self.criterion(item.text, item.line, kind, inner, indication=True, name=name)
         prefix = self.ids.make(f"{kind}.{_clean_id(name)}")
         kids = self.item_parts(item, prefix, inner)
+        subs = []
         for sub in item.children:
-            kids.append(self.criterion(sub.text, sub.line, prefix, inner))
-            for deeper in sub.children:
-                kids.append(self.criterion(deeper.text, deeper.line, prefix, inner))
+            for each in _and_below(sub):
+                assert each.line is not None
+                subs.append(self.criterion(each.text, each.line, prefix, inner))
+        how = item.how or "all"
+        if how != "all" and len(subs) > 1:
+            # The indication's own criteria joined by OR ("a. ...; OR"), or left open.
+            word = "one_of" if how == "any" else "ambiguous"
+            subs = [{"id": self.ids.make(f"{prefix}.{word}"), "text": _tidy(item.text), how: subs}]
+        kids += subs
         node: dict[str, Any] = {
             "id": prefix,
             "text": _tidy(item.text),
@@ -275,9 +286,11 @@ class _Builder:
             node["indication_disease"] = disease  # the policy's one disease
         return node
 
-    def _group_id(self, kind: str, group: Group, seen_any: bool) -> str:
-        low = group.text.lower()
-        if group.combine == "any":
+    def _group_id(self, kind: str, text: str, how: str, seen_any: bool) -> str:
+        low = text.lower()
+        if how == "ambiguous":
+            wanted = "ambiguous"
+        elif how == "any":
             wanted = "indications" if not seen_any else "one_of"
         elif "all indications" in low:
             wanted = "all_indications"
@@ -286,6 +299,57 @@ class _Builder:
         else:
             wanted = "all_of"
         return self.ids.make(f"{kind}.{wanted}")
+
+
+@dataclass
+class FepRequirements:
+    """A FEP requirements section read as an outline: its age line, its groups (each header
+    with its items), and what was not placed."""
+
+    age: Node | None
+    groups: list[Node]
+    same_as_above: bool
+    unplaced: list[Line]
+
+
+_AGE = re.compile(r"^Age\s+(.*\d.*)$", re.I)
+
+
+def fep_requirements(section: Section, warnings: list[str]) -> FepRequirements:
+    """The outline of a FEP requirements section, its groups' logic settled by FEP's
+    convention: items that show no connector all hold (its ONE-of groups say so in their
+    header)."""
+    lines: list[Line] = []
+    same = False
+    for line in section.content:
+        text = line.text.strip()
+        if heading_key(text) in SUBHEADINGS:
+            continue  # "Diagnoses": a subheading over the groups
+        if re.fullmatch(r"same as above\.?", text, re.I):
+            same = True
+            continue
+        lines.append(line)
+    root, placed = parse_outline(lines, warnings)
+    settle(root, warnings, lambda node, at_root: "all")
+    age: Node | None = None
+    groups: list[Node] = []
+    unplaced = [line for line in lines if line not in placed]
+    for child in root.children:
+        m = _AGE.match(child.text)
+        if m and not child.children and not groups and age is None:
+            age = Node(m.group(1).strip(), child.line)
+        elif child.label and child.children:
+            groups.append(child)
+        else:
+            # a line outside every group (or a header with nothing under it)
+            unplaced += [n.line for n in _and_below(child) if n.line is not None]
+    unplaced.sort(key=lambda line: line.number)
+    return FepRequirements(age, groups, same, unplaced)
+
+
+def _and_below(node: Node) -> list[Node]:
+    """The node and every item under it, in document order."""
+    return [node, *(n for c in node.children for n in _and_below(c))]
 
 
 def _tidy(text: str) -> str:
@@ -309,7 +373,7 @@ def build_fep(
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
     builder = _Builder(doc, kb, own)
 
-    initial_req = parse_requirements(sections["prior-approval requirements"])
+    initial_req = fep_requirements(sections["prior-approval requirements"], warnings)
     builder.policy_disease = _policy_disease(initial_req, kb, own)
     for line in initial_req.unplaced:
         unplaced.append(
@@ -327,7 +391,7 @@ def build_fep(
         )
         renewal = builder.tree("renewal", initial_req)
     else:
-        renewal_req = parse_requirements(renewal_section)
+        renewal_req = fep_requirements(renewal_section, warnings)
         for line in renewal_req.unplaced:
             unplaced.append(
                 Unplaced(
@@ -373,11 +437,14 @@ def assemble(
         ) from None
 
 
-def _policy_disease(req: Requirements, kb: Knowledge, own: frozenset[str]) -> str | None:
+def _policy_disease(req: FepRequirements, kb: Knowledge, own: frozenset[str]) -> str | None:
     """The one disease every indication shares, when the document names only one."""
     ctx = Context(kb, own, None)
     found = {
-        d for g in req.groups for item in g.items if (d := disease_of(item.text, ctx)) is not None
+        d
+        for g in req.groups
+        for item in g.children
+        if (d := disease_of(item.text, ctx)) is not None
     }
     return found.pop() if len(found) == 1 else None
 

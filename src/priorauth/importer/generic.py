@@ -144,18 +144,20 @@ class _Outline:
                 kid["indication"] = True
                 kid["indication_disease"] = disease
 
-    def blocks(self, root: Node) -> bool:
+    def blocks(self, root: Node, at_root: bool) -> str | None:
         """The clinical-policy convention: one labelled block per diagnosis ("A. NSCLC (must
         meet all)", "B. Other diagnoses") are alternatives."""
         groups = [c for c in root.children if c.children]
         named = [self.disease(c, None) for c in groups]
-        return (
-            len(groups) >= 2
+        alternatives = (
+            at_root
+            and len(groups) >= 2
             and len(groups) == len(root.children)
             and all(c.label and not re.search(r"of the following", c.text, re.I) for c in groups)
             and any(named)
             and len({d for d in named if d}) == len([d for d in named if d])
         )
+        return "any" if alternatives else None
 
     def root(self, root: Node, kind: str, disease: str | None) -> list[dict[str, Any]]:
         settle(root, self.warnings, self.blocks)

@@ -31,14 +31,16 @@ _CONTINUING = re.compile(
 _HEADER_ONLY = re.compile(r"^(?:(?:all|one|any|both|either|each) of the following.*|)$", re.I)
 
 
-def settle(
-    root: Node, warnings: list[str], alternatives: Callable[[Node], bool] | None = None
-) -> list[Node]:
+Convention = Callable[[Node, bool], str | None]
+
+
+def settle(root: Node, warnings: list[str], convention: Convention | None = None) -> list[Node]:
     """Decide ``how`` for every group under ``root`` (restructuring conditional branches and
-    continuation items); ``alternatives``: the layout's convention, asked about the root when
-    its items show nothing. The ambiguous groups, in document order."""
+    continuation items). ``convention(node, at_root)``: the layout's stated reading ("all" or
+    "any") of a group whose items show nothing, or None. The ambiguous groups, in document
+    order."""
     found: list[Node] = []
-    _settle(root, warnings, found, alternatives)
+    _settle(root, warnings, found, convention, True)
     return found
 
 
@@ -46,21 +48,20 @@ def _settle(
     node: Node,
     warnings: list[str],
     found: list[Node],
-    alternatives: Callable[[Node], bool] | None,
+    convention: Convention | None,
+    at_root: bool,
 ) -> None:
     if not node.children:
         return
     _branches(node)
-    node.how = _shape(node, warnings, alternatives)
+    node.how = node.how or _shape(node, warnings, convention, at_root)
     if node.how == "ambiguous":
         found.append(node)
     for child in node.children:
-        _settle(child, warnings, found, None)
+        _settle(child, warnings, found, convention, False)
 
 
-def _shape(
-    node: Node, warnings: list[str], alternatives: Callable[[Node], bool] | None
-) -> str:
+def _shape(node: Node, warnings: list[str], convention: Convention | None, at_root: bool) -> str:
     said = {j for j in node.joins if j}
     if node.header is not None:
         if said and said != {"and" if node.header == "all" else "or"} and node.line:
@@ -76,9 +77,8 @@ def _shape(
         return "any"
     if said == {"and"}:
         return "all"
-    if not said and alternatives is not None and alternatives(node):
-        return "any"
-    return "ambiguous"
+    stated = convention(node, at_root) if convention is not None and not said else None
+    return stated or "ambiguous"
 
 
 def _continuation(node: Node) -> bool:

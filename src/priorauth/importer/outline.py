@@ -109,6 +109,8 @@ def _header_of(text: str) -> tuple[str | None, str, bool]:
             re.I,
         )
     ) or (combine is not None and not bare)
+    if only and combine is None and re.search(r"\bthe following\b", bare, re.I):
+        combine = "all"  # "Patient must have the following:": every item below
     return combine, bare if bare else text, only
 
 
@@ -154,6 +156,11 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             placed.append(line)
             continue
         indent = len(raw) - len(raw.lstrip(" "))
+        # "- a. Presence of ...": a bullet before a marker is the marker's
+        text = re.sub(r"^[-*\u2022]\s+(?=(?:[a-z]|[ivx]{1,4}|\d{1,2})[.)]\s)", "", text)
+        lead = re.match(r"^(AND|OR)\s+\S", text)
+        if lead and pending is None:
+            pending = lead.group(1).lower()  # "AND ONE of the following:": joined by AND
         letters = {n.style: n.marker for n in stack[1:] if n.style in ("lower", "upper")}
         style, body, mark = _marker(text, letters)
         trailing = None
@@ -163,7 +170,12 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             body = body[: t.start()].rstrip(" ;,")
         body = body.rstrip(" ;")  # (a comma may be a wrapped list's, kept for the next line)
         if style == "plain" and last is not None and body[:1].islower():
-            last.text = f"{last.text} {body}"  # the rest of a wrapped item
+            sep = " "
+            if last.label and not last.children and last.header is None:
+                # "For adjuvant therapy:" then "patient has ...": the colon was mid-sentence
+                last.label = False
+                sep = ": " if last.line and last.line.text.rstrip().endswith(":") else " "
+            last.text = f"{last.text}{sep}{body}"  # the rest of a wrapped item
             pending = trailing
             placed.append(line)
             continue
