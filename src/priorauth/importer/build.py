@@ -273,7 +273,8 @@ class _Builder:
         if how != "all" and len(subs) > 1:
             # The indication's own criteria joined by OR ("a. ...; OR"), or left open.
             word = "one_of" if how == "any" else "ambiguous"
-            subs = [{"id": self.ids.make(f"{prefix}.{word}"), "text": _tidy(item.text), how: subs}]
+            text = "One of the following" if how == "any" else "The following (all or one: not said)"
+            subs = [{"id": self.ids.make(f"{prefix}.{word}"), "text": text, how: subs}]
         kids += subs
         node: dict[str, Any] = {
             "id": prefix,

@@ -113,7 +113,7 @@ def _branches(node: Node) -> None:
     i = 0
     while i < len(kids):
         j = i
-        while j < len(kids) and _IF.match(kids[j].text):
+        while j < len(kids) and kids[j].how is None and _IF.match(kids[j].text):
             j += 1
         if j - i >= 2:
             run = kids[i:j]
@@ -150,4 +150,5 @@ def _branch(item: Node) -> Node:
         kids.append(
             Node("", None, label=True, header=item.header, children=item.children, joins=item.joins)
         )
-    return Node(item.text, item.line, label=True, children=kids, how="all")
+    joins = ["and"] * (len(kids) - 1)
+    return Node(item.text, item.line, label=True, children=kids, joins=joins, how="all")

@@ -197,11 +197,29 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
                 stack.pop()
                 continue
             if top.indent == indent and top.style == style:
-                if style == "plain" and top.label and top.header and not only:
+                if (
+                    style == "plain"
+                    and top.label
+                    and top.header
+                    and not only
+                    and pending != {"any": "and", "all": "or"}[top.header]
+                ):
                     break  # unmarked lines under "One of the following:": its items
                 stack.pop()
-                if only and style == "plain":
-                    continue  # a new header: not under the header above either
+                above = stack[-1]
+                if style == "plain" and (
+                    only
+                    or (
+                        above.label
+                        and above.header
+                        and above.style == "plain"
+                        and above.indent == indent
+                        and pending == {"any": "and", "all": "or"}[above.header]
+                    )
+                ):
+                    # a new header, or a line joined by AND after a ONE-of's items: not under
+                    # the header above either
+                    continue
                 break
             if top.indent == indent and any(
                 n.style == style and n.indent == indent for n in stack[1:]
