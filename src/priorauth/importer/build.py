@@ -273,7 +273,7 @@ class _Builder:
         if how != "all" and len(subs) > 1:
             # The indication's own criteria joined by OR ("a. ...; OR"), or left open.
             word = "one_of" if how == "any" else "ambiguous"
-            text = "One of the following" if how == "any" else "The following (all or one: not said)"
+            text = "One of the following" if how == "any" else "The following (all or one?)"
             subs = [{"id": self.ids.make(f"{prefix}.{word}"), "text": text, how: subs}]
         kids += subs
         node: dict[str, Any] = {
