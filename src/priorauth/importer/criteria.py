@@ -1,5 +1,8 @@
-"""A cleaned document to a Policy: metadata, criteria trees with stable ids, limits; and the
-record of where every line went."""
+"""The criteria stage: the logic tree of a criteria section to criterion dicts, each item
+mapped to the vocabulary (``mapping.map_criterion``) or kept as a question with its exact
+wording, with ids built from what each criterion checks and the record of where every one came
+from. A layout names its groups its own way: FEP's by their headers and indications
+(``Criteria.tree``), the other layouts' by their blocks (``PlanCriteria``)."""
 
 from __future__ import annotations
 
@@ -7,23 +10,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from priorauth.errors import DocumentError, PolicyError
 from priorauth.importer.document import Document, Line
-from priorauth.importer.limits import fep_limits
+from priorauth.importer.limits import dose_cap
 from priorauth.importer.logic import settle
 from priorauth.importer.mapping import Context, Mapped, disease_of, map_criterion
-from priorauth.importer.metadata import fep_metadata
-from priorauth.importer.outline import Node, parse_outline
-from priorauth.importer.result import ImportResult, Placement, Unplaced
+from priorauth.importer.outline import Node, not_a_criterion, parse_outline
+from priorauth.importer.result import Placement
 from priorauth.importer.sections import SUBHEADINGS, Section, heading_key
-from priorauth.policy.load import policy_from_data
-from priorauth.policy.model import DiagnosisCondition, Policy
-from priorauth.policy.tables import Knowledge, norm
+from priorauth.policy.tables import Knowledge
 
-TITLES = {
+FEP_TITLES = {
     "initial": "Prior-Approval Requirements",
     "renewal": "Prior-Approval Renewal Requirements",
 }
+
+
+PLAN_TITLES = {"initial": "Initial authorization", "renewal": "Reauthorization"}
+
+
 _STOP = {
     "a",
     "an",
@@ -116,7 +120,7 @@ def _clean_id(text: str) -> str:
 
 
 @dataclass
-class _Builder:
+class Criteria:
     doc: Document
     kb: Knowledge
     own: frozenset[str]
@@ -214,7 +218,7 @@ class _Builder:
 
     def tree(self, kind: str, req: FepRequirements) -> dict[str, Any]:
         """FEP's naming of the outline: the age line, then each group (its header's text)."""
-        root: dict[str, Any] = {"id": self.ids.make(kind), "text": TITLES[kind], "all": []}
+        root: dict[str, Any] = {"id": self.ids.make(kind), "text": FEP_TITLES[kind], "all": []}
         base = Context(self.kb, self.own, self.policy_disease)
         if req.age is not None:
             assert req.age.line is not None
@@ -357,126 +361,188 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
 
 
-def build_fep(
-    doc: Document,
-    sections: dict[str, Section],
-    kb: Knowledge,
-    plan: str | None = None,
-    line_of_business: str | None = None,
-) -> ImportResult:
-    """A document in FEP's layout (its sections already split) to a policy."""
-    warnings: list[str] = []
-    notes: list[str] = []
-    unplaced: list[Unplaced] = []
-    src = doc.source
+class PlanCriteria:
+    """The other layouts' outlines to criterion dicts (leaves made by the FEP builder's
+    leaf and criterion, which every layout shares)."""
 
-    meta = fep_metadata(doc, sections, kb, warnings)
-    own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
-    builder = _Builder(doc, kb, own)
+    def __init__(self, b: Criteria, kb: Knowledge, own: frozenset[str], warnings: list[str]):
+        self.b = b
+        self.kb = kb
+        self.own = own
+        self.warnings = warnings
+        self.caps: list[tuple[dict[str, Any], Line]] = []
+        self.empty: list[Line] = []
+        self.ambiguous: list[dict[str, Any]] = []  # the groups the document leaves open
+        self.skipped: list[tuple[Line, str]] = []  # lines of a list that are not criteria
 
-    initial_req = fep_requirements(sections["prior-approval requirements"], warnings)
-    builder.policy_disease = _policy_disease(initial_req, kb, own)
-    for line in initial_req.unplaced:
-        unplaced.append(
-            Unplaced(line.text.strip(), line.page, line.number, "Prior-Approval Requirements")
-        )
-    if not initial_req.groups and initial_req.age is None:
-        raise DocumentError(src, "the 'Prior-Approval Requirements' section lists no criteria")
-    initial = builder.tree("initial", initial_req)
+    def ctx(self, disease: str | None) -> Context:
+        return Context(self.kb, self.own, disease)
 
-    renewal_section = sections.get("prior-approval renewal requirements")
-    if renewal_section is None:
-        warnings.append(
-            "no 'Prior-Approval Renewal Requirements' section: renewals are held to the "
-            "initial requirements"
-        )
-        renewal = builder.tree("renewal", initial_req)
-    else:
-        renewal_req = fep_requirements(renewal_section, warnings)
-        for line in renewal_req.unplaced:
-            unplaced.append(
-                Unplaced(
-                    line.text.strip(), line.page, line.number, "Prior-Approval Renewal Requirements"
-                )
-            )
-        if renewal_req.same_as_above and not renewal_req.groups:
-            notes.append("Renewal requirements: 'Same as above': the initial requirements apply")
-            renewal = builder.tree("renewal", initial_req)
-        else:
-            renewal = builder.tree("renewal", renewal_req)
+    def disease(self, node: Node, base: str | None) -> str | None:
+        """The disease a node is about: its own words, or the diagnosis items under it."""
+        found = disease_of(node.text, self.ctx(None)) if node.text else None
+        if found:
+            return found
+        if node.label:
+            for child in node.children:
+                if not child.children and (d := disease_of(child.text, self.ctx(None))):
+                    return d
+        return base
 
-    limits = fep_limits(sections, meta, kb, warnings, unplaced, src)
-    policy = assemble(meta, plan, initial, renewal, limits, notes, src, kb)
-    warnings += _uncovered_indications(sections, policy, kb, own)
-    found = [k for k in sections if k != "front"]
-    return ImportResult(src, policy, builder.placements, unplaced, warnings, notes, found)
-
-
-def assemble(
-    meta: dict[str, Any],
-    plan: str | None,
-    initial: dict[str, Any],
-    renewal: dict[str, Any],
-    limits: dict[str, Any],
-    notes: list[str],
-    src: str,
-    kb: Knowledge,
-) -> Policy:
-    """The policy the importer read, whatever the layout, validated as a policy file is."""
-    data: dict[str, Any] = {
-        **meta,
-        **({"plan": plan} if plan else {}),
-        "requirements": {"initial": initial, "renewal": renewal},
-        "limits": limits,
-        "curation_notes": [f"Imported from {src}.", *notes],
-    }
-    try:
-        return policy_from_data(data, src, kb)
-    except PolicyError as exc:
-        raise DocumentError(
-            src, f"the imported policy does not validate: {exc.problem} ({exc.path})"
-        ) from None
-
-
-def _policy_disease(req: FepRequirements, kb: Knowledge, own: frozenset[str]) -> str | None:
-    """The one disease every indication shares, when the document names only one."""
-    ctx = Context(kb, own, None)
-    found = {
-        d
-        for g in req.groups
-        for item in g.children
-        if (d := disease_of(item.text, ctx)) is not None
-    }
-    return found.pop() if len(found) == 1 else None
-
-
-def _uncovered_indications(
-    sections: dict[str, Section], policy: Policy, kb: Knowledge, own: frozenset[str]
-) -> list[str]:
-    """An FDA-approved indication in the description whose disease no criterion names."""
-    reg = sections.get("regulatory status")
-    if reg is None:
-        return []
-    covered = {
-        n.condition.disease
-        for root in (policy.requirements.initial,)
-        for n in root.walk()
-        if isinstance(n.condition, DiagnosisCondition)
-    }
-    out = []
-    for line in reg.content:
-        text = line.text.strip()
-        if not text.startswith(("-", "*", "\u2022")) or line.text.startswith((" ", "\t")):
-            continue
-        body = text.lstrip("-*\u2022 ").strip()
-        low = body.lower()
-        names = [
-            key
-            for key, d in kb.diseases.items()
-            if any(re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", low) for n in d.names)
+    def convert(
+        self, node: Node, prefix: str, disease: str | None, in_any: bool
+    ) -> dict[str, Any] | None:
+        if not node.children:
+            if node.label:
+                if node.line is not None:  # a header with nothing under it: say so
+                    self.empty.append(node.line)
+                return None
+            cap = dose_cap(node.text)
+            if cap is not None and not in_any and node.line is not None:
+                self.caps.append((cap, node.line))
+                return None
+            assert node.line is not None
+            what = not_a_criterion(node.text)
+            if what is not None:
+                self.skipped.append((node.line, what))
+                return None
+            return self.b.criterion(node.text, node.line, prefix, self.ctx(disease))
+        mine = self.disease(node, disease)
+        how = node.how or "all"
+        name = _group_name(node, how)
+        gid = self.b.ids.make(f"{prefix}.{name}")
+        pairs = [
+            (c, k)
+            for c in node.children
+            if (k := self.convert(c, gid, mine, how == "any")) is not None
         ]
-        if names and not any(n in covered for n in names):
-            out.append(
-                f"{line.where}: the description lists an indication no criterion covers: {body!r}"
-            )
-    return out
+        kids = [k for _, k in pairs]
+        if how == "any":
+            self._indications(pairs)
+        own_leaf = None
+        if not node.label and node.line is not None:
+            own_leaf = self.b.criterion(node.text, node.line, gid, self.ctx(mine))
+        if not kids:
+            return own_leaf
+        text = _tidy(node.text) or _GROUP_TEXT[how]
+        if how == "ambiguous" and len(kids) == 1:
+            how = "all"  # the other items were not criteria: nothing is left to combine
+        if how == "ambiguous" and node.label:
+            named = disease_of(node.text, self.ctx(None))
+            dx = [k for k in kids if (k.get("condition") or {}).get("disease") == named]
+            if named and dx and len(dx) < len(kids):
+                # A block headed by its disease ("Hepatocellular carcinoma:"): the diagnosis of
+                # that disease is what the block is for, required under either reading.
+                rest = [k for k in kids if k not in dx]
+                if len(rest) > 1:
+                    inner: dict[str, Any] = {
+                        "id": self.b.ids.make(f"{gid}.ambiguous"),
+                        "text": _GROUP_TEXT[how],
+                        "ambiguous": rest,
+                    }
+                    self._ambiguous(inner, node)
+                    rest = [inner]
+                kids, how = [*dx, *rest], "all"
+        group: dict[str, Any] = {"id": gid, "text": text, how: kids}
+        if how == "ambiguous":
+            self._ambiguous(group, node)
+        if own_leaf is None:
+            return group if len(kids) > 1 or how == "all" else kids[0]
+        if how != "all":
+            group["id"] = self.b.ids.make(f"{gid}.{'one_of' if how == 'any' else 'ambiguous'}")
+            if how == "ambiguous":
+                group["source"] = own_leaf["source"]
+            return {"id": gid, "text": text, "all": [own_leaf, group]}
+        return {"id": gid, "text": text, "all": [own_leaf, *kids]}
+
+    def _ambiguous(self, group: dict[str, Any], node: Node) -> None:
+        """A group the document leaves open: asked as a whole when every item is known."""
+        items = "; ".join(_tidy(k["text"]) for k in group["ambiguous"])
+        group["question"] = (
+            "The policy lists these without saying whether all of them or one of them must"
+            f" hold: {items}. Does the request meet the policy as a reviewer reads it?"
+        )
+        where = node.line or next((c.line for c in node.children if c.line), None)
+        if where is not None:
+            group["source"] = where.where
+        self.ambiguous.append(group)
+
+    def _indications(self, pairs: list[tuple[Node, dict[str, Any]]]) -> None:
+        """The alternatives of a ONE-of that are about a disease are the policy's indications."""
+        for child, kid in pairs:
+            dx = _has_diagnosis(kid)
+            disease = self.disease(child, None)
+            if dx:
+                kid["indication"] = True
+            elif disease is not None and ("all" in kid or "any" in kid):
+                kid["indication"] = True
+                kid["indication_disease"] = disease
+
+    def blocks(self, root: Node, at_root: bool) -> str | None:
+        """The clinical-policy convention: one labelled block per diagnosis ("A. NSCLC (must
+        meet all)", "B. Other diagnoses") are alternatives."""
+        groups = [c for c in root.children if c.children]
+        named = [self.disease(c, None) for c in groups]
+        alternatives = (
+            at_root
+            and len(groups) >= 2
+            and len(groups) == len(root.children)
+            and all(c.label and not re.search(r"of the following", c.text, re.I) for c in groups)
+            and any(named)
+            and len({d for d in named if d}) == len([d for d in named if d])
+        )
+        return "any" if alternatives else None
+
+    def root(self, root: Node, kind: str, disease: str | None) -> list[dict[str, Any]]:
+        settle(root, self.warnings, self.blocks)
+        how = root.how or "all"
+        pairs = [
+            (c, k)
+            for c in root.children
+            if (k := self.convert(c, kind, disease, how == "any")) is not None
+        ]
+        kids = [k for _, k in pairs]
+        if how == "any" and len(kids) > 1:
+            self._indications(pairs)
+            return [
+                {
+                    "id": self.b.ids.make(f"{kind}.indications"),
+                    "text": "One of the following",
+                    "any": kids,
+                }
+            ]
+        if how == "ambiguous" and len(kids) > 1:
+            top: dict[str, Any] = {
+                "id": self.b.ids.make(f"{kind}.ambiguous"),
+                "text": _GROUP_TEXT[how],
+                "ambiguous": kids,
+            }
+            self._ambiguous(top, root)
+            return [top]
+        return kids
+
+
+_GROUP_TEXT = {
+    "all": "All of the following",
+    "any": "One of the following",
+    "ambiguous": "The following (the document does not say all or one)",
+}
+
+
+def _has_diagnosis(node: dict[str, Any]) -> bool:
+    if "condition" in node:
+        return bool(node["condition"].get("type") == "diagnosis")
+    kids = node.get("all") or node.get("any") or node.get("ambiguous") or []
+    return any(_has_diagnosis(k) for k in kids)
+
+
+def _group_name(node: Node, how: str) -> str:
+    abbr = re.search(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)", node.text or "")
+    if abbr and not re.fullmatch(r"e\.?g|s", abbr.group(1), re.I):
+        return _clean_id(abbr.group(1))
+    word = {"any": "one_of", "all": "all_of"}.get(how, "ambiguous")
+    if node.label and not node.text.strip():
+        return word
+    if node.label and re.search(r"\bof the following\b", node.text, re.I):
+        return word
+    return _clean_id(slug(node.text, 3)) if node.text else "group"
