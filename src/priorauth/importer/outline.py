@@ -67,25 +67,6 @@ class Node:
     marker: str = ""  # "a", "iv", "3": the item's own marker
     how: str | None = None  # "all" / "any" / "ambiguous": set by the logic stage
 
-    def combine(self, warnings: list[str]) -> str:
-        """How this node's children combine."""
-        said = {j for j in self.joins if j}
-        if self.how is not None:
-            return self.how
-        if self.header is not None:
-            if said and said != {"and" if self.header == "all" else "or"} and self.line:
-                warnings.append(
-                    f"{self.line.where}: the header says {self.header.upper()} of the following but"
-                    f" the items are joined by {'/'.join(sorted(w.upper() for w in said))}; "
-                    "the header is followed"
-                )
-            return self.header
-        if said == {"or"}:
-            return "any"
-        if said == {"and"} or not said:
-            return "all"
-        return "mixed"
-
 
 def _header_of(text: str) -> tuple[str | None, str, bool]:
     """(combine, text without the header marker, whether the text is only a header)."""
