@@ -101,6 +101,7 @@ def test_the_reviewers_answer_for_the_group_decides_it(compiled: bool) -> None:
     det = engine.evaluate(_REQUEST)
     assert det.decision == "pended"
     assert "Item 0" in det.missing[0].text or "not said how" in det.missing[0].text
+    assert "initial.unsure" in [q.id for q in engine.questions(policy)]  # what a pend can ask
     yes = engine.evaluate({**_REQUEST, "answers": {"initial.unsure": True}})
     no = engine.evaluate({**_REQUEST, "answers": {"initial.unsure": False}})
     assert (yes.decision, no.decision) == ("approved", "denied")
