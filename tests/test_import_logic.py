@@ -39,6 +39,18 @@ def test_the_report_starts_with_what_happened_and_names_the_ambiguous_group() ->
         assert f"page 1, line {line}:" in groups
 
 
+def test_what_is_not_a_criterion_is_never_one() -> None:
+    r = import_document(CORPUS / "s-flat-one-of.txt")
+    texts = [c.text for c in r.criteria]
+    assert not [t for t in texts if t.strip("• ").upper() in ("AND", "OR")]  # "• AND"
+    assert not [t for t in texts if t.startswith(("Approval duration", "Dosing", "Note"))]
+    assert r.policy.limits.initial.duration.months == 12  # the duration inside the criteria
+    assert [(u.line, u.section) for u in r.unplaced] == [
+        (12, "initial: dosing or administration, not a criterion"),
+        (13, "initial: a note, not a criterion"),
+    ]
+
+
 def test_lint_names_every_ambiguous_group_with_its_lines() -> None:
     policy = import_document(CORPUS / "s-mixed-no-header.txt").policy
     found = [f for f in lint(policy) if "ambiguous group" in f.message]

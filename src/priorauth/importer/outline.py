@@ -27,7 +27,8 @@ _MARKERS = [
         re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7])\s+(.*)$"),
     ),
 ]
-_ALONE = re.compile(r"^-?\s*(AND|OR|and|or)\s*-?$")
+# A connector on a line of its own, bare ("AND", "-or-") or bulleted ("• AND").
+_ALONE = re.compile(r"^(?:[*\u2022\u25aa\u25e6\u25cf\uf0b7]\s*)?-?\s*(AND|OR|and|or)\s*-?$")
 _TRAILING = re.compile(r"(?:[;,]\s*|\s+)(AND|OR)\s*$|;\s*(and|or)\s*$|\s+-(and|or)-\s*$")
 _MUST = re.compile(
     r"\(\s*must meet (all|one|any|both|at least one|\d+(?:\s*(?:or|,)\s*\d+)*)\s*\)", re.I
