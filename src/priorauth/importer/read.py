@@ -185,6 +185,13 @@ def _plan_trees(
         if not parts:
             continue
         block_lines = [line for _, ls in parts for line in ls]
+        # The title again (a PDF's running header) is not a criterion.
+        title = " ".join(lines[0].text.split()).lower() if lines else None
+        again = [line for line in block_lines if " ".join(line.text.split()).lower() == title]
+        for line in again:
+            where = f"{kind}: the title, not a criterion"
+            unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
+        block_lines = [line for line in block_lines if line not in again]
         if kind == "renewal" and _same_as_initial(block_lines):
             notes.append("Reauthorization: the initial criteria apply ('same as initial')")
             continue
