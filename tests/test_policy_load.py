@@ -108,7 +108,7 @@ def _write(tmp_path: Path, data: Any) -> Path:
         (
             lambda d: d["requirements"]["initial"]["all"][0].pop("condition"),
             "requirements.initial.all[0]",
-            "exactly one of all, any or condition",
+            "exactly one of all, any, ambiguous or condition",
         ),
         (
             lambda d: d["requirements"]["renewal"]["all"][0].update(id="initial.age"),

@@ -210,12 +210,22 @@ def policy_import(
             "(commercial, medicaid, medicare, marketplace).",
         ),
     ] = None,
+    allow_unread: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unread",
+            help="Write the policy even when its criteria section was found but no criterion "
+            "could be read from it (the policy then asks one question); without it that exits 2.",
+        ),
+    ] = False,
 ) -> None:
     """Import a published policy document as a policy file, with a report for review.
 
     Every criterion line becomes a typed condition when the importer is sure, otherwise a yes/no
     question with the exact wording; every line of the requirement and limit sections ends up in
-    the policy or in the report's unplaced text.
+    the policy or in the report's unplaced text. A group whose document does not say whether all
+    or one of its items must hold is imported as ambiguous (it pends unless both readings agree)
+    and named in the report. A criteria section found but not read exits 2 (see --allow-unread).
     """
     from priorauth.importer import import_document
     from priorauth.policy.dump import policy_yaml, write_atomically
@@ -226,6 +236,8 @@ def policy_import(
                 f"--plan: {plan!r} is not a plan name (lowercase letters, digits, . _ -)"
             )
         result = import_document(document, plan=plan, line_of_business=line_of_business)
+        if result.unread and not allow_unread:
+            raise BadInput(f"{document}: {result.unread}; --allow-unread imports it anyway")
         text = policy_yaml(
             result.policy,
             f"Imported by `priorauth policy import` from {document}.\n"

@@ -25,7 +25,7 @@ DECISION_STYLE = {
 def _label(node: TraceNode) -> Text:
     mark, style = MARKS[node.status]
     text = Text.assemble((f"{mark} ", style), node.text)
-    if node.kind in ("all", "any"):
+    if node.kind in ("all", "any", "ambiguous"):
         text.stylize("bold")
     text.append(f"  [{node.id}]", style="dim")
     return text
@@ -95,7 +95,7 @@ def summary_table(rows: list[tuple[str, Determination]]) -> Table:
 
 def _criterion_label(node: Criterion) -> Text:
     if node.condition is None:
-        word = "ALL of" if node.all is not None else "ONE of"
+        word = {"all": "ALL of", "any": "ONE of"}.get(node.shape, "AMBIGUOUS: ALL or ONE of")
         text = Text.assemble((node.text, "bold"), (f"  ({word})", "magenta"))
     else:
         text = Text.assemble(node.text, (f"  <{node.condition.type}>", "magenta"))

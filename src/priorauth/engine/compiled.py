@@ -683,6 +683,9 @@ class CompiledPlan:
             if node.condition is not None:
                 lines.append(f"{pad}s{depth} = {self.leaf_expr(node.id, env, answered, memo)}")
                 return
+            if node.ambiguous is not None:
+                emit_ambiguous(node, depth)
+                return
             settle, other = ("False", "True") if node.all is not None else ("True", "False")
             # A loop left at its end is a block to break out of: the group stops at its first
             # settling child.
@@ -698,6 +701,24 @@ class CompiledPlan:
                 lines.append(f"{inner}    if s{j} is {settle}: s{depth} = {settle}; break")
                 lines.append(f"{inner}    u{depth} = True")
             lines.append(f"{inner}s{depth} = None if u{depth} else {other}")
+            lines.append(f"{inner}break")
+
+        def emit_ambiguous(node: Criterion, depth: int) -> None:
+            """An ambiguous group: True when every child is, False when none is, else unknown
+            (stopping once it is neither); or the reviewer's answer for the whole group."""
+            pad = "    " * (depth + 1)
+            inner = pad + "    "
+            lines.append(f"{pad}while True:")
+            if answered:
+                lines.append(f"{inner}if {node.id!r} in a: s{depth} = a[{node.id!r}]; break")
+            lines.append(f"{inner}y{depth} = n{depth} = True")
+            j = depth + 1
+            for child in node.children:
+                emit(child, j)
+                lines.append(f"{inner}if s{j} is not True: y{depth} = False")
+                lines.append(f"{inner}if s{j} is not False: n{depth} = False")
+                lines.append(f"{inner}if not (y{depth} or n{depth}): s{depth} = None; break")
+            lines.append(f"{inner}s{depth} = True if y{depth} else (False if n{depth} else None)")
             lines.append(f"{inner}break")
 
         emit(plan.root, 0)
@@ -787,7 +808,7 @@ class CompiledPlan:
                 return
             for child in node.children:
                 emit(child)
-            lines.append(f"    s{i} = {group_expression(node, plan.index)}")
+            lines.append(f"    s{i} = {group_expression(node, plan.index, True)}")
 
         emit(plan.root)
         head = "def statuses(r, a):\n    _b = r.member.birth_date; _d = r.date_of_service\n"

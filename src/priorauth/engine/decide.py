@@ -91,6 +91,8 @@ def deciding_nodes(node: Criterion, st: dict[str, Status]) -> list[Criterion]:
         if not matched:
             return [n for c in kids for n in _diagnosis_leaves(c) if st[n.id] is False]
         kids = matched
+    elif node.ambiguous is not None and s is None and all(st[c.id] is not None for c in kids):
+        pass  # items met and items not met: together they leave the group open
     elif not (node.all is not None and s is True):
         kids = [c for c in kids if st[c.id] is s]
     return [leaf for c in kids for leaf in deciding_nodes(c, st)]
@@ -103,7 +105,11 @@ def open_questions(node: Criterion, st: dict[str, Status]) -> list[Criterion]:
         return []
     if node.condition is not None:
         return [node]
-    return [q for c in node.children for q in open_questions(c, st)]
+    below = [q for c in node.children for q in open_questions(c, st)]
+    if not below and node.ambiguous is not None:
+        # Every item known, some met and some not: only the reviewer's reading decides.
+        return [node]
+    return below
 
 
 def question_for(node: Criterion) -> Question:
@@ -371,7 +377,7 @@ class Decider:
             )
         plan = self.plan
         for qid in request.answers or ():
-            if qid not in plan.leaf_ids:
+            if qid not in plan.answerable:
                 raise RequestError(
                     f"answers.{qid}",
                     f"not a question of the {self.kind} requirements of policy {policy.number}",

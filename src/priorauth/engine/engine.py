@@ -230,7 +230,8 @@ class Engine:
     def questions(self, policy: Policy, kind: str = "initial") -> list[Question]:
         """Every question the policy's requirements can ask, in document order."""
         plan = self.plan(policy, kind)
-        return [question_for(n) for n in plan.nodes.values() if n.condition is not None]
+        # an ambiguous group is asked as a whole when its items are known and disagree
+        return [question_for(n) for n in plan.nodes.values() if n.id in plan.answerable]
 
 
 # What each entry point does first: read the request as the method does.

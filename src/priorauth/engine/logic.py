@@ -34,3 +34,26 @@ def k_or(values: Iterable[Status]) -> Status:
         if v is None:
             unknown = True
     return None if unknown else False
+
+
+def k_unanimous(values: Iterable[Status]) -> Status:
+    """An ambiguous group (the document does not say ALL or ONE): True only if all are True,
+    False only if all are False, otherwise unknown, so neither reading is overruled."""
+    every, none = True, True
+    for v in values:
+        if v is not True:
+            every = False
+        if v is not False:
+            none = False
+        if not every and not none:
+            return None
+    return True if every else (False if none else None)
+
+
+def combine(shape: str, values: Iterable[Status]) -> Status:
+    """A group's status from its children's, by its shape (all / any / ambiguous)."""
+    if shape == "all":
+        return k_and(values)
+    if shape == "any":
+        return k_or(values)
+    return k_unanimous(values)

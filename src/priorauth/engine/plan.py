@@ -25,10 +25,18 @@ from priorauth.policy.tables import Knowledge
 Statuses = tuple[Status, ...]
 
 
-def group_expression(node: Criterion, index: dict[str, int]) -> str:
+
+def group_expression(node: Criterion, index: dict[str, int], answered: bool = False) -> str:
     """A group's Kleene status from its children's variables (s<i>), as generated code: ALL is
-    False as soon as one child is, True when every one is, else unknown; ONE the other way."""
+    False as soon as one child is, True when every one is, else unknown; ONE the other way; an
+    AMBIGUOUS group True when every child is, False when none is, else unknown (or what the
+    reviewer answered for it, when ``answered``)."""
     kids = [f"s{index[c.id]}" for c in node.children]
+    if node.ambiguous is not None:
+        every = " and ".join(f"{k} is True" for k in kids)
+        none = " and ".join(f"{k} is False" for k in kids)
+        expr = f"True if ({every}) else (False if ({none}) else None)"
+        return f"(a[{node.id!r}] if {node.id!r} in a else {expr})" if answered else expr
     decisive, other = ("False", "True") if node.all is not None else ("True", "False")
     hit = " or ".join(f"{k} is {decisive}" for k in kids)
     full = " and ".join(f"{k} is {other}" for k in kids)
@@ -44,6 +52,8 @@ class Plan:
         self.index: dict[str, int] = {n.id: i for i, n in enumerate(self.order)}
         self.nodes: dict[str, Criterion] = {n.id: n for n in self.order}
         self.leaf_ids = frozenset(n.id for n in self.order if n.condition is not None)
+        # An ambiguous group is answered as a whole: the reviewer's reading of the document.
+        self.answerable = self.leaf_ids | {n.id for n in self.order if n.ambiguous is not None}
         self.attestation_keys = frozenset(
             n.condition.key for n in self.order if isinstance(n.condition, AttestationCondition)
         )
@@ -101,10 +111,24 @@ class Plan:
                 return self._leaf_call(node, answered, env)
             i = self.index[node.id]
             calls = [emit(c) for c in node.children]
-            settle, other = ("False", "True") if node.all is not None else ("True", "False")
             body = [f"def g{i}(f):"]
             if answered:
                 body.append("    a = f.answers")
+            if node.ambiguous is not None:
+                if answered:
+                    body.append(f"    if {node.id!r} in a: return a[{node.id!r}]")
+                body.append("    every = none = True")
+                for call in calls:
+                    body += [
+                        f"    s = {call}",
+                        "    if s is not True: every = False",
+                        "    if s is not False: none = False",
+                        "    if not (every or none): return None",
+                    ]
+                body.append("    return True if every else (False if none else None)")
+                source.append("\n".join(body))
+                return f"g{i}(f)"
+            settle, other = ("False", "True") if node.all is not None else ("True", "False")
             body.append("    u = False")
             for call in calls:
                 body += [
@@ -161,7 +185,7 @@ class Plan:
                 return
             for child in node.children:
                 emit(child)
-            lines.append(f"    s{i} = {group_expression(node, self.index)}")
+            lines.append(f"    s{i} = {group_expression(node, self.index, answered)}")
 
         emit(self.root)
         head = "def run(f):\n" + ("    a = f.answers\n" if answered else "")
@@ -190,8 +214,12 @@ class Plan:
         children = [self._trace(c, facts, st, make) for c in node.children]
         cond = node.condition
         if cond is None:
-            kind = "all" if node.all is not None else "any"
-            return make(node.id, node.text, kind, STATUS_NAMES[st[node.id]], False, [], children)
+            answered = node.id in facts.answers
+            said = facts.answers.get(node.id)
+            given = [{"fact": "answer", "value": said, "source": f"answers.{node.id}"}]
+            status = STATUS_NAMES[st[node.id]]
+            shown = given if answered else []
+            return make(node.id, node.text, node.shape, status, answered, shown, children)
         notes: list[Fact] = []
         answered = node.id in facts.answers
         if answered:

@@ -10,7 +10,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from priorauth.engine.decide import open_questions
-from priorauth.engine.logic import Status, k_and, k_or
+from priorauth.engine.logic import Status, combine
 from priorauth.errors import PriorAuthError
 from priorauth.fhir import prepopulate
 from priorauth.fhir.forms import (
@@ -116,7 +116,7 @@ def _open_by_answers(root: Criterion, answers: dict[str, bool]) -> list[str]:
             s = answers.get(node.id)
         else:
             kids = [walk(c) for c in node.children]
-            s = k_and(kids) if node.all is not None else k_or(kids)
+            s = combine(node.shape, kids)
         st[node.id] = s
         return s
 

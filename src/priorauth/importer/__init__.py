@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from priorauth.errors import DocumentError
-from priorauth.importer.build import build_fep
-from priorauth.importer.document import Document, clean, read_text
-from priorauth.importer.generic import build_generic
+from priorauth.importer.document import Document, clean, read_text, unwrap
+from priorauth.importer.read import read
 from priorauth.importer.result import ImportResult, Placement, Unplaced
-from priorauth.importer.structure import split_sections, unwrap
+from priorauth.importer.sections import is_heading
 from priorauth.policy.tables import Knowledge, load_knowledge
 
 
@@ -20,13 +19,8 @@ def build(
     plan: str | None = None,
     line_of_business: str | None = None,
 ) -> ImportResult:
-    """A cleaned document to a policy, by the reader of its layout: FEP's when it has FEP's
-    requirement sections, else the reader of other plans' layouts (FORMATS.md)."""
-    kb = kb or load_knowledge()
-    sections = split_sections(doc)
-    if "prior-approval requirements" in sections:
-        return build_fep(doc, sections, kb, plan, line_of_business)
-    return build_generic(doc, kb, plan, line_of_business)
+    """A cleaned document to a policy, by the one reader of every layout (read.py)."""
+    return read(doc, kb or load_knowledge(), plan, line_of_business)
 
 
 def import_text(
@@ -43,7 +37,7 @@ def import_text(
         raise DocumentError(source, "empty: no text in it")
     doc = clean(text, source)
     if wrapped:
-        doc.lines = unwrap(doc.lines)
+        doc.lines = unwrap(doc.lines, is_heading)
     return build(doc, plan=plan, line_of_business=line_of_business)
 
 

@@ -1,10 +1,12 @@
-"""A published policy document as clean, numbered lines: page headers and footers removed,
-markup stripped, sentences split by a page break joined again."""
+"""The lines stage: a published policy document as clean, numbered lines: page headers and
+footers removed, markup stripped, sentences split by a page break joined again, lines a PDF
+wrapped at the page width joined, a paragraph a PDF flattened split again at its items."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,3 +159,146 @@ def _read_header(line: str, header: dict[str, str]) -> None:
         value = value.strip()
         if value:
             header.setdefault(label.lower().replace(" ", "_"), value)
+
+
+# --- PDF text: wrapped lines joined, a flattened paragraph split again ------------------------
+
+
+_STARTS_BLOCK = re.compile(
+    r"^\s*(?:[-*\u2022]\s|\d+[.)]\s|[a-z][.)]\s|\||#|[A-Z][A-Za-z -]{2,30}:"
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{4}\b)"
+)
+
+
+def unwrap(lines: list[Line], is_heading: Callable[[str], bool]) -> list[Line]:
+    """Join the lines a PDF wrapped: a line that fills the width runs on into the next one,
+    unless the next one starts a list item, a heading or a table row."""
+    lengths = sorted(len(line.text) for line in lines if line.text)
+    if not lengths:
+        return lines
+    full = 0.75 * lengths[int(0.95 * (len(lengths) - 1))]
+    out: list[Line] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.text
+            and line.text
+            and not prev.heading
+            and len(prev.text.split("\n")[-1]) >= full
+            and not prev.text.rstrip().endswith((".", ":", ";"))
+            and not _STARTS_BLOCK.match(line.text)
+            and not is_heading(line.text)
+        ):
+            prev.text = f"{prev.text.rstrip()} {line.text.strip()}"
+            prev.joined.append(line.number)
+            continue
+        out.append(line)
+    return out
+
+
+FOOTER = re.compile(
+    r"\bpage \d+ of \d+\b|©\s*\d{4}[^.]*?(?:reserved\.?|$)|\bconfidential and proprietary\b",
+    re.I,
+)
+
+
+_GLYPH_RUN = re.compile(r"\s+(?=(?:[\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u00a7]|o|-)\s+[A-Z(])")
+
+
+_ITEM_START = re.compile(
+    r"(?<=[.;:)a-z0-9])\s+(?=(?:\d{1,2}|[a-h]|[ivx]{1,4}|[A-H]|[IVX]{1,4})[.)]\s+[A-Z(])"
+)
+
+
+_LABEL_START = re.compile(
+    r"(?<![\u2022\u25aa\u25e6\u00a7o-])\s+(?=[A-Z][\w/-]*(?:\s+(?:[a-z][\w/-]*|\([A-Za-z]+\)))"
+    r"{0,5}:\s+(?:[\u2022\u25aa\u25e6\u00a7o-]|\d{1,2}[.)])\s)"
+)
+
+
+_CONNECTOR = re.compile(
+    r"(?<=[.;:,a-z)])\s+(?=(?:AND|OR)\s+(?:[\u2022\u25aa\u25e6o]|\d|[a-z][.)]|[A-Z]))"
+)
+
+
+def looks_flattened(lines: list[Line]) -> bool:
+    """Criteria run together in one long paragraph, as a PDF text extractor gives them."""
+    content = [line for line in lines if line.text.strip()]
+    longest = max((len(line.text) for line in content), default=0)
+    return longest > 600 or (len(content) <= 6 and longest > 300)
+
+
+def reflow(lines: list[Line]) -> list[Line]:
+    """Split a flattened paragraph where its bullets, numbered items, connectors and headings
+    begin; page footers that landed mid-sentence are removed."""
+    heads = sorted(
+        {
+            *_HEAD_WORDS,
+        },
+        key=len,
+        reverse=True,
+    )
+    head_rx = re.compile(r"\s+(?=(?:" + "|".join(re.escape(h) for h in heads) + r")(?::|\s|$))")
+    out: list[Line] = []
+    for line in lines:
+        text = FOOTER.sub(" ", line.text)
+        if len(text) < 200:
+            out.append(Line(text, line.page, line.number, line.heading, line.joined))
+            continue
+        text = re.sub(r"\s+", " ", text)
+        for rx in (_GLYPH_RUN, _ITEM_START, _CONNECTOR, head_rx, _LABEL_START):
+            text = rx.sub("\n", text)
+        text = _after_heads(text, heads)
+        # "AND" / "OR" that begin a piece stand on their own line.
+        text = re.sub(r"(?m)^(AND|OR)\s+", r"\1\n", text)
+        for piece in text.split("\n"):
+            piece = piece.strip()
+            if piece:
+                out.append(Line(piece, line.page, line.number, False, line.joined))
+    return out
+
+
+def _after_heads(text: str, heads: list[str]) -> str:
+    """A heading joined to the first criterion ("Coverage Criteria Breast cancer: ..."): split
+    after it, unless the words that follow make a longer heading."""
+    lowered = [h.lower() for h in heads]
+
+    def cut(m: re.Match[str]) -> str:
+        head, nxt = m.group(1), m.group(2)
+        if any(h.startswith(f"{head} {nxt}".lower()) for h in lowered):
+            return m.group(0)
+        return f"{head}\n{nxt}"
+
+    for h in heads:
+        text = re.sub(rf"(?m)^({re.escape(h)}):?\s+(?=[A-Z\u2022\u25aa(])(\S+)", cut, text)
+    return text
+
+
+# Section names as they appear inside a flattened paragraph (case as documents write them).
+_HEAD_WORDS = [
+    "Prior Authorization (Initial Authorization)",
+    "Prior Authorization (Reauthorization)",
+    "Initial Authorization",
+    "Initial Approval Criteria",
+    "Reauthorization Criteria",
+    "Reauthorization",
+    "Continued Therapy",
+    "Coverage Criteria",
+    "Criteria for Approval of Restricted Product(s)",
+    "Criteria for Approval",
+    "Length of Approval",
+    "Duration of Approval",
+    "Approval duration",
+    "Coverage Duration",
+    "Quantity Limitations",
+    "Quantity Limit Exception Criteria",
+    "Indications for Prior Authorization",
+    "References",
+    "Revision History",
+    "Review History",
+    "P & T Revisions",
+    "Background",
+    "Additional Information",
+]

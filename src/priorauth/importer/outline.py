@@ -3,8 +3,8 @@ of any glyph ("-", "•", "o", "▪"), indentation, trailing connectors ("; AND"
 connectors on lines of their own ("AND", "-or-"), and group headers ("One of the following:",
 "Both of the following:", "(must meet all)", "(must meet one)", "must meet 1 or 2").
 
-The reader never guesses a grouping it cannot see: a list whose items are joined by both AND and
-OR with no header to say how is read as ORs of AND-runs (the usual reading) and reported.
+This stage only builds the outline; how each group's items combine is decided from it by the
+logic stage (logic.py), which never guesses a grouping the document does not show.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ _MARKERS = [
         re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7])\s+(.*)$"),
     ),
 ]
-_ALONE = re.compile(r"^-?\s*(AND|OR|and|or)\s*-?$")
+# A connector on a line of its own, bare ("AND", "-or-") or bulleted ("• AND").
+_ALONE = re.compile(r"^(?:[*\u2022\u25aa\u25e6\u25cf\uf0b7]\s*)?-?\s*(AND|OR|and|or)\s*-?$")
 _TRAILING = re.compile(r"(?:[;,]\s*|\s+)(AND|OR)\s*$|;\s*(and|or)\s*$|\s+-(and|or)-\s*$")
 _MUST = re.compile(
     r"\(\s*must meet (all|one|any|both|at least one|\d+(?:\s*(?:or|,)\s*\d+)*)\s*\)", re.I
@@ -65,23 +66,7 @@ class Node:
     header: str | None = None  # "all" / "any" when the item's words say how its children combine
     label: bool = False  # a header only ("One of the following:"), not a criterion itself
     marker: str = ""  # "a", "iv", "3": the item's own marker
-
-    def combine(self, warnings: list[str]) -> str:
-        """How this node's children combine."""
-        said = {j for j in self.joins if j}
-        if self.header is not None:
-            if said and said != {"and" if self.header == "all" else "or"} and self.line:
-                warnings.append(
-                    f"{self.line.where}: the header says {self.header.upper()} of the following but"
-                    f" the items are joined by {'/'.join(sorted(w.upper() for w in said))}; "
-                    "the header is followed"
-                )
-            return self.header
-        if said == {"or"}:
-            return "any"
-        if said == {"and"} or not said:
-            return "all"
-        return "mixed"
+    how: str | None = None  # "all" / "any" / "ambiguous": set by the logic stage
 
 
 def _header_of(text: str) -> tuple[str | None, str, bool]:
@@ -106,6 +91,8 @@ def _header_of(text: str) -> tuple[str | None, str, bool]:
             re.I,
         )
     ) or (combine is not None and not bare)
+    if only and combine is None and re.search(r"\bthe following\b", bare, re.I):
+        combine = "all"  # "Patient must have the following:": every item below
     return combine, bare if bare else text, only
 
 
@@ -151,6 +138,11 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             placed.append(line)
             continue
         indent = len(raw) - len(raw.lstrip(" "))
+        # "- a. Presence of ...": a bullet before a marker is the marker's
+        text = re.sub(r"^[-*\u2022]\s+(?=(?:[a-z]|[ivx]{1,4}|\d{1,2})[.)]\s)", "", text)
+        lead = re.match(r"^(AND|OR)\s+\S", text)
+        if lead and pending is None:
+            pending = lead.group(1).lower()  # "AND ONE of the following:": joined by AND
         letters = {n.style: n.marker for n in stack[1:] if n.style in ("lower", "upper")}
         style, body, mark = _marker(text, letters)
         trailing = None
@@ -160,7 +152,12 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             body = body[: t.start()].rstrip(" ;,")
         body = body.rstrip(" ;")  # (a comma may be a wrapped list's, kept for the next line)
         if style == "plain" and last is not None and body[:1].islower():
-            last.text = f"{last.text} {body}"  # the rest of a wrapped item
+            sep = " "
+            if last.label and not last.children and last.header is None:
+                # "For adjuvant therapy:" then "patient has ...": the colon was mid-sentence
+                last.label = False
+                sep = ": " if last.line and last.line.text.rstrip().endswith(":") else " "
+            last.text = f"{last.text}{sep}{body}"  # the rest of a wrapped item
             pending = trailing
             placed.append(line)
             continue
@@ -182,7 +179,29 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
                 stack.pop()
                 continue
             if top.indent == indent and top.style == style:
+                if (
+                    style == "plain"
+                    and top.label
+                    and top.header
+                    and not only
+                    and pending != {"any": "and", "all": "or"}[top.header]
+                ):
+                    break  # unmarked lines under "One of the following:": its items
                 stack.pop()
+                above = stack[-1]
+                if style == "plain" and (
+                    only
+                    or (
+                        above.label
+                        and above.header
+                        and above.style == "plain"
+                        and above.indent == indent
+                        and pending == {"any": "and", "all": "or"}[above.header]
+                    )
+                ):
+                    # a new header, or a line joined by AND after a ONE-of's items: not under
+                    # the header above either
+                    continue
                 break
             if top.indent == indent and any(
                 n.style == style and n.indent == indent for n in stack[1:]
@@ -205,37 +224,41 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
     return root, placed
 
 
-def resolve(node: Node, warnings: list[str]) -> str:
-    """How ``node``'s children combine; a mixed list is split into ORs of AND-runs."""
-    how = node.combine(warnings)
-    if how != "mixed":
-        return how
-    runs: list[list[Node]] = [[node.children[0]]]
-    for child, join in zip(node.children[1:], node.joins, strict=True):
-        if join == "or":
-            runs.append([child])
-        else:
-            runs[-1].append(child)
-    where = node.line.where if node.line else "the criteria"
-    warnings.append(
-        f"{where}: items joined by both AND and OR with no header: read as "
-        + " OR ".join("(" + " AND ".join(c.text[:30] for c in run) + ")" for run in runs)
-    )
-    grouped: list[Node] = []
-    for run in runs:
-        if len(run) == 1:
-            grouped.append(run[0])
-        else:
-            grouped.append(
-                Node(
-                    "All of: " + "; ".join(c.text for c in run),
-                    run[0].line,
-                    header="all",
-                    label=True,
-                    children=run,
-                    joins=["and"] * (len(run) - 1),
-                )
-            )
-    node.children = grouped
-    node.joins = ["or"] * (len(grouped) - 1)
-    return "any"
+# Lines inside a criteria list that are not criteria: what each is, for the report.
+_NOT_CRITERIA = [
+    ("a connector", re.compile(r"^(?:[-*\u2022\u25aa\u25e6o]\s*)?(?:and|or|and/or)[.:;]?$", re.I)),
+    (
+        "a duration",
+        re.compile(
+            r"^(?:(?:initial|renewal|continued|re-?)\s*)?(?:approval|authori[sz]ation|approve|"
+            r"authori[sz]e|coverage|duration)\w*\b[^.]{0,40}?\b\d+\s*(?:months?|weeks?|days?|"
+            r"years?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "dosing or administration",
+        re.compile(
+            r"^(?:(?:recommended |usual )?(?:dosing|dosage|doses?|administration|administer)\w*"
+            r"(?:\s+and\s+administration)?\s*[:\-\u2013]|(?:it |the drug )?is (?:administered|given"
+            r"|taken) (?:as|at|orally|subcutaneously|intravenously|once|twice|every))",
+            re.I,
+        ),
+    ),
+    ("a note", re.compile(r"^(?:notes?|nb|please note|\*+)\s*[:.\-\u2013]", re.I)),
+    (
+        "a reference",
+        # ("Refer to the off-label use policy" stays: an alternative that another policy decides)
+        re.compile(r"^(?:references?\s*:|see (?:appendix|section|below|above)\b)", re.I),
+    ),
+]
+
+
+def not_a_criterion(text: str) -> str | None:
+    """What a line of a criteria list is when it is not a criterion (a connector, a duration,
+    a dosing line, a note, a reference), else None."""
+    t = text.strip()
+    for what, rx in _NOT_CRITERIA:
+        if rx.match(t):
+            return what
+    return None

@@ -17,10 +17,13 @@ def _md(text: str) -> str:
 def render_markdown(result: ImportResult) -> str:
     p = result.policy
     typed, total = result.typed_share
+    groups = result.ambiguous
     lines = [
         f"# Import report: {p.number} {p.title}",
         "",
         f"Source: `{result.source}`",
+        "",
+        *happened(result),
         "",
         f"- Drug: {p.drug.brand} ({p.drug.generic}), strengths: "
         + (", ".join(f"{s:g} mg" for s in p.drug.strengths_mg) or "not stated"),
@@ -39,6 +42,13 @@ def render_markdown(result: ImportResult) -> str:
         lines.append(
             f"| `{c.id}` | {_md(c.text)} | page {c.page}, line {c.line} | {became} | {_md(c.why)} |"
         )
+    lines += ["", "## Ambiguous groups", ""]
+    if not groups:
+        lines.append("None: every group says, or its layout says, whether all or one must hold.")
+    for g in groups:
+        where = g.where or "no source"
+        lines.append(f"- `{g.id}` ({where}): pends unless every item or none is met")
+        lines += [f"  - {where or 'no source'}: {_md(text)}" for where, text in g.items]
     lines += ["", "## Limits", ""]
     for kind in ("initial", "renewal"):
         lim = getattr(p.limits, kind)
@@ -62,6 +72,23 @@ def render_markdown(result: ImportResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def happened(result: ImportResult) -> list[str]:
+    """The report's first lines: what the import found and read, and what it left."""
+    typed, total = result.typed_share
+    groups = result.ambiguous
+    out = [
+        "- Sections found: " + (", ".join(result.sections) or "none recognised"),
+        f"- Criteria read: {total} ({typed} typed, {total - typed} questions),"
+        f" {len(groups)} ambiguous group{'s' if len(groups) != 1 else ''}",
+        f"- Unplaced lines of the criteria and limits sections: {len(result.unplaced)}"
+        + "".join(f"; line {u.line}" for u in result.unplaced[:20])
+        + ("; ..." if len(result.unplaced) > 20 else ""),
+    ]
+    if result.unread:
+        out.insert(0, f"- NOT READ: {result.unread}")
+    return out
+
+
 def summary_view(result: ImportResult, out_path: str | None = None) -> RenderableType:
     p = result.policy
     typed, total = result.typed_share
@@ -82,7 +109,10 @@ def summary_view(result: ImportResult, out_path: str | None = None) -> Renderabl
             else Text("question", style="yellow")
         )
         table.add_row(c.id, became, c.text)
-    parts: list[RenderableType] = [head, table]
+    parts: list[RenderableType] = [Text("\n".join(happened(result))), head, table]
+    for g in result.ambiguous:
+        items = "; ".join(f"{where}: {text}" for where, text in g.items)
+        parts.append(Text(f"ambiguous: {g.id} ({g.where}): {items}", style="yellow"))
     for u in result.unplaced:
         parts.append(Text(f"unplaced: page {u.page}, line {u.line}: {u.text}", style="red"))
     for w in result.warnings:

@@ -31,6 +31,15 @@ class Unplaced:
 
 
 @dataclass
+class AmbiguousGroup:
+    """A group whose document does not say whether all or one of its items must hold."""
+
+    id: str
+    where: str | None
+    items: list[tuple[str | None, str]]  # (where, wording) of each item
+
+
+@dataclass
 class ImportResult:
     source: str
     policy: Policy
@@ -38,6 +47,18 @@ class ImportResult:
     unplaced: list[Unplaced]
     warnings: list[str]
     notes: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # the sections found, by what they hold
+    # Why the criteria section found could not be read (no criterion read from it), else None.
+    unread: str | None = None
+
+    @property
+    def ambiguous(self) -> list[AmbiguousGroup]:
+        return [
+            AmbiguousGroup(n.id, n.source, [(c.source, c.text) for c in n.children])
+            for kind in ("initial", "renewal")
+            for n in getattr(self.policy.requirements, kind).walk()
+            if n.ambiguous is not None
+        ]
 
     @property
     def typed_share(self) -> tuple[int, int]:

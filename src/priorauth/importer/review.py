@@ -75,6 +75,16 @@ def lint(policy: Policy, kb: Knowledge | None = None) -> list[Finding]:
 def _node_findings(node: Criterion, kb: Knowledge, own: frozenset[str]) -> list[Finding]:
     out: list[Finding] = []
     kids = node.children
+    if node.ambiguous is not None:
+        lines = "; ".join(f"{c.source or 'no source'}: {c.text}" for c in kids)
+        out.append(
+            Finding(
+                "warning",
+                node.id,
+                f"ambiguous group (the document does not say ALL or ONE; it pends unless every"
+                f" item is met or none is), at {node.source or 'no source'}: {lines}",
+            )
+        )
     if node.any is not None and len(kids) == 1:
         out.append(
             Finding("info", node.id, "ONE of a single criterion: the same as that criterion")
@@ -123,11 +133,7 @@ def _flat(policy: Policy) -> dict[str, dict[str, Any]]:
         for n in getattr(policy.requirements, kind).walk():
             out[n.id] = {
                 "text": n.text,
-                "shape": "all"
-                if n.all is not None
-                else "any"
-                if n.any is not None
-                else "condition",
+                "shape": n.shape,
                 "condition": n.condition.model_dump(mode="json") if n.condition else None,
                 "indication": n.indication,
             }

@@ -310,12 +310,18 @@ Condition = Annotated[
 
 
 class Criterion(_Model):
-    """A node of the criteria tree: ALL of its children, ONE of them, or a single condition."""
+    """A node of the criteria tree: ALL of its children, ONE of them, a group whose document
+    does not say which (AMBIGUOUS), or a single condition."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
     text: str = Field(min_length=1, description="the policy's own wording")
     all: list[Criterion] | None = None
     any: list[Criterion] | None = None
+    ambiguous: list[Criterion] | None = Field(
+        default=None,
+        description="items the document lists without saying whether all or one must hold: met "
+        "only when every item is met, not met only when none is, otherwise a question",
+    )
     condition: Condition | None = None
     question: str | None = Field(default=None, description="how to ask for this criterion")
     source: str | None = Field(default=None, description="where the wording stands in the document")
@@ -333,16 +339,25 @@ class Criterion(_Model):
 
     @model_validator(mode="after")
     def _one_shape(self) -> Criterion:
-        shapes = [self.all is not None, self.any is not None, self.condition is not None]
+        groups = (self.all, self.any, self.ambiguous)
+        shapes = [*(g is not None for g in groups), self.condition is not None]
         if sum(shapes) != 1:
-            raise ValueError("a criterion has exactly one of all, any or condition")
-        if (self.all is not None and not self.all) or (self.any is not None and not self.any):
-            raise ValueError("all/any needs at least one criterion")
+            raise ValueError("a criterion has exactly one of all, any, ambiguous or condition")
+        if any(g is not None and not g for g in groups):
+            raise ValueError("all/any/ambiguous needs at least one criterion")
         return self
 
     @property
     def children(self) -> list[Criterion]:
-        return self.all or self.any or []
+        return self.all or self.any or self.ambiguous or []
+
+    @property
+    def shape(self) -> Literal["all", "any", "ambiguous", "condition"]:
+        if self.all is not None:
+            return "all"
+        if self.any is not None:
+            return "any"
+        return "ambiguous" if self.ambiguous is not None else "condition"
 
     def walk(self) -> list[Criterion]:
         """This node and every node below it, in document order."""

@@ -30,7 +30,10 @@ def _find(request: Request, key: str) -> Policy:
 
 def _tree(node: Criterion, depth: int = 0) -> list[dict[str, Any]]:
     if node.condition is None:
-        shape = "ALL of the following" if node.all is not None else "ONE of the following"
+        shape = {
+            "all": "ALL of the following",
+            "any": "ONE of the following",
+        }.get(node.shape, "AMBIGUOUS: the document does not say ALL or ONE")
     else:
         shape = node.condition.type.replace("_", " ")
     rows = [

@@ -77,7 +77,7 @@ def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
         "id": node["id"],
         "text": node["text"],
         "kind": node["kind"],
-        "group": node["kind"] in ("all", "any"),
+        "group": node["kind"] in ("all", "any", "ambiguous"),
         "status": node["status"],
         "mark": mark,
         "label": label,
