@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -212,6 +213,14 @@ def policy_import(
             "(commercial, medicaid, medicare, marketplace).",
         ),
     ] = None,
+    effective_date: Annotated[
+        str | None,
+        typer.Option(
+            "--effective-date",
+            help="The date the policy takes effect (YYYY-MM-DD), when the document does not "
+            "state it.",
+        ),
+    ] = None,
 ) -> None:
     """Import a published policy document as a policy file, with a report for review.
 
@@ -227,7 +236,17 @@ def policy_import(
             raise BadInput(
                 f"--plan: {plan!r} is not a plan name (lowercase letters, digits, . _ -)"
             )
-        result = import_document(document, plan=plan, line_of_business=line_of_business)
+        day = None
+        if effective_date is not None:
+            try:
+                day = dt.date.fromisoformat(effective_date)
+            except ValueError:
+                raise BadInput(
+                    f"--effective-date: {effective_date!r} is not a date (YYYY-MM-DD)"
+                ) from None
+        result = import_document(
+            document, plan=plan, line_of_business=line_of_business, effective_date=day
+        )
         text = policy_yaml(
             result.policy,
             f"Imported by `priorauth policy import` from {document}.\n"
