@@ -50,7 +50,13 @@ _NO_PA_FOR_PREFERRED = re.compile(
 class Named:
     brand: str
     generic: str
-    role: str = ""  # "preferred" or "nonpreferred" in a class document
+    role: str = ""  # "preferred" or "nonpreferred" in a class document; "class": a class's name
+    also: tuple[str, ...] = ()  # other brands of the same drug the document names
+
+    def said(self) -> str:
+        """How a report names it: its brands, its generic, its role."""
+        role = f", {self.role}" if self.role else ""
+        return f"{'/'.join((self.brand, *self.also))} ({self.generic}{role})"
 
 
 def clean_name(text: str) -> str:
@@ -111,7 +117,8 @@ def _display(name: str) -> str:
 
 _NOT_A_NAME = re.compile(
     r"\b(?:is|are|with|or|of|the|for|in|an?|to|see|as|than|if|who|which|alone|must|meet|all|"
-    r"one|both|following|including|used|level|at|without|samples?|products?)\b|[,;:%<>=]|\d{2}",
+    r"one|both|following|including|used|level|at|without|samples?|products?|unless)\b|[,;:%<>=]|"
+    r"\d{2}",
     re.I,
 )
 
@@ -153,7 +160,7 @@ def _pair(outside: str, inside: str, kb: Knowledge) -> Named | None:
     a = words[-1]
     if cb and a[:1].isupper() and not (a.isupper() and len(a) <= 5):
         return Named(_display(a), _generic_form(b))
-    if a[:1].isupper() and not a.isupper() and b.islower() and len(b) > 3 and len(b.split()) <= 2:
+    if a[:1].isupper() and not a.isupper() and re.fullmatch(r"[a-z][a-z-]{3,}", b):
         return Named(_display(a), _generic_form(b))  # a drug no table knows yet
     return None
 
@@ -222,12 +229,12 @@ def _alone(texts: list[str], kb: Knowledge) -> Named | None:
 
 def _list_line(text: str) -> bool:
     """A short line of a list of drug names (not a criterion, a heading or a date)."""
-    return len(text) <= 100 and not text.endswith(":") and not re.match(r"[\u2022*]\s", text)
+    return len(text) <= 100 and not text.endswith(":")
 
 
 _BULLET = re.compile(r"[-\u2022*\u25aa\u25e6]\s|\(?(?:[a-z]|\d{1,2}|[ivx]{1,4})[.)]\s", re.I)
 _DRUGS_LABEL = re.compile(
-    r"^(?:drugs?|drug class|agents?|products?)(?:\(s\))?\s*(?:[-:\u2013]|$)", re.I
+    r"^(?:restricted )?(?:drugs?|drug class|agents?|products?)(?:\(s\))?\s*(?:[-:\u2013]|$)", re.I
 )
 
 
@@ -250,7 +257,9 @@ def named_drugs(lines: list[Line], kb: Knowledge) -> list[Named]:
             role, listing = "", False
         if not text.strip():
             continue
-        title = i < 12 and not _BULLET.match(text) and len(text) <= 200
+        # a line that is nothing but names with their other names is a title line anywhere
+        names_only = re.fullmatch(r"(?:[\w ./-]+\([^()]+\)[,;\s]*)+", text) is not None
+        title = (i < 12 or names_only) and not _BULLET.match(text) and len(text) <= 200
         if not (title or listing):
             continue
         pairs = [n for pm in _PAIR.finditer(text) if (n := _pair(pm.group(1), pm.group(2), kb))]
@@ -260,14 +269,16 @@ def named_drugs(lines: list[Line], kb: Knowledge) -> list[Named]:
                 name = clean_name(part)
                 generic = canonical(name, kb) if name else None
                 if generic:
-                    found.append(Named(_display(name.split()[0]), generic, role))
-    seen: set[str] = set()
-    out = []
+                    found.append(Named(_display(name), generic, role))
+    merged: dict[str, Named] = {}
     for n in found:
         key = norm(n.generic)
-        if key not in seen:
-            seen.add(key)
-            out.append(n)
+        if key not in merged:
+            merged[key] = n
+        elif norm(n.brand) not in {norm(b) for b in (merged[key].brand, *merged[key].also)}:
+            kept = merged[key]
+            merged[key] = Named(kept.brand, kept.generic, kept.role, (*kept.also, n.brand))
+    out = list(merged.values())
     if not out:
         wide = [
             n
@@ -281,13 +292,33 @@ def named_drugs(lines: list[Line], kb: Knowledge) -> list[Named]:
     return out
 
 
+# A page for a class of drugs that names none of them ("Drug Class: GLP-1 agonists",
+# "Calcitonin Gene-Related Peptide (CGRP) Receptor Antagonists for Migraine Prophylaxis").
+_CLASS_TITLE = re.compile(
+    r"^(?:drug class\s*[:\-\u2013]\s*)?(?P<name>[A-Za-z0-9][\w ()/,-]{2,80}?\b(?:agonists?|"
+    r"antagonists?|inhibitors?|agents|analogs?|analogues|blockers?|modulators?|biologics|"
+    r"hormones?|replacement products|replacement therapy))\b",
+    re.I,
+)
+
+
+def drug_class(lines: list[Line]) -> str | None:
+    """The class a page is for, by its title, when it names no drug."""
+    for text in _heading_lines(lines)[:6]:
+        m = _CLASS_TITLE.match(text)
+        if m:
+            return re.sub(r"\s+", " ", m.group("name")).strip()
+    return None
+
+
 def chosen_drug(lines: list[Line], kb: Knowledge) -> tuple[Named | None, list[Named]]:
     """The drug the policy is imported for, and every drug the document names. In a class
     document whose preferred drugs need no prior authorization, the criteria are the non-preferred
     drugs': the first of those."""
     every = named_drugs(lines, kb)
     if not every:
-        return None, []
+        cls = drug_class(lines)
+        return (Named(cls, cls.lower(), "class"), []) if cls else (None, [])
     full = " ".join(line.text for line in lines)
     if _NO_PA_FOR_PREFERRED.search(full):
         nonpreferred = [n for n in every if n.role == "nonpreferred"]

@@ -241,7 +241,7 @@ _LOB = re.compile(
 
 def months_of(text: str) -> int | None:
     m = re.search(
-        r"(\d+)\s*(months?|month\(s\)|years?|year\(s\)|days?|day\(s\)|weeks?)", text, re.I
+        r"(\d+)[\s-]*(months?|month\(s\)|years?|year\(s\)|days?|day\(s\)|weeks?)", text, re.I
     )
     if not m:
         return None
@@ -263,7 +263,7 @@ _RENEWAL = (
     r"renewals?|reauth(?:orization)?s?|re-authorization|continuation|continued therapy|"
     r"continued approval|subsequent|recertification"
 )
-_SPAN = r"\d+\s*(?:months?|month\(s\)|years?|year\(s\)|weeks?|week\(s\)|days?|day\(s\))|one year"
+_SPAN = r"\d+[\s-]*(?:months?|month\(s\)|years?|year\(s\)|weeks?|week\(s\)|days?|day\(s\))|one year"
 _PHASE_FIRST = re.compile(
     rf"\b(?P<phase>{_INITIAL}|{_RENEWAL})\b"
     r"(?:\s+(?:approvals?|authorizations?|therapy|duration|period|requests?))?\s*[:\-\u2013]?\s*"
@@ -380,8 +380,10 @@ _ROW_COUNT = re.compile(
     r"(?:prefilled )?pens?|(?:prefilled )?syringes?|vials?|units?|actuations?)\b",
     re.I,
 )
+# A table's header that gives the period of its rows ("Quantity per Day (unless specified)",
+# glued to the column before it as pages are copied: "MedicationQuantity per Day").
 _TABLE_PERIOD = re.compile(
-    r"\b(?:quantity|limit)s?\b[^|]{0,20}?\bper\s+(?:(?P<days>\d+)\s*)?(?P<span>days?|weeks?|"
+    r"(?:quantity|limit)s?\b[^|]{0,20}?\bper\s+(?:(?P<days>\d+)\s*)?(?P<span>days?|weeks?|"
     r"months?)",
     re.I,
 )
@@ -416,8 +418,15 @@ def parse_quantity_lines(
     rows: list[dict[str, Any]] = []
     unread: list[Line] = []
     period: tuple[str | None, str] | None = None
+    held: Line | None = None  # a row's product, its quantity on the next line
     for line in lines:
         text = line.text.strip().strip("|").strip()
+        if held is not None:
+            if _ROW_COUNT.fullmatch(text):
+                text = f"{held.text.strip().strip('|').strip()} | {text}"
+            else:
+                unread.append(held)
+            held = None
         if not text or re.fullmatch(r"[\s|:-]+", text):
             continue
         head = _TABLE_PERIOD.search(text)
@@ -432,7 +441,10 @@ def parse_quantity_lines(
         if q is None:
             entry = _count_row(text, period)
             if entry is None:
-                unread.append(line)
+                if period is not None and _ROW_STRENGTH.search(text):
+                    held = line
+                else:
+                    unread.append(line)
                 continue
         else:
             if q.group("unit"):
@@ -458,6 +470,8 @@ def parse_quantity_lines(
             rows.append(entry)
         else:
             single = entry
+    if held is not None:
+        unread.append(held)
     return single, rows, unread
 
 

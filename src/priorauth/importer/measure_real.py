@@ -94,6 +94,15 @@ def _check(row: Row, result: ImportResult, reading: dict[str, Any]) -> None:
     ok = (brand is None or _same_name(p.drug.brand, brand)) and (
         generic is None or _same_name(p.drug.generic, generic)
     )
+    # A class document: every drug it names is reported, not only the one imported.
+    unnamed = [
+        d
+        for d in reading.get("drugs") or []
+        if d.split()[0].lower() not in warned + " " + norm(p.drug.brand)
+    ]
+    if unnamed:
+        ok = False
+        row.misreads.append(f"drugs the document names but the import did not report: {unnamed}")
     row.checks["drug"] = ok
     if not ok:
         row.misreads.append(

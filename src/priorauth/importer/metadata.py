@@ -268,10 +268,13 @@ def layout_metadata(
     else:
         brand, generic = first.brand, first.generic
         brand = brand[:1].upper() + brand[1:]
+        if first.role == "class":
+            warnings.append(
+                f"a page for a class of drugs that names none of them: {brand!r} stands for "
+                "the drug; import it for each drug of the class the plan covers"
+            )
     if len(every) > 1:
-        named = ", ".join(
-            f"{n.brand} ({n.generic}{', ' + n.role if n.role else ''})" for n in every
-        )
+        named = ", ".join(n.said() for n in every)
         warnings.append(
             f"a document for several drugs: {named}; imported for {brand} only (one policy per "
             "drug needs the criteria told apart per drug): import it again for each of the "
