@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE_STAMP := $(VENV)/.installed-base
 
-.PHONY: run test lint bench bench-batch bench-counts differential bench-api bench-queue reliability clean examples fuzz bench-claims test-web import-measure soak attack
+.PHONY: run test lint bench bench-batch bench-counts differential bench-api bench-queue reliability clean examples fuzz bench-claims test-web import-measure import-measure-real soak attack
 
 # `make run` and `make examples` need the package alone: the service, the workbench, the engine.
 $(BASE_STAMP): pyproject.toml
@@ -96,6 +96,12 @@ test-web: $(STAMP)
 # imported, typed share, unplaced lines, criteria typed to a wrong meaning (must be 0).
 import-measure: $(STAMP)
 	$(BIN)/python -m priorauth.importer.measure tests/corpus tests/corpus/held_out tests/corpus/areas tests/corpus/held_out/areas
+
+# The importer on a folder of real plans' documents (kept outside the repository; not ours to
+# commit): per document, what was read, and on-label requests denied (NAME.requests.yaml beside).
+import-measure-real: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make import-measure-real DIR=folder [LOB=medicaid]"; exit 2; }
+	$(BIN)/python -m priorauth.importer.measure_real "$(DIR)" $(if $(LOB),--line-of-business $(LOB))
 
 # The real service (2 workers, 127.0.0.1) through mixed JSON API, PAS, CRD and DTR traffic at 18
 # requests/s for 10 minutes: RSS per worker, p99 per minute, 5xx, cases lost or duplicated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -218,6 +219,14 @@ def policy_import(
             "could be read from it (the policy then asks one question); without it that exits 2.",
         ),
     ] = False,
+    effective_date: Annotated[
+        str | None,
+        typer.Option(
+            "--effective-date",
+            help="The date the policy takes effect (YYYY-MM-DD), when the document does not "
+            "state it.",
+        ),
+    ] = None,
 ) -> None:
     """Import a published policy document as a policy file, with a report for review.
 
@@ -235,7 +244,17 @@ def policy_import(
             raise BadInput(
                 f"--plan: {plan!r} is not a plan name (lowercase letters, digits, . _ -)"
             )
-        result = import_document(document, plan=plan, line_of_business=line_of_business)
+        day = None
+        if effective_date is not None:
+            try:
+                day = dt.date.fromisoformat(effective_date)
+            except ValueError:
+                raise BadInput(
+                    f"--effective-date: {effective_date!r} is not a date (YYYY-MM-DD)"
+                ) from None
+        result = import_document(
+            document, plan=plan, line_of_business=line_of_business, effective_date=day
+        )
         if result.unread and not allow_unread:
             raise BadInput(f"{document}: {result.unread}; --allow-unread imports it anyway")
         text = policy_yaml(

@@ -3,10 +3,12 @@ each criterion to the vocabulary (or a question), and report where every line we
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from priorauth.errors import DocumentError
 from priorauth.importer.document import Document, clean, read_text, unwrap
+from priorauth.importer.metadata import with_effective_date
 from priorauth.importer.read import read
 from priorauth.importer.result import ImportResult, Placement, Unplaced
 from priorauth.importer.sections import is_heading
@@ -42,13 +44,19 @@ def import_text(
 
 
 def import_document(
-    path: str | Path, plan: str | None = None, line_of_business: str | None = None
+    path: str | Path,
+    plan: str | None = None,
+    line_of_business: str | None = None,
+    effective_date: dt.date | None = None,
 ) -> ImportResult:
+    """``effective_date``: the date the policy takes effect, when the document does not say it
+    (or says it wrongly)."""
     p = Path(path)
     if p.is_dir():
         raise DocumentError(str(p), "a directory, not a document")
     text = read_text(p)
-    return import_text(text, str(p), "\f" in text, plan, line_of_business)
+    result = import_text(text, str(p), "\f" in text, plan, line_of_business)
+    return with_effective_date(result, effective_date) if effective_date else result
 
 
 __all__ = [

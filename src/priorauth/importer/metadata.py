@@ -9,8 +9,11 @@ import re
 from typing import Any
 
 from priorauth.errors import DocumentError
+from priorauth.importer import dates
 from priorauth.importer.document import Document, Line
+from priorauth.importer.drugs import chosen_drug, clean_name, named_pair
 from priorauth.importer.layouts import Blocks
+from priorauth.importer.result import ImportResult
 from priorauth.importer.structure import Section
 from priorauth.policy.tables import Knowledge, norm
 
@@ -44,27 +47,6 @@ _DATE_WORDS = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
     r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
 )
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for m in names
-}
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -75,52 +57,13 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def parse_any_date(text: str) -> dt.date | None:
-    m = re.search(rf"\b({_DATE_WORDS})\s+(\d{{1,2}}),?\s+(\d{{4}})\b", text, re.I)
-    if m:
-        return _safe(int(m.group(3)), _MONTHS[m.group(1).lower().rstrip(".")], int(m.group(2)))
-    m = re.search(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b", text)
-    if m:
-        return _safe(int(m.group(3)), int(m.group(1)), int(m.group(2)))
-    m = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", text)
-    if m:
-        return _safe(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    m = re.search(rf"\b({_DATE_WORDS})\s+(\d{{4}})\b", text, re.I)
-    if m:
-        return _safe(int(m.group(2)), _MONTHS[m.group(1).lower().rstrip(".")], 1)
-    m = re.search(r"\b(\d{1,2})/(\d{4})\b", text)
-    if m:
-        return _safe(int(m.group(2)), int(m.group(1)), 1)
-    return None
-
-
-def _safe(y: int, m: int, d: int) -> dt.date | None:
-    try:
-        return dt.date(y, m, d)
-    except ValueError:
-        return None
+    return dates.parse_date(text)
 
 
 def drug_names(lines: list[Line], kb: Knowledge) -> tuple[str, str] | None:
-    """(brand, generic) from "Brand (generic)" or "Generic (Brand)" near the top."""
-    pair = re.compile(r"\b([A-Za-z][\w-]*(?:\s[A-Za-z][\w-]*){0,2})\s*\(([A-Za-z][\w\s/-]*?)\)")
-    for line in lines[:40]:
-        for m in pair.finditer(line.text):
-            a, b = m.group(1).strip(), m.group(2).strip()
-            b = re.sub(r"-[a-z]{4}$", "", b)  # a biologic's suffix: risankizumab-rzaa
-            # the last words before the parenthesis ("Clinical Policy: Sotorasib (Lumakras)")
-            for n in range(len(a.split()), 0, -1):
-                cand = " ".join(a.split()[-n:])
-                ga, gb = kb.drug_aliases.get(norm(cand)), kb.drug_aliases.get(norm(b))
-                if ga and ga == gb:
-                    if norm(cand) == ga:
-                        return b, cand.lower()
-                    return cand, b.lower()
-    for line in lines[:40]:
-        for m in pair.finditer(line.text):
-            a, b = m.group(1).strip().split()[-1], m.group(2).strip()
-            if a[:1].isupper() and b[:1].islower() and len(b) > 3:
-                return a, b
-    return None
+    """(brand, generic) of the drug the document is about (drugs.py reads how plans write it)."""
+    first, _ = chosen_drug(lines, kb)
+    return (first.brand, first.generic) if first else None
 
 
 def number_of(text: str) -> str | None:
@@ -130,7 +73,33 @@ def number_of(text: str) -> str | None:
         text,
         re.I,
     )
-    return m.group(1).strip() if m else None
+    if m:
+        return m.group(1).strip()
+    # "Wegovy PA Policy 4774-A": a policy named with its number, which has a digit in it.
+    m = re.search(r"\bpolicy\s+(\d[\w.\-]*[A-Za-z0-9])\b", text, re.I)
+    return m.group(1) if m else None
+
+
+_TITLE_FURNITURE = re.compile(
+    r"^(?:skip to (?:main )?content|primary navigation|the policy vault.*|asset publisher|"
+    r"print.*|hn logo|size: px|start display at page:?|transcription|subject:?|\d+\)?)$",
+    re.I,
+)
+
+
+def title_of(lines: list[Line]) -> str:
+    """The document's title: its first line that is not a page's furniture."""
+    for line in lines[:10]:
+        text = re.sub(r"^\s*subject\s*:\s*", "", line.text.strip(), flags=re.I)
+        if text and not _TITLE_FURNITURE.fullmatch(text):
+            return text
+    return ""
+
+
+def derived_number(name: str) -> str:
+    """A number for a document that states none: the drug's name, lower-case (the title of a
+    page is often the site's or the program's, shared by many policies)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "policy"
 
 
 def history(lines: list[Line]) -> list[dict[str, str]]:
@@ -276,7 +245,7 @@ _META = re.compile(
 
 def is_metadata_line(text: str, kb: Knowledge) -> bool:
     """A line the metadata was read from (a date, a number, the drug's names)."""
-    return bool(_META.match(text)) or drug_names([Line(text, 1, 1)], kb) is not None
+    return bool(_META.match(text)) or named_pair(text, kb)
 
 
 def layout_metadata(
@@ -284,37 +253,54 @@ def layout_metadata(
 ) -> dict[str, Any]:
     h = doc.header
     full = "\n".join(line.text for line in lines)
-    names = drug_names(lines, kb)
-    if names is None:
-        title = next((line.text.strip() for line in lines if line.text.strip()), doc.source)
-        brand = re.sub(r"[^\w -]", "", title).strip()[:60] or "Unknown"
+    first, every = chosen_drug(lines, kb)
+    title = title_of(lines)
+    if first is None:
+        # The title's words before a publisher's name and without a dosage form ("Testosterone
+        # transdermal solution - Medical Mutual" is testosterone).
+        name = clean_name(re.split(r"\s+[\u2013\u2014-]\s+", title)[0]) or doc.source
+        brand = re.sub(r"[^\w /-]", "", name).strip()[:60] or "Unknown"
         generic = brand.lower()
-        warnings.append("no 'Brand (generic)' drug name found: the title stands for the drug")
+        warnings.append(
+            f"no drug named as 'Brand (generic)' or by a name the tables know: the title's "
+            f"{brand!r} stands for the drug"
+        )
     else:
-        brand, generic = names
+        brand, generic = first.brand, first.generic
         brand = brand[:1].upper() + brand[1:]
+        if first.role == "class":
+            warnings.append(
+                f"a page for a class of drugs that names none of them: {brand!r} stands for "
+                "the drug; import it for each drug of the class the plan covers"
+            )
+    if len(every) > 1:
+        named = ", ".join(n.said() for n in every)
+        warnings.append(
+            f"a document for several drugs: {named}; imported for {brand} only (one policy per "
+            "drug needs the criteria told apart per drug): import it again for each of the "
+            "others"
+        )
     number = number_of(full) or h.get("number")
     if not number:
-        number = re.sub(r"[^a-z0-9_]+", "_", brand.lower()).strip("_") or "criterion"
-        warnings.append(f"no policy number found: recorded as {number!r}")
-    effective = None
-    for source in (
-        h.get("effective_date", ""),
-        *(m.group(1) for m in re.finditer(r"effective(?: date)?\s*:?\s*([^\n]{0,40})", full, re.I)),
-        *(m.group(1) for m in re.finditer(r"version date\s*:?\s*([^\n]{0,30})", full, re.I)),
-    ):
-        effective = parse_any_date(source)
-        if effective:
-            break
+        number = derived_number(brand)
+        warnings.append(
+            f"no policy number in the document: {number!r} was derived from the drug's name"
+        )
+    effective, how = dates.effective_date([line.text for line in lines])
+    if effective is None and h.get("effective_date"):
+        effective = dates.parse_date(h["effective_date"], labelled=True)
     if effective is None:
-        effective = parse_any_date(full)
-        if effective is None:
-            effective = dt.date.today()
-            warnings.append(f"no effective date found: recorded as today ({effective})")
-        else:
-            warnings.append(
-                f"no effective date found: the first date in the document ({effective})"
-            )
+        effective = dt.date.today()
+        # First among the warnings: every version choice the engine makes hangs on this date.
+        warnings.insert(
+            0,
+            f"effective date not found in the document: recorded as the import day "
+            f"({effective}) until it is set with --effective-date",
+        )
+    elif how:
+        warnings.insert(
+            0, f"effective date {effective}: {how}; confirm it, or set it with --effective-date"
+        )
     statements = [line.text.strip() for line in lines]
     necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
     investigational = next(
@@ -373,3 +359,25 @@ def layout_metadata(
         "references": refs,
         "history": hist,
     }
+
+
+def with_effective_date(result: ImportResult, day: dt.date) -> ImportResult:
+    """The import with the effective date a person gave (``--effective-date``): it replaces the
+    date read, or stands where none was found."""
+    p = result.policy
+    update: dict[str, Any] = {"effective_date": day}
+    for key in ("original_policy_date", "last_review_date"):
+        if getattr(p, key) == p.effective_date:
+            update[key] = day  # they were only the date read standing in for themselves
+    warnings = [w for w in result.warnings if not w.startswith("effective date")]
+    note = f"effective date {day} given on import (--effective-date)"
+    if p.effective_date != day and not any(w.startswith("effective date") for w in result.warnings):
+        note += f"; the document says {p.effective_date}"
+    return ImportResult(
+        result.source,
+        p.model_copy(update=update),
+        result.criteria,
+        result.unplaced,
+        warnings,
+        [*result.notes, note],
+    )

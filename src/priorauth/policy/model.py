@@ -370,9 +370,16 @@ class Criterion(_Model):
 # --- limits and the rest of the document ---------------------------------------------------
 
 
+# Dispensing units a plan counts in, besides mg: the request's quantity is counted in the same
+# unit, and its strength_mg is the mg in one of them (a tablet, a pen, a mL).
+QuantityUnit = Literal[
+    "mg", "tablets", "capsules", "mL", "pens", "syringes", "vials", "units", "actuations"
+]
+
+
 class QuantityLimit(_Model):
     amount: float = Field(gt=0)
-    unit: Literal["mg", "tablets", "capsules"]
+    unit: QuantityUnit
     per_days: int = Field(ge=1)
     text: str
     strength_mg: float | None = Field(default=None, description="for a limit per strength")
