@@ -317,6 +317,7 @@ def ehr() -> Iterator[Loopback]:
             "/fhir/Coverage?patient=pat-1&status=active": bundle("Coverage"),
             "/fhir/Condition?patient=pat-1": bundle("Condition"),
             "/fhir/Observation?patient=pat-1&category=laboratory": bundle("Observation"),
+            "/fhir/Observation?patient=pat-1&category=vital-signs": bundle(),
             "/fhir/MedicationStatement?patient=pat-1": bundle(
                 "MedicationStatement", "QuestionnaireResponse"
             ),

@@ -18,6 +18,7 @@ from priorauth.web.views import (
     STATUS_LABEL,
     checklist,
     join_reason,
+    relied_observations,
     split_reason,
     time_left,
     when,
@@ -137,6 +138,7 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
         "request_body": case.request,
         "det": det,
         "rows": checklist(trace),
+        "relied": relied_observations(trace),
         "unmet": [r for r in det.get("reasons", []) if r["status"] == "not_met"],
         "history": [
             {

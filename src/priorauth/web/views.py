@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from priorauth.engine.engine import Engine
@@ -89,6 +90,28 @@ def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     for child in node["children"]:
         rows += checklist(child, depth + 1)
     return rows
+
+
+_OBSERVATION_SOURCE = re.compile(r"observations\[(\d+)\]")
+
+
+def relied_observations(node: dict[str, Any]) -> dict[int, str]:
+    """Request observation index -> the criteria (ids) that a met or unmet status rests on it,
+    read from the trace's facts (`source`: `observations[1]`)."""
+    out: dict[int, list[str]] = {}
+
+    def walk(n: dict[str, Any]) -> None:
+        if n.get("status") in ("met", "not_met"):
+            for fact in n.get("facts") or []:
+                for m in _OBSERVATION_SOURCE.finditer(str(fact.get("source", ""))):
+                    ids = out.setdefault(int(m.group(1)), [])
+                    if n["id"] not in ids:
+                        ids.append(n["id"])
+        for child in n.get("children") or []:
+            walk(child)
+
+    walk(node)
+    return {i: ", ".join(ids) for i, ids in out.items()}
 
 
 def policy_version(engine: Engine, number: str, effective: str) -> Policy | None:
