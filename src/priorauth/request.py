@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -23,6 +25,8 @@ from pydantic import (
 )
 
 from priorauth.errors import RequestError
+from priorauth.policy.observations import LOINC, observation_problem
+from priorauth.policy.units import UNIT_LIMIT, Form, strength_mg
 
 _ICD10 = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 
@@ -69,10 +73,16 @@ def _in_range(v: dt.date) -> dt.date:
     return v
 
 
+Sex = Literal["female", "male", "other", "unknown"]
+
+
 class Member(_Strict):
     # A NUL is never meant in an identifier, and databases refuse it.
     id: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")
     birth_date: Day
+    sex: Sex | None = Field(
+        default=None, description="female, male, other or unknown; absent: not given"
+    )
 
     @field_validator("birth_date")
     @classmethod
@@ -88,14 +98,35 @@ class Prescriber(_Strict):
     )
 
 
+def strength_problem(written: str) -> str | None:
+    if strength_mg(written) is False:
+        return (
+            f"cannot read {written!r} as a strength (e.g. 300 mg/2 mL, 20.25 mg per actuation, "
+            "100 units/mL)"
+        )
+    return None
+
+
 class Medication(_Strict):
     name: Text
     strength_mg: Number
-    quantity: Number
+    quantity: Number = Field(description="how many of ``form`` (tablets when no form is given)")
     days_supply: Annotated[int, Field(strict=True, gt=0, le=366)]
+    strength: Annotated[str, StringConstraints(min_length=1, max_length=UNIT_LIMIT)] | None = (
+        Field(default=None, description="as the label writes it: 300 mg/2 mL, 100 units/mL")
+    )
+    form: Form | None = Field(default=None, description="what quantity counts")
+
+    @field_validator("strength")
+    @classmethod
+    def _strength_reads(cls, v: str | None) -> str | None:
+        if v is not None and (problem := strength_problem(v)):
+            raise ValueError(problem)
+        return v
 
 
 Extent = Literal["localized", "locally_advanced", "metastatic"]
+Severity = Literal["mild", "moderate", "severe"]
 
 
 class Diagnosis(_Strict):
@@ -103,6 +134,7 @@ class Diagnosis(_Strict):
     histology: OptionalText | None = None
     extent: Extent | None = None
     resectable: Flag | None = None
+    severity: Severity | None = None
 
     @field_validator("code")
     @classmethod
@@ -140,6 +172,46 @@ class StepTrial(_Strict):
 
     drug: Text
     outcome: Literal["failure", "intolerance", "contraindication"]
+    days: Annotated[int, Field(strict=True, ge=0, le=36600)] | None = Field(
+        default=None, description="how many days it was tried"
+    )
+    daily_dose_mg: Number | None = None
+    start: Day | None = None
+    end: Day | None = None
+
+
+# The largest magnitude an observation can have: far beyond any lab value, small enough that
+# converting units never overflows.
+OBSERVATION_LIMIT = 1e9
+ObservationValue = Annotated[
+    float, Field(strict=True, ge=-OBSERVATION_LIMIT, le=OBSERVATION_LIMIT, allow_inf_nan=False)
+]
+
+
+class Observation(_Strict):
+    """A lab result, vital sign, score or count: by LOINC ``code`` or common ``name``."""
+
+    code: str | None = Field(
+        default=None, max_length=16, pattern=LOINC.pattern, description="LOINC code, e.g. 39156-5"
+    )
+    name: OptionalText | None = Field(default=None, description="e.g. BMI, LDL-C, HbA1c")
+    value: ObservationValue
+    unit: Annotated[str, StringConstraints(max_length=UNIT_LIMIT)] | None = Field(
+        default=None, description="as written: mg/dL, mmol/L, kg/m2, cells/uL, %, /month"
+    )
+    date: dt.date | dt.datetime | None = Field(
+        default=None, description="when it was measured: a date, or a date-time"
+    )
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            read = _observed_on(v)
+            if read is None:
+                raise ValueError("expected a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM)")
+            return read
+        return _date_text(v)
 
 
 class Continuation(_Strict):
@@ -177,12 +249,49 @@ class Request(_Strict):
     step_therapy: list[StepTrial] | None = Field(default=None, max_length=ITEMS_LIMIT)
     continuation: Continuation | None = None
     answers: dict[Key, Flag] | None = Field(default=None, max_length=ITEMS_LIMIT)
+    observations: list[Observation] | None = Field(default=None, max_length=ITEMS_LIMIT)
 
     @model_validator(mode="after")
     def _born_before_service(self) -> Request:
         if self.member.birth_date > self.date_of_service:
             raise ValueError("member.birth_date: is after date_of_service")
+        problem = facts_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def facts_problem(r: Request | FastRequest) -> str | None:
+    """What the field types cannot check, as ``field: problem``: observations the tables cannot
+    read or units that do not convert, trials that end before they start."""
+    observations: Sequence[Observation | FastObservation] = r.observations or ()
+    trials: Sequence[StepTrial | FastStepTrial] = r.step_therapy or ()
+    for i, o in enumerate(observations):
+        problem = observation_problem(o.code, o.name, o.unit)
+        if problem is not None:
+            return f"observations[{i}].{problem}"
+        if isinstance(o.date, str) and _observed_on(o.date) is None:
+            return f"observations[{i}].date: expected a date (YYYY-MM-DD) or a date-time"
+    for i, t in enumerate(trials):
+        if t.start is not None and t.end is not None and t.start > t.end:
+            return f"step_therapy[{i}].end: is before start ({t.start})"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _observed_on(text: str) -> dt.date | dt.datetime | None:
+    try:
+        return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def observed_on(value: dt.date | dt.datetime | str | None) -> dt.date | dt.datetime | None:
+    """An observation's date as the engine reads it, from either validator (the fast one keeps
+    the text: msgspec cannot tell a date from a date-time in one field)."""
+    if isinstance(value, str):
+        return _observed_on(value)
+    return value
 
 
 _DATE_ERRORS = frozenset(
@@ -257,6 +366,7 @@ class _Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False)
 class FastMember(_Struct, frozen=True):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     birth_date: dt.date
+    sex: Sex | None = None
 
 
 class FastPrescriber(_Struct, frozen=True):
@@ -270,6 +380,8 @@ class FastMedication(_Struct, frozen=True):
     strength_mg: _FLOAT
     quantity: _FLOAT
     days_supply: Annotated[int, msgspec.Meta(gt=0, le=366)]
+    strength: Annotated[str, msgspec.Meta(min_length=1, max_length=UNIT_LIMIT)] | None = None
+    form: Form | None = None
 
 
 class FastDiagnosis(_Struct, frozen=True):
@@ -277,6 +389,7 @@ class FastDiagnosis(_Struct, frozen=True):
     histology: _OptionalText | None = None
     extent: Extent | None = None
     resectable: bool | None = None
+    severity: Severity | None = None
 
 
 class FastBiomarker(_Struct, frozen=True):
@@ -301,6 +414,18 @@ class FastDiseaseStatus(_Struct, frozen=True):
 class FastStepTrial(_Struct, frozen=True):
     drug: _Text
     outcome: Literal["failure", "intolerance", "contraindication"]
+    days: Annotated[int, msgspec.Meta(ge=0, le=36600)] | None = None
+    daily_dose_mg: _FLOAT | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class FastObservation(_Struct, frozen=True):
+    value: Annotated[float, msgspec.Meta(ge=-OBSERVATION_LIMIT, le=OBSERVATION_LIMIT)]
+    code: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    name: _OptionalText | None = None
+    unit: Annotated[str, msgspec.Meta(max_length=UNIT_LIMIT)] | None = None
+    date: Annotated[str, msgspec.Meta(max_length=40)] | None = None
 
 
 class FastContinuation(_Struct, frozen=True):
@@ -325,6 +450,7 @@ class FastRequest(_Struct, frozen=True):
     step_therapy: Annotated[tuple[FastStepTrial, ...], _Items] | None = None
     continuation: FastContinuation | None = None
     answers: _Flags | None = None
+    observations: Annotated[tuple[FastObservation, ...], _Items] | None = None
 
 
 AnyRequest = Request | FastRequest
@@ -367,7 +493,14 @@ def _checks_pass(r: FastRequest) -> bool:
     if r.plan is not None and not _matches(r.plan, _FAST_PLAN, _good_plans):
         return False
     p = r.prescriber
-    return p is None or p.npi is None or _matches(p.npi, _FAST_NPI, _good_npis)
+    if p is not None and p.npi is not None and not _matches(p.npi, _FAST_NPI, _good_npis):
+        return False
+    m = r.medication
+    if m.strength is not None and strength_problem(m.strength) is not None:
+        return False
+    if r.observations is None and r.step_therapy is None:
+        return True
+    return facts_problem(r) is None
 
 
 def read_dict(data: dict[str, Any]) -> AnyRequest:
