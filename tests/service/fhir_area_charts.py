@@ -6,7 +6,7 @@ fhir.resources R4B model as it is written:
   inadequate response after twelve weeks.
 - `asthma_eosinophils`: mepolizumab 100 mg/mL for severe eosinophilic asthma (Condition.severity
   in SNOMED CT); blood eosinophils of 0.45 10*3/uL (450 cells/uL).
-- `testosterone_morning`: testosterone cypionate 200 mg/mL vials for a man with hypogonadism;
+- `morning_testosterone`: testosterone cypionate 200 mg/mL vials for a man with hypogonadism;
   two total testosterone values, both taken in the morning on separate days.
 """
 
@@ -303,7 +303,7 @@ def asthma_eosinophils(claim_id: str = "AST-0001") -> dict[str, Any]:
     return bundle(claim_id, "2026-06-15", chart)
 
 
-def testosterone_morning(claim_id: str = "TST-0001") -> dict[str, Any]:
+def morning_testosterone(claim_id: str = "TST-0001") -> dict[str, Any]:
     chart = [
         patient("male", "1968-02-14"),
         *_common("M-3003"),

@@ -17,9 +17,9 @@ from fhir_area_charts import (
     checked,
     entry_index,
     glp1_weight,
+    morning_testosterone,
     observation,
     quantity,
-    testosterone_morning,
     with_changed,
 )
 from fhir_cases import CASES, pas_bundle
@@ -106,7 +106,7 @@ def test_an_asthma_chart_gives_severity_and_eosinophils_with_the_time_measured()
 
 
 def test_two_morning_testosterone_values_keep_their_units_and_times_of_day() -> None:
-    req = mapped(testosterone_morning())
+    req = mapped(morning_testosterone())
     assert req["member"]["sex"] == "male"
     values = [(o["value"], o["unit"], str(o["date"])[:16]) for o in req["observations"]]
     assert values == [

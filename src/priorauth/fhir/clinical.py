@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy.observations import load_observations
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -59,15 +60,28 @@ _OUTCOME_WORDS = (
     ),
 )
 
-# Dose forms as RxNorm names them (and Medication.form's SNOMED displays), to the contract's forms.
+# Dose forms as RxNorm names them (and Medication.form's SNOMED CT displays), to the contract's
+# forms; the first that matches wins, so the specific devices come before the general words.
 _FORM_WORDS = (
-    (re.compile(r"auto[- ]?injector|pen[- ]injector|\bpen\b|injection pen"), "pen"),
-    (re.compile(r"prefilled syringe|pre-filled syringe|\bsyringe"), "syringe"),
-    (re.compile(r"\bvial|injectable solution|injection solution|injectable suspension"), "vial"),
-    (re.compile(r"metered dose|inhal|actuat|nasal spray"), "actuation"),
-    (re.compile(r"capsule"), "capsule"),
-    (re.compile(r"tablet"), "tablet"),
+    (re.compile(r"auto[- ]?injector"), "autoinjector"),
+    (re.compile(r"pen[- ]?injector|\bpens?\b|injection pen"), "pen"),
+    (re.compile(r"syringe"), "syringe"),
+    (re.compile(r"cartridge"), "cartridge"),
+    (
+        re.compile(r"\bvials?\b|injectable solution|injection solution|injectable suspension"),
+        "vial",
+    ),
+    (re.compile(r"actuat|\bpuffs?\b|\bsprays?\b"), "actuation"),
+    (re.compile(r"inhaler|inhalation"), "inhaler"),
+    (re.compile(r"transdermal|\bpatch"), "patch"),
+    (re.compile(r"capsule|\{capsule\}|\bcaps?\b"), "capsule"),
+    (re.compile(r"tablet|\{tbl\}|\btabs?\b"), "tablet"),
+    (re.compile(r"\bpackets?\b|sachet"), "packet"),
+    (re.compile(r"\btubes?\b"), "tube"),
+    (re.compile(r"\bkits?\b"), "kit"),
 )
+# The dispensed quantity's UCUM unit when it counts volume or mass, not devices.
+_QUANTITY_UNITS = {"ml": "mL", "g": "gram"}
 _STRENGTH = re.compile(
     r"(\d+(?:\.\d+)?)\s*(mg|mcg|g|unt|units?|iu)\b\s*(?:/\s*(\d+(?:\.\d+)?)?\s*(ml|actuat\w*))?",
     re.IGNORECASE,
@@ -202,10 +216,10 @@ def observations_of(entry_key: str, res: dict[str, Any], path: str) -> Iterator[
     for part, at in parts:
         if part.get("dataAbsentReason"):
             continue
-        code = loinc_code(part.get("code"))
-        name = observation_name(part.get("code"))
-        if not code and not name:
+        named = known_observation(loinc_code(part.get("code")), observation_name(part.get("code")))
+        if named is None:
             continue
+        code, name = named
         read = _value_parts(part, at)
         if read is None:
             continue
@@ -230,6 +244,21 @@ def observations_of(entry_key: str, res: dict[str, Any], path: str) -> Iterator[
         elements.setdefault("code", f"{at}.code")
         elements.setdefault("name", f"{at}.code")
         yield Found(out, entry_key, elements)
+
+
+def known_observation(code: str | None, name: str) -> tuple[str | None, str] | None:
+    """(code, name) of an observation the knowledge tables know, by its LOINC code or its name;
+    None for any other (a chart holds many results no criterion asks about, some in units no
+    table reads: they are not sent). A name that the tables give to another observation than
+    the code's is the EHR's wording, not a second fact: the code decides."""
+    table = load_observations()
+    by_code = table.find(code, None) if code else None
+    by_name = table.find(None, name) if name else None
+    if by_code is None and by_name is None:
+        return None
+    if by_code is not None and by_name is not None and by_name.key != by_code.key:
+        return code, by_code.name
+    return code, name or (by_code.name if by_code else "")
 
 
 def has_numeric_value(res: dict[str, Any]) -> bool:
@@ -344,12 +373,15 @@ def strength_text(concept: dict[str, Any], medication: dict[str, Any] | None) ->
 def dose_form(
     concept: dict[str, Any], medication: dict[str, Any] | None, order: dict[str, Any]
 ) -> str | None:
-    """The form the quantity counts (tablet, capsule, pen, syringe, vial, actuation): the
-    Medication's form, else the words of the drug's name, else the unit of the dispensed
-    quantity."""
-    texts = [_words((medication or {}).get("form")), _words(concept)]
+    """The form the quantity counts (tablet, pen, vial, actuation, mL...): the unit of the
+    dispensed quantity when it names one (it is what the quantity counts), else the Medication's
+    form, else the words of the drug's name."""
     quantity = (order.get("dispenseRequest") or {}).get("quantity") or {}
-    texts.append(str(quantity.get("unit") or "").lower())
+    unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
+    if unit.lower() in _QUANTITY_UNITS:
+        return _QUANTITY_UNITS[unit.lower()]
+    texts = [str(quantity.get("unit") or "").lower()]
+    texts += [_words((medication or {}).get("form")), _words(concept)]
     for text in texts:
         for pattern, form in _FORM_WORDS:
             if text and pattern.search(text):

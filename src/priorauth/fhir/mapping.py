@@ -23,6 +23,7 @@ from priorauth.engine.engine import Engine
 from priorauth.errors import NoPolicyError, RequestError
 from priorauth.fhir import clinical
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy import units
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge
 from priorauth.request import Request, parse_request
@@ -569,7 +570,11 @@ def to_request(
             code="required",
         )
     versions = policies_for(engine, name)
-    strength = strength_mg(concept, med)
+    # The amount in one unit counted (a pen of 2.4 mg/0.75 mL holds 2.4 mg), from the strength
+    # as written when it is a mass; else from the Medication's ingredient or the drug's words.
+    written = clinical.strength_text(concept, med.resource if med else None)
+    per_unit = units.strength_mg(written) if written else False
+    strength = per_unit if type(per_unit) is float else strength_mg(concept, med)
     if strength is None and versions and len(versions[-1].drug.strengths_mg) == 1:
         strength = float(versions[-1].drug.strengths_mg[0])
     sources["medication"] = order.key
@@ -631,7 +636,7 @@ def to_request(
             "days_supply": days,
         },
     }
-    _add_medication_form(body["medication"], concept, med, res, elements, order.path)
+    _add_medication_form(body["medication"], written, concept, med, res, elements, order.path)
     sex = clinical.member_sex(patient.resource)
     if sex:
         body["member"]["sex"] = sex
@@ -664,6 +669,7 @@ def to_request(
 
     biomarkers: list[dict[str, Any]] = []
     measured: list[clinical.Found] = []
+    read: set[str] = set()
     for e in chart.of_type("Observation"):
         if not _for_patient(e, patient, chart):
             continue
@@ -671,7 +677,9 @@ def to_request(
         if b is not None:
             sources[f"biomarkers[{len(biomarkers)}]"] = e.key
             biomarkers.append(b)
-        elif clinical.has_numeric_value(e.resource):
+        elif clinical.has_numeric_value(e.resource) and e.key not in read:
+            # CRD's laboratory and vital-signs queries may both return one Observation.
+            read.add(e.key)
             measured += clinical.observations_of(e.key, e.resource, e.path)
     if biomarkers:
         body["biomarkers"] = biomarkers
@@ -740,6 +748,7 @@ def _numbered(
 
 def _add_medication_form(
     medication: dict[str, Any],
+    strength: str | None,
     concept: dict[str, Any],
     med: Entry | None,
     order: dict[str, Any],
@@ -747,7 +756,6 @@ def _add_medication_form(
     order_path: str,
 ) -> None:
     """The strength as written and the dose form, when the order or its Medication says them."""
-    strength = clinical.strength_text(concept, med.resource if med else None)
     where = f"{med.path}.ingredient" if med else f"{order_path}.medicationCodeableConcept"
     if strength:
         medication["strength"] = strength
