@@ -18,6 +18,7 @@ from priorauth.web.views import (
     STATUS_LABEL,
     checklist,
     join_reason,
+    observation_label,
     relied_observations,
     split_reason,
     time_left,
@@ -139,6 +140,9 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
         "det": det,
         "rows": checklist(trace),
         "relied": relied_observations(trace),
+        "observation_labels": [
+            observation_label(o) for o in case.request.get("observations") or []
+        ],
         "unmet": [r for r in det.get("reasons", []) if r["status"] == "not_met"],
         "history": [
             {

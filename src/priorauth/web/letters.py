@@ -23,6 +23,7 @@ from priorauth.web.common import Visitor, service_of, templates, visitor
 from priorauth.web.views import (
     DECIDED,
     denial_reasons,
+    observation_label,
     policy_version,
     relied_observations,
     split_reason,
@@ -123,7 +124,9 @@ def _relied(
         return []
     relied = relied_observations(service.trace(who, case_id, audit=False))
     return [
-        {**given[i], "criteria": ids} for i, ids in sorted(relied.items()) if i < len(given)
+        {**given[i], "label": observation_label(given[i]), "criteria": ids}
+        for i, ids in sorted(relied.items())
+        if i < len(given)
     ]
 
 

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from priorauth.policy import units
+
 LOINC_CODE = re.compile(r"^\d{1,7}-\d$")
 MAX_ROWS = 20
 OUTCOMES = {
@@ -16,7 +18,7 @@ OUTCOMES = {
     "intolerance": "intolerance",
     "contraindication": "contraindication",
 }
-FORMS = ("tablet", "capsule", "pen", "syringe", "vial", "actuation")
+FORMS = units.FORMS
 SEXES = ("female", "male", "other", "unknown")
 SEVERITIES = ("mild", "moderate", "severe")
 

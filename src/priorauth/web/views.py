@@ -8,6 +8,7 @@ from typing import Any
 
 from priorauth.engine.engine import Engine
 from priorauth.policy.model import Policy
+from priorauth.policy.observations import load_observations
 
 CITED = "Criteria cited: "
 STATUS_LABEL = {
@@ -93,6 +94,15 @@ def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
 
 
 _OBSERVATION_SOURCE = re.compile(r"observations\[(\d+)\]")
+
+
+def observation_label(obs: dict[str, Any]) -> str:
+    """An observation as a reader knows it: the name given, else the knowledge table's name of
+    its LOINC code, else the code."""
+    if obs.get("name"):
+        return str(obs["name"])
+    kind = load_observations().find(obs.get("code"), None)
+    return kind.name if kind is not None else f"LOINC {obs.get('code')}"
 
 
 def relied_observations(node: dict[str, Any]) -> dict[int, str]:
