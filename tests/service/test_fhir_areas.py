@@ -29,9 +29,14 @@ from priorauth import Engine
 from priorauth.fhir.mapping import Chart, to_request
 from priorauth.fhir.outcome import FhirError
 from priorauth.fhir.pas import parse_bundle
+from priorauth.service.auth import Principal
 
 ENGINE = Engine()
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
+
+
+def service_principal() -> Principal:
+    return Principal(name="test reader", role="admin", org=None)
 
 
 def mapped(bundle: dict[str, Any]) -> dict[str, Any]:
@@ -243,3 +248,25 @@ def test_pas_refuses_a_unit_that_cannot_convert_naming_the_element(client: TestC
     issue = _outcome(r)
     assert issue["expression"] == [f"Bundle.entry[{at}].resource.valueQuantity.unit"]
     assert "observations[0].unit" in issue["diagnostics"]
+
+
+def test_a_new_observation_for_a_pended_claim_is_added_to_its_case(client: TestClient) -> None:
+    r = client.post(
+        "/fhir/Claim/$submit", content=json.dumps(pas_bundle(CASES["pend"])), headers=FHIR
+    )
+    assert r.status_code == 200, r.text
+    [case] = client.get("/cases", headers=SUBMITTER).json()
+    again = pas_bundle(CASES["pend"])
+    bmi = observation("bmi-2", "39156-5", "BMI", quantity(27.5, "kg/m2"), "2026-06-10")
+    again["entry"].append({"fullUrl": "http://example.org/fhir/Observation/bmi-2", "resource": bmi})
+    r = client.post("/fhir/Claim/$submit", content=json.dumps(again), headers=FHIR)
+    assert r.status_code == 200, r.text
+    events = client.get(f"/cases/{case['id']}/history", headers=SUBMITTER).json()
+    added = [e for e in events if e["action"] == "information_added"]
+    assert [e["detail"]["fields"] for e in added] == [["observations"]]
+    # What the case page and the letter show: the observation on file with the case.
+    service = client.app.state.service  # type: ignore[attr-defined]
+    stored = service.get(service_principal(), case["id"]).request
+    assert stored["observations"] == [
+        {"code": "39156-5", "name": "BMI", "value": 27.5, "unit": "kg/m2", "date": "2026-06-10"}
+    ]
