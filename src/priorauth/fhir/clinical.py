@@ -417,7 +417,7 @@ def response_observations(key: str, response: dict[str, Any], path: str) -> list
     """The observations a QuestionnaireResponse gives in our observation items: a valueQuantity
     (or a number) answer to `observation.<code>.value`, dated by the answer to
     `observation.<code>.date`."""
-    values: dict[str, tuple[dict[str, Any], str, str]] = {}
+    values: dict[str, tuple[dict[str, Any], str]] = {}
     dates: dict[str, tuple[str, str]] = {}
     for item, at in _walk(response.get("item"), path):
         m = OBSERVATION_ITEM.match(str(item.get("linkId") or ""))
@@ -433,9 +433,9 @@ def response_observations(key: str, response: dict[str, Any], path: str) -> list
                     f"{where}.{'valueDate' if 'valueDate' in ans else 'valueDateTime'}",
                 )
         else:
-            values[m["key"]] = (ans, where, str(item.get("text") or ""))
+            values[m["key"]] = (ans, where)
     out = []
-    for obs_key, (ans, where, text) in values.items():
+    for obs_key, (ans, where) in values.items():
         found = _answer_value(ans, where)
         if found is None:
             continue
@@ -446,11 +446,14 @@ def response_observations(key: str, response: dict[str, Any], path: str) -> list
                 elements["value"],
                 code="required",
             )
-        obs: dict[str, Any] = {"value": value}
-        if _LOINC_CODE.match(obs_key):
-            obs["code"] = obs_key
-        if text or not _LOINC_CODE.match(obs_key):
-            obs["name"] = text or obs_key.replace("_", " ")
+        # The item's key names the observation (the item's text is a question, not a name).
+        is_code = _LOINC_CODE.match(obs_key) is not None
+        named = known_observation(obs_key if is_code else None, "" if is_code else obs_key)
+        if named is None:
+            continue
+        obs: dict[str, Any] = {"value": value, "name": named[1]}
+        if named[0]:
+            obs["code"] = named[0]
         if unit:
             obs["unit"] = unit
         if obs_key in dates:
