@@ -105,9 +105,7 @@ def evaluate(
     ] = None,
     jobs: Annotated[
         int,
-        typer.Option(
-            "--jobs", "-j", help="With --batch: worker processes (0: one per core)."
-        ),
+        typer.Option("--jobs", "-j", help="With --batch: worker processes (0: one per core)."),
     ] = 1,
     policy: PolicyOpt = None,
 ) -> None:
@@ -535,6 +533,8 @@ def keys_revoke(
         finally:
             db.engine.dispose()
         out.print(f"revoked key {shown}", markup=False)
+
+
 # --- post-service review of paid claims, and policy impact (priorauth.claims) ------------------
 
 claims_app = typer.Typer(
@@ -580,9 +580,7 @@ def claims_review(
         ),
     ] = None,
     policy: PolicyOpt = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Review paid claims against the authorizations on file and the policies: one finding per
     flagged claim (no_authorization, expired_authorization, over_daily_dose) with the dollars at
@@ -690,8 +688,10 @@ def claims_synth(
         if out_dir.exists() and not out_dir.is_dir():
             raise BadInput(f"--out: {out_dir} is not a folder")
         claims_path, auths_path, n_auths = synthesize(n, out_dir, seed=seed, start=first, fmt=fmt)
-        out.print(f"wrote {n:,} claims to {claims_path} and {n_auths:,} authorizations to "
-                  f"{auths_path}", soft_wrap=True)
+        out.print(
+            f"wrote {n:,} claims to {claims_path} and {n_auths:,} authorizations to {auths_path}",
+            soft_wrap=True,
+        )
 
 
 @policy_app.command("impact")
@@ -701,7 +701,7 @@ def policy_impact(
         str,
         typer.Option(
             "--cases",
-            help="Past requests: an NDJSON file (a request a line, or {\"id\", \"request\"}), "
+            help='Past requests: an NDJSON file (a request a line, or {"id", "request"}), '
             "or 'db' for every case in the service's database.",
         ),
     ],
@@ -766,6 +766,8 @@ def policy_impact(
             )
         for cid, problem in impact.errors[:5]:
             err.print(f"  {cid}: {problem}", markup=False, soft_wrap=True)
+
+
 users_app = typer.Typer(help="People who sign in to the workbench (/ui).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -803,6 +805,8 @@ def users_create(
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         out.print(f"user created: {shown}")
+
+
 clients_app = typer.Typer(
     help="SMART Backend Services clients of the FHIR API.", no_args_is_help=True
 )

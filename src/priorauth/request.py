@@ -112,8 +112,8 @@ class Medication(_Strict):
     strength_mg: Number
     quantity: Number = Field(description="how many of ``form`` (tablets when no form is given)")
     days_supply: Annotated[int, Field(strict=True, gt=0, le=366)]
-    strength: Annotated[str, StringConstraints(min_length=1, max_length=UNIT_LIMIT)] | None = (
-        Field(default=None, description="as the label writes it: 300 mg/2 mL, 100 units/mL")
+    strength: Annotated[str, StringConstraints(min_length=1, max_length=UNIT_LIMIT)] | None = Field(
+        default=None, description="as the label writes it: 300 mg/2 mL, 100 units/mL"
     )
     form: Form | None = Field(default=None, description="what quantity counts")
 

@@ -16,8 +16,7 @@ from priorauth.claims.outcome import Review, no_progress
 def summary_table(review: Review) -> Table:
     rate = review.claims_read / review.seconds * 60 if review.seconds > 0 else 0.0
     table = Table(
-        title=f"Claims review ({review.engine}, {review.seconds:.1f} s, "
-        f"{rate:,.0f} claims/min)",
+        title=f"Claims review ({review.engine}, {review.seconds:.1f} s, {rate:,.0f} claims/min)",
         title_justify="left",
     )
     table.add_column("")

@@ -69,9 +69,7 @@ def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_query(
-    con: duckdb.DuckDBPyConnection, sql: str, label: str, progress: Progress
-) -> None:
+def run_query(con: duckdb.DuckDBPyConnection, sql: str, label: str, progress: Progress) -> None:
     """Run one statement; while it runs, report DuckDB's own estimate of how far it is."""
     failure: list[BaseException] = []
 
@@ -137,8 +135,7 @@ def review(
     extras = [alias for _, alias in claim_cols.extras]
     d = q.DUCKDB
     con.execute(
-        "CREATE VIEW claims_checked AS "
-        + q.claims_checked(claim_cols.kinds, claim_cols.extras, d)
+        "CREATE VIEW claims_checked AS " + q.claims_checked(claim_cols.kinds, claim_cols.extras, d)
     )
     con.execute("CREATE VIEW auths_checked AS " + q.auths_checked(auth_cols.kinds, d))
     con.execute("CREATE VIEW reviewed AS " + q.reviewed(extras, d))

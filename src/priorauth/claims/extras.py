@@ -32,6 +32,5 @@ def require(feature: str, extra: tuple[str, tuple[str, ...]]) -> None:
     if missing:
         names = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
         raise MissingExtra(
-            f"{feature} needs {names}, not installed here: "
-            f"pip install 'priorauth[{name}]'"
+            f"{feature} needs {names}, not installed here: pip install 'priorauth[{name}]'"
         )

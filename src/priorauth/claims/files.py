@@ -120,9 +120,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
-def write_table(
-    con: duckdb.DuckDBPyConnection, query: str, path: Path, what: str
-) -> None:
+def write_table(con: duckdb.DuckDBPyConnection, query: str, path: Path, what: str) -> None:
     """Write a query's rows as CSV or Parquet (by the path's extension), atomically: a half-written
     file never stands under the final name."""
     import duckdb

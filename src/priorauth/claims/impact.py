@@ -120,7 +120,7 @@ def causes(before: Determination, after: Determination) -> list[str]:
             if not o[0].children and not n[0].children and o[0].status != n[0].status:
                 found.append(cid)
             continue
-        node, parent = (o or n)  # type: ignore[misc]
+        node, parent = o or n  # type: ignore[misc]
         parent_in_both = parent is None or (parent in old and parent in new)
         if not parent_in_both:
             continue  # inside a removed or added branch: the branch itself is named
@@ -191,7 +191,13 @@ def analyse(new: Policy, cases: Iterable[CaseInput], engine: Engine | None = Non
             impact.unchanged += 1
             continue
         impact.changes.append(
-            Change(case.case_id, b, a, causes(before, after), _label(before),
-                   f"{new.number} ({new.effective_date})")
+            Change(
+                case.case_id,
+                b,
+                a,
+                causes(before, after),
+                _label(before),
+                f"{new.number} ({new.effective_date})",
+            )
         )
     return impact

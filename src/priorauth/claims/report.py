@@ -40,7 +40,7 @@ def money(x: float) -> str:
 def page(title: str, body: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1><p><small>Written by priorauth on {stamp}.</small></p>"
         f"{body}</body></html>\n"
@@ -48,8 +48,9 @@ def page(title: str, body: str) -> str:
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int]) -> str:
-    th = "".join(f'<th class="{"n" if i in numeric else ""}">{escape(h)}</th>'
-                 for i, h in enumerate(head))
+    th = "".join(
+        f'<th class="{"n" if i in numeric else ""}">{escape(h)}</th>' for i, h in enumerate(head)
+    )
     body = "".join(
         "<tr>"
         + "".join(
@@ -63,10 +64,14 @@ def table(head: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[in
 
 
 def legend(series: Sequence[str], colors: Mapping[str, str]) -> str:
-    return '<p class="legend">' + "".join(
-        f'<span><i class="sw" style="background:{colors[s]}"></i>{escape(s)}</span>'
-        for s in series
-    ) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(
+            f'<span><i class="sw" style="background:{colors[s]}"></i>{escape(s)}</span>'
+            for s in series
+        )
+        + "</p>"
+    )
 
 
 def stacked_columns(
@@ -84,8 +89,9 @@ def stacked_columns(
     for frac in (0, 0.5, 1):
         y = height - frac * (height - 10)
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{top * frac:,.0f}</text>")
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{top * frac:,.0f}</text>'
+        )
     for i, label in enumerate(labels):
         x = left + i * step + (step - bar) / 2
         y = float(height)
@@ -97,8 +103,10 @@ def stacked_columns(
                 f'fill="{colors[name]}"><title>{escape(label)} {escape(name)}: '
                 f"{values[i]:,.0f}</title></rect>"
             )
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height + 14}" text-anchor="middle">'
-                     f"{escape(label[2:] if len(labels) > 14 else label)}</text>")
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height + 14}" text-anchor="middle">'
+            f"{escape(label[2:] if len(labels) > 14 else label)}</text>"
+        )
     parts.append("</svg>")
     return legend(list(series), colors) + "".join(parts)
 
@@ -116,8 +124,9 @@ def horizontal_bars(rows: Sequence[tuple[str, float, str]], color: str = "#2c7fb
         y = 5 + i * line
         w = value / top * (width - left - 250)
         parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>')
-        parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{line - 6}" '
-                     f'fill="{color}"/>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{line - 6}" fill="{color}"/>'
+        )
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 13}">{escape(shown)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -142,9 +151,11 @@ def _rules_section(review: Review) -> str:
     for v in review.rules.versions:
         p = v.policy
         limits = p.limits.initial
-        qty = limits.quantity.text if limits.quantity else "; ".join(
-            q.text for q in limits.quantity_by_strength
-        ) or "none"
+        qty = (
+            limits.quantity.text
+            if limits.quantity
+            else "; ".join(q.text for q in limits.quantity_by_strength) or "none"
+        )
         out.append(
             f"<h3>{escape(v.label)}</h3>"
             f"<p>In force {v.start} to "
@@ -208,8 +219,10 @@ def review_report(review: Review, claims: str, authorizations: str) -> str:
     body.append(
         "<h2>Top pharmacies by dollars at risk</h2>"
         + horizontal_bars(
-            [(str(p), float(d or 0), f"{money(float(d or 0))} ({n:,} claims)")
-             for p, d, n in pharm],
+            [
+                (str(p), float(d or 0), f"{money(float(d or 0))} ({n:,} claims)")
+                for p, d, n in pharm
+            ],
             "#c0392b",
         )
     )
@@ -227,8 +240,11 @@ def review_report(review: Review, claims: str, authorizations: str) -> str:
     )
     body.append("<h2>The rules applied</h2>" + _rules_section(review))
     if review.warnings:
-        body.append("<h2>Warnings</h2><ul>" + "".join(
-            f"<li>{escape(w)}</li>" for w in review.warnings) + "</ul>")
+        body.append(
+            "<h2>Warnings</h2><ul>"
+            + "".join(f"<li>{escape(w)}</li>" for w in review.warnings)
+            + "</ul>"
+        )
     return page("Post-service review of paid claims", "".join(body))
 
 

@@ -142,8 +142,7 @@ def claims_checked(kinds: dict[str, Kind], extras: list[tuple[str, str]], d: Dia
         ]
     )
     return (
-        f"SELECT *, concat_ws('; ', {problems}) AS _problem "
-        f"FROM (SELECT {typed} FROM claims_src) t"
+        f"SELECT *, concat_ws('; ', {problems}) AS _problem FROM (SELECT {typed} FROM claims_src) t"
     )
 
 
@@ -178,8 +177,7 @@ def auths_checked(kinds: dict[str, Kind], d: Dialect) -> str:
         ]
     )
     return (
-        f"SELECT *, concat_ws('; ', {problems}) AS _problem "
-        f"FROM (SELECT {typed} FROM auths_src) t"
+        f"SELECT *, concat_ws('; ', {problems}) AS _problem FROM (SELECT {typed} FROM auths_src) t"
     )
 
 

@@ -74,9 +74,7 @@ def _numbered(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     df = df.withColumn("_mid", F.monotonically_increasing_id())
-    sizes = (
-        df.groupBy(F.shiftright("_mid", 33).alias("p")).agg(F.count("*").alias("n")).collect()
-    )
+    sizes = df.groupBy(F.shiftright("_mid", 33).alias("p")).agg(F.count("*").alias("n")).collect()
     offset = 0
     pairs: list[Any] = []
     for row in sorted(sizes, key=lambda r: r["p"]):
@@ -140,9 +138,7 @@ def review(
     spark.sql(q.claims_checked(claim_cols.kinds, claim_cols.extras, d)).createOrReplaceTempView(
         "claims_checked"
     )
-    spark.sql(q.auths_checked(auth_cols.kinds, d)).cache().createOrReplaceTempView(
-        "auths_checked"
-    )
+    spark.sql(q.auths_checked(auth_cols.kinds, d)).cache().createOrReplaceTempView("auths_checked")
     spark.sql(q.reviewed(extras, d)).createOrReplaceTempView("reviewed")
     spark.sql(q.matched()).createOrReplaceTempView("matched")
     progress("reviewing claims", 0.3)

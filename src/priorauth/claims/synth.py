@@ -108,9 +108,7 @@ def synthesize(
     members = max(1, int(courses * 0.8))
     prescribers = max(1, min(5000, courses // 40 + 1))
     pharmacies = max(1, min(800, courses // 200 + 1))
-    con.execute(
-        f"CREATE MACRO u(i, k) AS (hash(i, k, {int(seed)}) % 1000003) / 1000003.0"
-    )
+    con.execute(f"CREATE MACRO u(i, k) AS (hash(i, k, {int(seed)}) % 1000003) / 1000003.0")
     # One row per course: who, what, when, and what happens to its authorization.
     con.execute(f"""
 CREATE TEMP TABLE courses AS
@@ -173,6 +171,7 @@ COPY (
 
     def yr(d: str, years: int = 1) -> str:
         return f"CAST({d} + INTERVAL {12 * years} MONTH AS DATE)"
+
     con.execute(f"""
 COPY (
   WITH a AS (

@@ -23,20 +23,26 @@ from collections.abc import Callable
 from typing import Any
 
 from priorauth.engine.conditions import Evaluator, Term, _terms, biomarker_rule
-from priorauth.engine.facts import Facts
+from priorauth.engine.facts import Facts, age_in_years
 from priorauth.engine.logic import Status
+from priorauth.engine.measures import age_in_months
 from priorauth.engine.plan import Plan, Statuses, group_expression
 from priorauth.policy.model import (
     AgeCondition,
     AttestationCondition,
     BiomarkerCondition,
+    BmiCondition,
     ConcurrentTherapyCondition,
     Condition,
     Criterion,
     DiagnosisCondition,
     DiseaseStatusCondition,
+    DoseLimitCondition,
+    ObservationCondition,
     PriorTherapyCondition,
     QuestionCondition,
+    SexCondition,
+    StepTherapyCondition,
 )
 from priorauth.policy.tables import Knowledge, norm, norm_code
 
@@ -428,13 +434,54 @@ def _thresholds(
     return memo.table, threshold
 
 
+def _age_range(c: AgeCondition) -> FastLeaf:
+    """An age between bounds, in years or months (measures.age decides the same)."""
+    low_y, high_y = c.min_years, c.max_years
+    low_m, high_m = c.min_months, c.max_months
+
+    def age(r: Any) -> Status:
+        birth, on = r.member.birth_date, r.date_of_service
+        years = age_in_years(birth, on)
+        if years < low_y or (high_y is not None and years > high_y):
+            return False
+        if low_m is None and high_m is None:
+            return True
+        months = age_in_months(birth, on)
+        return (low_m is None or months >= low_m) and (high_m is None or months <= high_m)
+
+    return age
+
+
+def _sex(c: SexCondition) -> FastLeaf:
+    wanted = frozenset(c.sexes)
+
+    def sex(r: Any) -> Status:
+        given = r.member.sex
+        return None if given is None or given == "unknown" else given in wanted
+
+    return sex
+
+
+# The request fields each condition of issue 21 depends on alone.
+_AREA_FIELDS: dict[type, tuple[str, ...]] = {
+    ObservationCondition: ("observations", "date_of_service"),
+    BmiCondition: ("observations", "diagnoses", "date_of_service"),
+    StepTherapyCondition: ("step_therapy",),
+    DoseLimitCondition: ("medication", "observations"),
+}
+
+
 def _explained_only(cond: Condition, kb: Knowledge) -> bool:
     """Shapes that imported documents use and the built-in policies do not (a code finer than a
     family, 'unresectable or metastatic', a drug never received, a clinical response, a marker
     read from its parts): the explaining evaluator decides them, so that there is one
     implementation to keep exact."""
     if isinstance(cond, DiagnosisCondition):
-        return cond.extent_or_unresectable or bool(kb.diseases[cond.disease].prefixes)
+        return (
+            cond.extent_or_unresectable
+            or bool(kb.diseases[cond.disease].prefixes)
+            or cond.severities is not None
+        )
     if isinstance(cond, PriorTherapyCondition):
         return bool(cond.not_received)
     if isinstance(cond, DiseaseStatusCondition):
@@ -480,7 +527,7 @@ class CompiledPlan:
         self.thresholds = {
             key: _thresholds(cond.min_years, self._new_memo())
             for key, cond in conditions.items()
-            if isinstance(cond, AgeCondition)
+            if isinstance(cond, AgeCondition) and cond.years_only
         }
         # A number for each leaf's names in generated code; the diagnosis checks only the
         # denial's basis uses come after the tree's nodes.
@@ -526,6 +573,20 @@ class CompiledPlan:
             return _disease_status(cond), ("disease_status",)
         if isinstance(cond, QuestionCondition):
             return (lambda r: None), None
+        if isinstance(cond, SexCondition):
+            return _sex(cond), None
+        if isinstance(cond, AgeCondition) and not cond.years_only:
+            return _age_range(cond), None
+        # The conditions of issue 21 read a few fields each: the explaining evaluator decides,
+        # and for the fast validator's Structs its status is remembered per distinct value of
+        # those fields (the same observations and trials recur across a member's requests).
+        fields = _AREA_FIELDS.get(type(cond))
+        if fields is not None:
+
+            def remembered(r: Any) -> Status:
+                return slow(Facts(r, kb), None)
+
+            return remembered, fields
 
         # Age is inlined by the generator; anything else the explaining evaluator decides.
         def delegated(r: Any) -> Status:
@@ -622,7 +683,7 @@ class CompiledPlan:
         cond = self.plan.conditions[leaf_id]
         i = self.slot[leaf_id]
         fields = self.keys[leaf_id]
-        if isinstance(cond, AgeCondition):
+        if isinstance(cond, AgeCondition) and cond.years_only:
             # A birth date on or before the date's threshold, the threshold once per date.
             env[f"t{i}"], env[f"tf{i}"] = self.thresholds[leaf_id]
             expr = f"(_b <= (t{i}.get(_d) or tf{i}(_d)))"
@@ -638,8 +699,7 @@ class CompiledPlan:
                 # this one is among them.
                 given = "_g"
             expr = (
-                f"(None if (_g := r.attestations) is None"
-                f" else _g[{key}] if {given} else e{i}(r))"
+                f"(None if (_g := r.attestations) is None else _g[{key}] if {given} else e{i}(r))"
             )
         elif memo and fields:
             # The group's statuses, looked up at its first leaf (a tuple: never false).

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from priorauth.engine import measures, steps
 from priorauth.engine.facts import Fact, Facts, Marker
 from priorauth.engine.logic import Status, k_and, k_or
 from priorauth.policy.model import (
     AgeCondition,
     AttestationCondition,
     BiomarkerCondition,
+    BmiCondition,
     ConcurrentTherapyCondition,
     Condition,
     ContinuationCondition,
     DiagnosisCondition,
     DiseaseStatusCondition,
+    DoseLimitCondition,
+    ObservationCondition,
     PrescriberSpecialtyCondition,
     PriorTherapyCondition,
     QuestionCondition,
     SettingCondition,
+    SexCondition,
     StepTherapyCondition,
 )
 from priorauth.policy.tables import (
@@ -41,7 +46,15 @@ Evaluator = Callable[[Facts, Notes], Status]
 def compile_condition(cond: Condition, kb: Knowledge, own_drug: str) -> Evaluator:
     """``own_drug``: the policy's generic, which is never a *concurrent* therapy to itself."""
     if isinstance(cond, AgeCondition):
-        return _age(cond)
+        return _age(cond) if cond.years_only else measures.age(cond)
+    if isinstance(cond, ObservationCondition):
+        return measures.observation(cond)
+    if isinstance(cond, BmiCondition):
+        return measures.bmi(cond, kb)
+    if isinstance(cond, SexCondition):
+        return measures.sex(cond)
+    if isinstance(cond, DoseLimitCondition):
+        return measures.dose_limit(cond)
     if isinstance(cond, DiagnosisCondition):
         return _diagnosis(cond, kb)
     if isinstance(cond, BiomarkerCondition):
@@ -87,6 +100,7 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
     extents = frozenset(c.extents) if c.extents else None
     resectable = c.resectable
     either = c.extent_or_unresectable
+    severities = frozenset(c.severities) if c.severities else None
 
     def diagnosis(f: Facts, notes: Notes) -> Status:
         dxs = f.diagnoses
@@ -109,9 +123,16 @@ def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> Evaluator:
             res: Status = True
             if resectable is not None:
                 res = None if d.resectable is None else d.resectable == resectable
-            found.append(k_and((hist, k_or((ext, res)))) if either else k_and((hist, ext, res)))
+            sev: Status = True
+            if severities is not None:
+                sev = None if d.severity is None else d.severity in severities
+            found.append(
+                k_and((hist, k_or((ext, res)), sev)) if either else k_and((hist, ext, res, sev))
+            )
             if notes is not None:
                 src = f"diagnoses[{d.pos}]"
+                if severities is not None:
+                    notes.append(Fact("severity", d.severity or "not given", f"{src}.severity"))
                 notes.append(Fact("code", f"{d.code} ({kb.describe(d.code)})", f"{src}.code"))
                 if histologies is not None:
                     notes.append(Fact("histology", d.histology or "not given", f"{src}.histology"))
@@ -544,6 +565,8 @@ def _prescriber_specialty(c: PrescriberSpecialtyCondition, kb: Knowledge) -> Eva
 
 
 def _step_therapy(c: StepTherapyCondition, kb: Knowledge) -> Evaluator:
+    if not c.plain or any(d in kb.dose_classes for d in c.drugs):
+        return steps.step_therapy(c, kb)
     terms = _terms(c.drugs, kb)
     outcomes = frozenset(c.outcomes)
     needed = c.min_count

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
+from priorauth.engine.observed import Obs, read_observations
 from priorauth.policy.tables import DrugInfo, Knowledge, norm, norm_code
 from priorauth.request import (
     AnyRequest,
@@ -43,6 +44,7 @@ class Dx(NamedTuple):
     extent: str | None
     extent_source: str
     resectable: bool | None
+    severity: str | None = None
 
 
 class Marker(NamedTuple):
@@ -127,8 +129,13 @@ class Facts:
             else:
                 extent, src = spread, spread_src
             hist = self.kb.histology(d.histology) if d.histology else None
-            out.append(Dx(i, d.code, code[:3], hist, extent, src, d.resectable))
+            out.append(Dx(i, d.code, code[:3], hist, extent, src, d.resectable, d.severity))
         return out
+
+    @lazy
+    def observations(self) -> list[Obs] | None:
+        """Each observation's kind, and its value in the kind's unit."""
+        return read_observations(self.request.observations)
 
     @lazy
     def biomarkers(self) -> list[Marker] | None:

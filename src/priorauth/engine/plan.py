@@ -25,7 +25,6 @@ from priorauth.policy.tables import Knowledge
 Statuses = tuple[Status, ...]
 
 
-
 def group_expression(node: Criterion, index: dict[str, int]) -> str:
     """A group's Kleene status from its children's variables (s<i>), as generated code: ALL is
     False as soon as one child is, True when every one is, else unknown; ONE the other way."""
@@ -34,6 +33,7 @@ def group_expression(node: Criterion, index: dict[str, int]) -> str:
     hit = " or ".join(f"{k} is {decisive}" for k in kids)
     full = " and ".join(f"{k} is {other}" for k in kids)
     return f"{decisive} if ({hit}) else ({other} if ({full}) else None)"
+
 
 class Plan:
     """The initial or renewal requirements of one policy version, ready to evaluate."""

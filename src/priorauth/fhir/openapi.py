@@ -131,9 +131,7 @@ COMPONENTS: dict[str, Any] = {
         "description": "An OAuth 2.0 error (RFC 6749, section 5.2).",
         "required": ["error"],
         "properties": {
-            "error": {
-                "enum": list(OAUTH_ERRORS)
-            },
+            "error": {"enum": list(OAUTH_ERRORS)},
             "error_description": {"type": "string"},
         },
     },

@@ -13,12 +13,15 @@ from pydantic import ValidationError
 from priorauth.errors import PolicyError
 from priorauth.policy.model import (
     BiomarkerCondition,
+    BmiCondition,
     ConcurrentTherapyCondition,
     Criterion,
     DiagnosisCondition,
+    ObservationCondition,
     Policy,
     PriorTherapyCondition,
 )
+from priorauth.policy.observations import load_observations
 from priorauth.policy.tables import Knowledge, load_knowledge, norm, yaml_load, yaml_problem
 
 
@@ -54,6 +57,14 @@ def check_references(policy: Policy, source: str, kb: Knowledge) -> None:
                 raise PolicyError(source, where, f"unknown disease {c.disease!r}")
             if isinstance(c, BiomarkerCondition) and c.disease and c.disease not in kb.diseases:
                 raise PolicyError(source, where, f"unknown disease {c.disease!r}")
+            if isinstance(c, BmiCondition):
+                for key in c.comorbidities:
+                    if key not in kb.diseases:
+                        raise PolicyError(source, where, f"unknown disease {key!r}")
+            if isinstance(c, ObservationCondition):
+                problem = observation_reference(c)
+                if problem is not None:
+                    raise PolicyError(source, where, problem)
             terms: list[str] = []
             if isinstance(c, PriorTherapyCondition):
                 terms = [*c.all_classes, *c.any_classes]
@@ -90,3 +101,15 @@ def builtin_policies() -> list[Policy]:
     for name, text in builtin_policy_files():
         out.append(policy_from_data(yaml_load(text), f"builtin/{name}"))
     return out
+
+
+def observation_reference(c: ObservationCondition) -> str | None:
+    """An observation the table does not know, or a unit that does not convert to its unit."""
+    table = load_observations()
+    key = table.key_of(c.observation)
+    if key is None:
+        return f"unknown observation {c.observation!r} (knowledge/observations.yaml)"
+    kind = table.kind(key)
+    if c.unit is not None and c.change != "percent" and kind.factor(c.unit) is None:
+        return f"unit {c.unit!r} does not convert to {kind.unit or 'a score'} ({kind.name})"
+    return None

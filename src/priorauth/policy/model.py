@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Extent = Literal["localized", "locally_advanced", "metastatic"]
+Severity = Literal["mild", "moderate", "severe"]
 
 
 class _Model(BaseModel):
@@ -18,10 +19,21 @@ class _Model(BaseModel):
 
 
 class AgeCondition(_Model):
-    """The member is at least ``min_years`` old on the date of service."""
+    """The member's age on the date of service, in completed years or months, bounds included:
+    "18 years of age or older" is ``min_years: 18``; "12 to 17 years" is ``min_years: 12,
+    max_years: 17`` (up to the day before the 18th birthday); "6 months of age or older" is
+    ``min_months: 6``."""
 
     type: Literal["age"]
-    min_years: int = Field(ge=0)
+    min_years: int = Field(default=0, ge=0)
+    max_years: int | None = Field(default=None, ge=0)
+    min_months: int | None = Field(default=None, ge=0)
+    max_months: int | None = Field(default=None, ge=0)
+
+    @property
+    def years_only(self) -> bool:
+        """Only a minimum in years: the shape every policy had before ranges and months."""
+        return self.max_years is None and self.min_months is None and self.max_months is None
 
 
 class DiagnosisCondition(_Model):
@@ -37,6 +49,10 @@ class DiagnosisCondition(_Model):
         default=False,
         description="true: one of ``extents`` OR unresectable is enough ('unresectable or "
         "metastatic'), rather than both",
+    )
+    severities: list[Severity] | None = Field(
+        default=None,
+        description="accepted severities ('moderate-to-severe': [moderate, severe]); absent: any",
     )
 
 
@@ -150,12 +166,27 @@ StepOutcome = Literal["failure", "intolerance", "contraindication"]
 
 class StepTherapyCondition(_Model):
     """Step therapy: at least ``min_count`` of ``drugs`` (drug names or classes) tried, each
-    with one of the accepted ``outcomes`` (request field ``step_therapy``)."""
+    with one of the accepted ``outcomes`` (request field ``step_therapy``). A failure counts
+    only after ``min_days`` at ``min_daily_dose_mg`` or more (an intolerance or a
+    contraindication counts however short the trial); with ``different_classes``, the drugs
+    counted must come from as many different classes of ``drugs``."""
 
     type: Literal["step_therapy"]
     drugs: list[str] = Field(min_length=1)
     outcomes: list[StepOutcome] = Field(min_length=1)
     min_count: int = Field(default=1, ge=1)
+    min_days: int | None = Field(default=None, ge=1, description="'at least 8 weeks': 56")
+    min_daily_dose_mg: float | None = Field(default=None, gt=0)
+    different_classes: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """No duration, dose, class or dose-defined class: the shape before issue 21."""
+        return (
+            self.min_days is None
+            and self.min_daily_dose_mg is None
+            and not (self.different_classes)
+        )
 
 
 class ContinuationCondition(_Model):
@@ -164,6 +195,91 @@ class ContinuationCondition(_Model):
 
     type: Literal["continuation"]
     excludes_samples: bool = False
+
+
+Comparison = Literal[">=", ">", "<", "<=", "between"]
+
+
+class ObservationCondition(_Model):
+    """A lab result, measurement, score or count (``observations[]``) compared with ``value``
+    (and ``upper`` for ``between``, both included), stated in ``unit`` (absent: the unit of the
+    observations table). The latest value decides; with ``within_days``, the latest measured in
+    the ``within_days`` days up to the date of service. ``count``: that many values, on
+    different days, meet the comparison ("two values below 300 ng/dL on separate days").
+    ``morning``: measured before noon. ``change``: the comparison is on the change from the
+    earliest value to the latest, in percent of the earliest or in the unit."""
+
+    type: Literal["observation"]
+    observation: str = Field(description="a key, name or LOINC code of the observations table")
+    op: Comparison
+    value: float
+    upper: float | None = None
+    unit: str | None = None
+    within_days: int | None = Field(default=None, ge=0)
+    count: int = Field(default=1, ge=1)
+    morning: bool = False
+    change: Literal["percent", "absolute"] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ObservationCondition:
+        if (self.op == "between") != (self.upper is not None):
+            raise ValueError("upper is given with op: between, and only then")
+        if self.upper is not None and self.upper < self.value:
+            raise ValueError("upper is below value")
+        if self.change is not None and self.count != 1:
+            raise ValueError("a change from baseline compares one change: count must be 1")
+        return self
+
+
+class BmiCondition(_Model):
+    """BMI of at least ``min`` or, with one of the ``comorbidities`` (disease keys), at least
+    ``min_with_comorbidity``. The BMI is the latest given (``within_days`` of the date of
+    service when set), else computed from the latest body weight and height, else read from a
+    BMI diagnosis code (Z68) whose range settles it."""
+
+    type: Literal["bmi"]
+    min: float = Field(gt=0)
+    min_with_comorbidity: float | None = Field(default=None, gt=0)
+    comorbidities: list[str] = []
+    within_days: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _alternative(self) -> BmiCondition:
+        if (self.min_with_comorbidity is None) != (not self.comorbidities):
+            raise ValueError("min_with_comorbidity and comorbidities go together")
+        return self
+
+
+class SexCondition(_Model):
+    """The member's sex (``member.sex``) is one of ``sexes``."""
+
+    type: Literal["sex"]
+    sexes: list[Literal["female", "male"]] = Field(min_length=1)
+
+
+class DoseLimitCondition(_Model):
+    """The requested dose (strength_mg x quantity / days_supply) is at most ``max_mg_per_week``
+    and/or ``max_mg_per_kg_per_day`` / ``max_mg_per_kg_per_week`` of the latest body weight."""
+
+    type: Literal["dose_limit"]
+    max_mg_per_day: float | None = Field(default=None, gt=0)
+    max_mg_per_week: float | None = Field(default=None, gt=0)
+    max_mg_per_kg_per_day: float | None = Field(default=None, gt=0)
+    max_mg_per_kg_per_week: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> DoseLimitCondition:
+        if all(
+            v is None
+            for v in (
+                self.max_mg_per_day,
+                self.max_mg_per_week,
+                self.max_mg_per_kg_per_day,
+                self.max_mg_per_kg_per_week,
+            )
+        ):
+            raise ValueError("needs a limit: max_mg_per_day, max_mg_per_week or a per-kg one")
+        return self
 
 
 class QuestionCondition(_Model):
@@ -184,6 +300,10 @@ Condition = Annotated[
     | PrescriberSpecialtyCondition
     | StepTherapyCondition
     | ContinuationCondition
+    | ObservationCondition
+    | BmiCondition
+    | SexCondition
+    | DoseLimitCondition
     | QuestionCondition,
     Field(discriminator="type"),
 ]

@@ -114,6 +114,8 @@ class Knowledge:
     gene_full_names: dict[str, str] = field(default_factory=dict)
     # how prescribers' specialties are written -> the specialty keys it counts as
     specialty_aliases: dict[str, frozenset[str]] = field(default_factory=dict)
+    # a class defined by the daily dose (high-intensity statin) -> generic -> least mg a day
+    dose_classes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The same few names recur across requests: each one, normalized, is worked out once.
@@ -231,7 +233,7 @@ class Knowledge:
         return procedure_named(self, key)
 
     def is_class(self, name: str) -> bool:
-        return any(name in d.classes for d in self.drugs.values())
+        return name in self.dose_classes or any(name in d.classes for d in self.drugs.values())
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are): several times faster than the
@@ -269,14 +271,39 @@ def _description(code: str) -> str | None:
         return None
 
 
+_BMI_RANGE = re.compile(
+    r"Body mass index \[BMI\] (?:(\d+(?:\.\d)?)-(\d+(?:\.\d)?)|(\d+(?:\.\d)?) or less"
+    r"|(\d+(?:\.\d)?) or greater), adult"
+)
+
+
+def bmi_range(code: str) -> tuple[float, float] | None:
+    """The adult BMI range a Z68 code states (Z68.30: 30.0 to 30.9; Z68.45: 70 or greater),
+    read from the code's ICD-10-CM description; None for other codes (pediatric percentiles
+    included)."""
+    c = norm_code(code)
+    if not c.startswith("Z68"):
+        return None
+    m = _BMI_RANGE.fullmatch(_describe(c) or "")
+    if m is None:
+        return None
+    low, high, at_most, at_least = m.groups()
+    if at_most is not None:
+        return (0.0, float(at_most) + 0.09)
+    if at_least is not None:
+        return (float(at_least), float("inf"))
+    # "30.0-30.9": every BMI written to one decimal in it, so below 31.0.
+    return (float(low), float(high) + 0.09)
+
+
 def is_icd10cm_code(code: str) -> bool:
     """Whether ``code`` (with or without the dot) is in the ICD-10-CM code set."""
     return _describe(norm_code(code)) is not None
 
 
 # Further tables merged into the main ones (one file per field, to keep each one reviewable).
-DRUG_FILES = ("drugs.yaml", "targeted_oncology.yaml", "immunology.yaml")
-DIAGNOSIS_FILES = ("diagnoses.yaml", "disease_catalog.yaml")
+DRUG_FILES = ("drugs.yaml", "targeted_oncology.yaml", "immunology.yaml", "areas.yaml")
+DIAGNOSIS_FILES = ("diagnoses.yaml", "disease_catalog.yaml", "areas_diagnoses.yaml")
 TEST_FILES = ("tests.yaml", "biomarkers.yaml")
 
 
@@ -418,7 +445,15 @@ def load_knowledge() -> Knowledge:
         for name in [key, *sp.get("names", [])]:
             specialty_aliases[norm(name)] = counts
 
+    dose_classes: dict[str, dict[str, float]] = {}
+    for cls, doses in (rx.get("dose_classes") or {}).items():
+        for generic in doses:
+            if generic not in drugs:
+                raise PolicyError("knowledge", f"dose_classes.{cls}.{generic}", "unknown drug")
+        dose_classes[cls] = {g: float(mg) for g, mg in doses.items()}
+
     return Knowledge(
+        dose_classes=dose_classes,
         alteration_aliases=alteration_aliases,
         class_aliases=class_aliases,
         strengths=strengths,
