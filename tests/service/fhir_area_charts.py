@@ -310,7 +310,9 @@ def morning_testosterone(claim_id: str = "TST-0001") -> dict[str, Any]:
         order(
             {
                 "medicationCodeableConcept": {
-                    "text": "testosterone cypionate 200 MG/ML Injectable Solution"
+                    # RxNorm's branded drug name: the brand names the policy.
+                    "text": "testosterone cypionate 200 MG/ML Injectable Solution "
+                    "[Depo-Testosterone]"
                 }
             },
             {"value": 100, "unit": "mg", "system": UCUM, "code": "mg"},

@@ -271,6 +271,7 @@ def _sign_request(c: dict[str, Any], prefetch: bool = True) -> dict[str, Any]:
                 ],
             },
             "procedures": {"resourceType": "Bundle", "type": "searchset"},
+            "vitalSigns": {"resourceType": "Bundle", "type": "searchset"},
         }
     return body
 
