@@ -1,8 +1,8 @@
 """Policies of three areas decided on FHIR charts end to end: PAS `$submit` on a GLP-1 chart with
 a BMI, an asthma chart with blood eosinophils, a testosterone chart with two morning values and
 the member's sex; what is missing pends naming the observation; DTR asks for the observations the
-criteria compare, prefilled from the chart, and its answers decide. The policies are the
-condition types' own test table (tests/conditions/areas.yaml) put in policy files. Runs on SQLite
+criteria compare, prefilled from the chart, and its answers decide. The policies are
+tests/area_policies.py's, built from the condition types' own test table. Runs on SQLite
 and PostgreSQL."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from area_policies import write_policies
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
@@ -27,57 +27,17 @@ from fhir_area_charts import (
     with_changed,
 )
 from service_support import SUBMITTER, FakeClock
-from test_conditions_areas import POLICY, TABLE
 
 from priorauth.server import create_app
 from priorauth.service.config import Settings
 
 FHIR = {**SUBMITTER, "Content-Type": "application/fhir+json"}
-# Each drug's initial requirements: the named conditions of the table, all of them.
-AREAS = {
-    "wegovy": ("9.21.101", "Wegovy", "semaglutide", [2.4], "pen", ["bmi_30_or_27", "weekly_2_4"]),
-    "nucala": ("9.21.102", "Nucala", "mepolizumab", [100], "autoinjector", ["eos_150"]),
-    "depo": (
-        "9.21.103",
-        "Depo-Testosterone",
-        "testosterone cypionate",
-        [200],
-        "vial",
-        ["male", "two_low_morning_t"],
-    ),
-}
-
-
-def policy_file(folder: Path, key: str) -> None:
-    number, brand, generic, strengths, form, names = AREAS[key]
-    data = copy.deepcopy(POLICY)
-    data.update(number=number, title=f"{brand} ({generic})")
-    data["drug"] = {"brand": brand, "generic": generic, "strengths_mg": strengths, "form": form}
-    data["requirements"] = {
-        "initial": {
-            "id": "initial",
-            "text": "Prior-Approval Requirements",
-            "all": [
-                {
-                    "id": f"initial.{n}",
-                    "text": n.replace("_", " "),
-                    "condition": TABLE["conditions"][n],
-                }
-                for n in names
-            ],
-        },
-        "renewal": {"id": "renewal", "text": "Renewal", "condition": {"type": "question"}},
-    }
-    (folder / f"{key}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 @pytest.fixture
 def areas_client(app_db_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[TestClient]:
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    for key in AREAS:
-        policy_file(folder, key)
-    settings = Settings(database_url=app_db_url, demo_keys=True, policies=str(folder))
+    policies = write_policies(tmp_path / "policies")
+    settings = Settings(database_url=app_db_url, demo_keys=True, policies=policies)
     app: FastAPI = create_app(settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

@@ -1,16 +1,23 @@
 """The workbench's facts of every therapeutic area, in a real browser (Debian's Chromium): the
 submitter gives the member's sex, observations with units and dates (adding and removing rows),
 the diagnosis' severity, the drugs tried before with their dates, days and doses, and the
-strength as written with its form; the case page shows them all. axe-core checks each page."""
+strength as written with its form; the case page shows them all. A pend that asks for a BMI is
+answered with the value, its unit and date, and the letter names the BMI the approval rests on.
+axe-core checks each page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
+from area_policies import write_policies
 from playwright.sync_api import expect
 from test_web_browser import ARGS, CHROMIUM, SHOTS, Site
-from web_support import FakeClock, make_app, serve
+from web_support import FakeClock, pdf_text, serve
+
+from priorauth.server import create_app
+from priorauth.service.config import Settings
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)"
@@ -23,7 +30,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     clock = FakeClock()
-    app = make_app(f"sqlite:///{tmp_path_factory.mktemp('web-areas')}/pa.db", clock)
+    folder = tmp_path_factory.mktemp("web-areas")
+    settings = Settings(
+        database_url=f"sqlite:///{folder}/pa.db",
+        demo_keys=True,
+        policies=write_policies(folder / "policies"),
+    )
+    app = create_app(settings, clock=clock)
     with serve(app) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -127,3 +140,44 @@ def test_enter_in_a_field_submits_the_request_not_a_row_button(site: Site) -> No
     _fill_request(page, "EX-0803")
     page.get_by_label("Member id").press("Enter")
     expect(page.get_by_text("The request is submitted.")).to_be_visible()
+
+
+def test_a_pend_for_a_bmi_is_answered_with_the_value_and_the_letter_names_it(
+    site: Site,
+) -> None:
+    request = {
+        "kind": "initial",
+        "date_of_service": "2026-06-15",
+        "member": {"id": "EX-0810", "birth_date": "1979-04-02", "sex": "female"},
+        "medication": {
+            "name": "Wegovy",
+            "strength_mg": 2.4,
+            "quantity": 4,
+            "days_supply": 28,
+            "strength": "2.4 mg/0.75 mL",
+            "form": "pen",
+        },
+        "diagnoses": [{"code": "E66.811"}],
+    }
+    case = site.api("POST", "/cases", "demo-submitter-key", json=request)
+    assert case["status"] == "pended"
+    page = site.sign_in("demo-submitter-key")
+    page.goto(f"{site.base}/ui/cases/{case['id']}")
+    question = page.locator("fieldset.question").filter(has_text="BMI")
+    expect(question).to_contain_text("Give the BMI and the date it was measured")
+    expect(question.get_by_label("BMI: unit")).to_have_value("kg/m2")
+    question.get_by_label("BMI: value").fill("32.4")
+    question.get_by_label("BMI: date measured").fill("2026-06-01")
+    site.check(page, "areas-pend-asks-bmi")
+    page.get_by_role("button", name="Send the answers").click()
+    expect(page.get_by_text("Your answers were recorded")).to_be_visible()
+    expect(page.locator(".summary .status")).to_have_text("approved")
+    bmi = page.locator("table.observations tbody tr").filter(has_text="BMI")
+    expect(bmi).to_contain_text("32.4 kg/m2")
+    expect(bmi).to_contain_text("yes: initial.bmi_30_or_27")
+    site.check(page, "areas-approved-on-bmi")
+
+    href = page.get_by_role("link", name=re.compile("decision letter")).get_attribute("href")
+    letter = pdf_text(page.request.get(site.base + str(href)).body())
+    assert "Results and measurements this decision relied on" in letter
+    assert "32.4 kg/m2, measured 2026-06-01" in letter

@@ -16,13 +16,8 @@ from priorauth.errors import NoPolicyError
 from priorauth.fhir import prepopulate
 from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, patient_of
 from priorauth.fhir.outcome import FhirError
-from priorauth.policy.model import (
-    BiomarkerCondition,
-    BmiCondition,
-    DoseLimitCondition,
-    ObservationCondition,
-    Policy,
-)
+from priorauth.policy.asked import observations_compared
+from priorauth.policy.model import BiomarkerCondition, Policy
 from priorauth.policy.observations import load_observations
 from priorauth.service.workflow import Service
 
@@ -72,22 +67,11 @@ _EXPRESSIONS: WeakKeyDictionary[
 
 
 def _observation_groups(plan: Plan) -> list[dict[str, Any]]:
-    """A group per observation the criteria compare (a BMI may also be worked out from the body
-    weight and height; a dose per kg needs the weight), in the policy's order."""
+    """A group per observation the criteria compare, in the policy's order."""
     table = load_observations()
     keys: list[str] = []
     for node in plan.order:
-        c = node.condition
-        named: list[str | None] = []
-        if isinstance(c, ObservationCondition):
-            named = [table.key_of(c.observation)]
-        elif isinstance(c, BmiCondition):
-            named = ["bmi", "body_weight", "body_height"]
-        elif isinstance(c, DoseLimitCondition) and (
-            c.max_mg_per_kg_per_day or c.max_mg_per_kg_per_week
-        ):
-            named = ["body_weight"]
-        keys += [k for k in named if k and k in table.kinds and k not in keys]
+        keys += [k for k in observations_compared(node.condition) if k not in keys]
     groups = []
     for key in keys:
         kind = table.kind(key)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from priorauth.engine.engine import Engine
+from priorauth.policy.asked import observations_compared
 from priorauth.policy.model import Policy
 from priorauth.policy.observations import load_observations
 
@@ -103,6 +104,27 @@ def observation_label(obs: dict[str, Any]) -> str:
         return str(obs["name"])
     kind = load_observations().find(obs.get("code"), None)
     return kind.name if kind is not None else f"LOINC {obs.get('code')}"
+
+
+def observations_asked(
+    engine: Engine, det: dict[str, Any], question_ids: list[str]
+) -> dict[str, list[dict[str, str]]]:
+    """Question id -> the observations (key, name, unit) its criterion compares: the answer
+    form asks for their values, units and dates beside the yes or no."""
+    policy = policy_version(engine, det["policy"]["number"], det["policy"]["effective_date"])
+    if policy is None:
+        return {}
+    wanted = set(question_ids)
+    table = load_observations()
+    out: dict[str, list[dict[str, str]]] = {}
+    for root in (policy.requirements.initial, policy.requirements.renewal):
+        for node in root.walk():
+            keys = observations_compared(node.condition) if node.id in wanted else []
+            if keys:
+                out[node.id] = [
+                    {"key": k, "name": table.kind(k).name, "unit": table.kind(k).unit} for k in keys
+                ]
+    return out
 
 
 def relied_observations(node: dict[str, Any]) -> dict[int, str]:
