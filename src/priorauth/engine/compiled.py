@@ -22,6 +22,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from priorauth.engine.compiled_measures import (
+    bmi_leaf,
+    dose_limit_leaf,
+    observation_leaf,
+    simple_observation,
+)
 from priorauth.engine.conditions import Evaluator, Term, _terms, biomarker_rule
 from priorauth.engine.facts import Facts, age_in_years
 from priorauth.engine.logic import Status
@@ -465,9 +471,7 @@ def _sex(c: SexCondition) -> FastLeaf:
 # The request fields each condition of issue 21 depends on alone.
 _AREA_FIELDS: dict[type, tuple[str, ...]] = {
     ObservationCondition: ("observations", "date_of_service"),
-    BmiCondition: ("observations", "diagnoses", "date_of_service"),
     StepTherapyCondition: ("step_therapy",),
-    DoseLimitCondition: ("medication", "observations"),
 }
 
 
@@ -577,6 +581,13 @@ class CompiledPlan:
             return _sex(cond), None
         if isinstance(cond, AgeCondition) and not cond.years_only:
             return _age_range(cond), None
+        # Observations seldom recur whole: decided afresh, from spellings remembered.
+        if isinstance(cond, ObservationCondition) and simple_observation(cond):
+            return observation_leaf(cond), None
+        if isinstance(cond, BmiCondition):
+            return bmi_leaf(cond, kb, slow), None
+        if isinstance(cond, DoseLimitCondition):
+            return dose_limit_leaf(cond, kb, slow), None
         # The conditions of issue 21 read a few fields each: the explaining evaluator decides,
         # and for the fast validator's Structs its status is remembered per distinct value of
         # those fields (the same observations and trials recur across a member's requests).

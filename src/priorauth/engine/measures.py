@@ -23,7 +23,7 @@ from priorauth.policy.model import (
     ObservationCondition,
     SexCondition,
 )
-from priorauth.policy.observations import ObservationKind, load_observations
+from priorauth.policy.observations import ObservationKind, ObservationTable, load_observations
 from priorauth.policy.tables import Knowledge, bmi_range, norm_code
 from priorauth.policy.units import factor
 
@@ -61,8 +61,9 @@ def _shown(kind: ObservationKind, value: float) -> str:
     return f"{round(value, 3):g} {kind.unit}".strip()
 
 
-def observation(c: ObservationCondition) -> Evaluator:
-    table = load_observations()
+def comparison(c: ObservationCondition, table: ObservationTable) -> Callable[[float], bool]:
+    """The criterion's comparison on a value in the observation's unit (the criterion's own
+    unit converted once; a change in percent has no unit)."""
     key = table.key_of(c.observation)
     if key is None:
         raise ValueError(f"observation: {c.observation!r} is not in the observations table")
@@ -73,7 +74,14 @@ def observation(c: ObservationCondition) -> Evaluator:
         if got is None:
             raise ValueError(f"unit: {c.unit!r} does not convert to {kind.unit} ({kind.name})")
         scale = got
-    test = _compare(c.op, c.value * scale, None if c.upper is None else c.upper * scale)
+    return _compare(c.op, c.value * scale, None if c.upper is None else c.upper * scale)
+
+
+def observation(c: ObservationCondition) -> Evaluator:
+    table = load_observations()
+    test = comparison(c, table)
+    key = table.key_of(c.observation)
+    kind = table.kind(key or "")
     days, count, morning, change = c.within_days, c.count, c.morning, c.change
 
     def observation(f: Facts, notes: Notes) -> Status:

@@ -23,7 +23,7 @@ class Obs(NamedTuple):
 
 
 @lru_cache(maxsize=4096)
-def _read_kind(code: str | None, name: str | None, unit: str | None) -> tuple[str | None, float]:
+def read_kind(code: str | None, name: str | None, unit: str | None) -> tuple[str | None, float]:
     kind = load_observations().find(code, name)
     if kind is None:
         return None, 1.0
@@ -35,7 +35,7 @@ def read_observations(given: Sequence[Observation | FastObservation] | None) -> 
         return None
     out = []
     for i, o in enumerate(given):
-        key, f = _read_kind(o.code, o.name, o.unit)
+        key, f = read_kind(o.code, o.name, o.unit)
         when = observed_on(o.date)
         at = when if isinstance(when, dt.datetime) else None
         day = when.date() if isinstance(when, dt.datetime) else when

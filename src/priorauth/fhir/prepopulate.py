@@ -116,6 +116,8 @@ def criterion_expression(condition: Condition | None, kb: Knowledge, own_drug: s
     """The FHIRPath that answers a criterion from the chart, or None when no expression can
     (an attestation, a question only the prescriber answers, a rule on progression or dates)."""
     if isinstance(condition, AgeCondition):
+        if not condition.years_only:
+            return None  # a range or months: not prepopulated (yet), asked
         return f"%patient.birthDate <= today() - {condition.min_years} years"
     if isinstance(condition, DiagnosisCondition):
         return _diagnosis(condition, kb)
@@ -129,7 +131,7 @@ def criterion_expression(condition: Condition | None, kb: Knowledge, own_drug: s
 
 
 def _diagnosis(c: DiagnosisCondition, kb: Knowledge) -> str | None:
-    if c.resectable is not None or c.extent_or_unresectable:
+    if c.resectable is not None or c.extent_or_unresectable or c.severities is not None:
         return None
     disease = kb.diseases[c.disease]
     starts = sorted(disease.families) + sorted(p.replace(".", "") for p in disease.prefixes)
