@@ -208,3 +208,50 @@ def test_a_dtr_answer_in_a_unit_that_does_not_convert_names_the_answer(
     assert expression.startswith(f"Bundle.entry[{len(bundle['entry']) - 1}].resource.item[")
     assert expression.endswith(".answer[0].valueQuantity.unit")
     assert entry_index(full, "bmi-1") > 0
+
+
+def _next(client: TestClient, qr: dict[str, Any]) -> dict[str, Any]:
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "questionnaire-response", "resource": qr}],
+    }
+    r = client.post("/fhir/Questionnaire/$next-question", json=params, headers=FHIR)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def test_the_adaptive_form_asks_for_the_bmi_and_completes_once_it_is_given(
+    areas_client: TestClient,
+) -> None:
+    full = glp1_weight()
+    chart = [
+        e["resource"]
+        for e in full["entry"][1:]
+        if e["resource"]["resourceType"] != "Observation"
+    ]
+    qr: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "in-progress",
+        "questionnaire": "http://testserver/fhir/Questionnaire/pa-9.21.101-2026-01-01-initial",
+        "contained": chart,
+    }
+    step = _next(areas_client, qr)
+    assert step["status"] == "in-progress"
+    shown = set(_items(step["contained"][0]["item"]))
+    assert {"observation.39156-5.value", "observation.39156-5.date"} <= shown
+    step["item"] = [
+        *(step.get("item") or []),
+        {
+            "linkId": "observation.39156-5",
+            "item": [
+                {
+                    "linkId": "observation.39156-5.value",
+                    "answer": [{"valueQuantity": {"value": 31, "unit": "kg/m2"}}],
+                },
+                {"linkId": "observation.39156-5.date", "answer": [{"valueDate": "2026-06-01"}]},
+            ],
+        },
+    ]
+    done = _next(areas_client, step)
+    assert done["status"] == "completed"
