@@ -270,3 +270,13 @@ def test_a_new_observation_for_a_pended_claim_is_added_to_its_case(client: TestC
     assert stored["observations"] == [
         {"code": "39156-5", "name": "BMI", "value": 27.5, "unit": "kg/m2", "date": "2026-06-10"}
     ]
+
+
+def test_the_unit_of_a_dose_names_the_form_when_nothing_else_does() -> None:
+    def plain(res: dict[str, Any]) -> None:
+        res["medicationCodeableConcept"] = {"text": "mepolizumab 100 MG/ML"}
+        res["dispenseRequest"]["quantity"] = {"value": 1}
+
+    med = mapped(with_changed(asthma_eosinophils(), "order-1", plain))["medication"]
+    assert med["form"] == "pen"
+    assert med["strength"] == "100 mg/mL"

@@ -100,7 +100,7 @@ def test_observations_severity_and_trials_go_in_and_show_with_units_and_dates(
 
     summary = page.locator(".summary")
     expect(summary).to_contain_text("sex male")
-    expect(summary).to_contain_text("(120 mg), 240 tablets per 30 days")
+    expect(summary).to_contain_text("Lumakras 120 mg, 240 tablets per 30 days")
     expect(summary).to_contain_text("C34.31 (severe)")
     rows = page.locator("table.observations tbody tr")
     expect(rows).to_have_count(2)

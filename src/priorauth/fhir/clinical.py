@@ -375,13 +375,19 @@ def dose_form(
 ) -> str | None:
     """The form the quantity counts (tablet, pen, vial, actuation, mL...): the unit of the
     dispensed quantity when it names one (it is what the quantity counts), else the Medication's
-    form, else the words of the drug's name."""
+    form, else the words of the drug's name, else the unit of a dose."""
     quantity = (order.get("dispenseRequest") or {}).get("quantity") or {}
     unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
     if unit.lower() in _QUANTITY_UNITS:
         return _QUANTITY_UNITS[unit.lower()]
     texts = [str(quantity.get("unit") or "").lower()]
     texts += [_words((medication or {}).get("form")), _words(concept)]
+    # Last, the unit of a dose ("1 pen every 4 weeks").
+    texts += [
+        str((rate.get("doseQuantity") or {}).get("unit") or "").lower()
+        for dosage in order.get("dosageInstruction") or []
+        for rate in dosage.get("doseAndRate") or []
+    ]
     for text in texts:
         for pattern, form in _FORM_WORDS:
             if text and pattern.search(text):
