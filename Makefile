@@ -33,10 +33,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
-# The engine side by side with the tightest hand-written rule, then the batch command;
+# The engine side by side with the tightest hand-written rule (Lumakras, then a mixed workload of
+# other areas: weight management, a PCSK9 inhibitor, testosterone), then the batch command;
 # figures go to var/bench/ (outside the tracked tree).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_areas.py
 	$(BIN)/python bench/bench_batch.py
 
 bench-batch: $(STAMP)

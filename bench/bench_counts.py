@@ -42,17 +42,29 @@ PAIRS = {
 }
 
 
-def inner(case: str, n: int, reps: int) -> None:
+def inner(case: str, n: int, reps: int, which: str) -> None:
     """Decide the workload ``reps`` times over with one case (run under valgrind)."""
     sys.path.insert(0, str(HERE))
-    import tight
-    import workload
-
     from priorauth import Engine
     from priorauth.request import read_dict, read_json
 
+    if which == "areas":
+        import tight_areas as tight
+        import workload_areas as workload
+        import yaml
+
+        from priorauth.policy.load import policy_from_data
+
+        policies = HERE / "areas" / "policies.yaml"
+        engine = Engine(
+            [policy_from_data(d, "areas") for d in yaml.safe_load(policies.read_text())]
+        )
+    else:
+        import tight
+        import workload
+
+        engine = Engine()
     wl = workload.generate(n, 1)
-    engine = Engine()
     validated = [read_dict(d) for d in wl.requests]
 
     def rule_dict(d: Any) -> Any:
@@ -80,7 +92,7 @@ def inner(case: str, n: int, reps: int) -> None:
             decide(item)
 
 
-def counted(case: str, n: int, reps: int) -> tuple[int, int]:
+def counted(case: str, n: int, reps: int, which: str) -> tuple[int, int]:
     """(instructions, first-level data read misses) of one run under cachegrind."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     out = subprocess.run(
@@ -97,6 +109,8 @@ def counted(case: str, n: int, reps: int) -> tuple[int, int]:
             str(n),
             "--reps",
             str(reps),
+            "--workload",
+            which,
         ],
         capture_output=True,
         text=True,
@@ -120,19 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "counts.json")
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     ap.add_argument("--reps", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--workload",
+        choices=("lumakras", "areas"),
+        default="lumakras",
+        help="Lumakras (bench_engine.py's) or the mixed workload of other areas (bench_areas.py's)",
+    )
     args = ap.parse_args(argv)
     if args.inner:
-        inner(args.inner, args.n, args.reps)
+        inner(args.inner, args.n, args.reps, args.workload)
         return 0
     if shutil.which("valgrind") is None:
         print("bench_counts: valgrind is not installed (Debian: apt-get install valgrind)")
         return 2
 
     per_request: dict[str, dict[str, float]] = {}
-    print(f"priorauth bench-counts: {args.n:,} Lumakras requests (seed 1), under cachegrind")
+    what = "Lumakras" if args.workload == "lumakras" else "other areas'"
+    print(f"priorauth bench-counts: {args.n:,} {what} requests (seed 1), under cachegrind")
     print(f"{'case':<12}  {'instructions':>12}  {'D1 read misses':>14}   (per request)")
     for case in args.cases.split(","):
-        once, thrice = counted(case, args.n, 1), counted(case, args.n, 3)
+        once = counted(case, args.n, 1, args.workload)
+        thrice = counted(case, args.n, 3, args.workload)
         decided = 2 * args.n
         got = {
             "instructions": (thrice[0] - once[0]) / decided,

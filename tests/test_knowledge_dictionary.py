@@ -21,6 +21,8 @@ SAME = {
     "teysuno": "tegafur with gimeracil and oteracil: the dictionary names another of its parts",
     "onivyde": "liposomal irinotecan, which the dictionary calls irinotecan lipid complex",
     "calcipotriol": "the British name of calcipotriene",
+    "synthroid": "levothyroxine, which the dictionary calls thyroxine",
+    "unithroid": "levothyroxine, which the dictionary calls thyroxine",
 }
 
 

@@ -498,9 +498,43 @@ def _checks_pass(r: FastRequest) -> bool:
     m = r.medication
     if m.strength is not None and strength_problem(m.strength) is not None:
         return False
-    if r.observations is None and r.step_therapy is None:
-        return True
-    return facts_problem(r) is None
+    obs = r.observations
+    if obs:
+        for o in obs:
+            if (o.code, o.name, o.unit) not in _good_observations or (
+                o.date is not None and o.date not in _good_dates
+            ):
+                return _observations_pass(obs)
+    trials = r.step_therapy
+    if trials:
+        for t in trials:
+            if t.start is not None and t.end is not None and t.start > t.end:
+                return False
+    return True
+
+
+_good_observations: set[tuple[str | None, str | None, str | None]] = set()
+_good_dates: set[str] = set()
+
+
+def _observations_pass(obs: tuple[FastObservation, ...]) -> bool:
+    """Each (code, name, unit) and date text checked once, then remembered as good (a bounded
+    number of them)."""
+    for o in obs:
+        spelled = (o.code, o.name, o.unit)
+        if spelled not in _good_observations:
+            if observation_problem(*spelled) is not None:
+                return False
+            if len(_good_observations) >= 65536:
+                _good_observations.clear()
+            _good_observations.add(spelled)
+        if o.date is not None and o.date not in _good_dates:
+            if _observed_on(o.date) is None:
+                return False
+            if len(_good_dates) >= 65536:
+                _good_dates.clear()
+            _good_dates.add(o.date)
+    return True
 
 
 def read_dict(data: dict[str, Any]) -> AnyRequest:

@@ -101,18 +101,20 @@ class Memo:
 
 
 class _CodeInfo:
-    """ICD-10-CM code as written -> (family, the extent the code says by itself)."""
+    """ICD-10-CM code as written -> (family, the extent the code says by itself, the code
+    without its dot, for diseases named by codes finer than a family)."""
 
     def __init__(self, kb: Knowledge, memo: Memo) -> None:
-        self.memo: dict[str, tuple[str, str | None]] = memo.table
+        self.memo: dict[str, tuple[str, str | None, str]] = memo.table
         self.remember = memo.remember
         self.extent_codes = kb.extent_codes
 
-    def __call__(self, code: str) -> tuple[str, str | None]:
+    def __call__(self, code: str) -> tuple[str, str | None, str]:
         got = self.memo.get(code)
         if got is None:
-            family = norm_code(code)[:3]
-            got = (family, self.extent_codes.get(family))
+            whole = norm_code(code)
+            family = whole[:3]
+            got = (family, self.extent_codes.get(family), whole)
             self.remember(code, got)
         return got
 
@@ -132,9 +134,11 @@ def _diagnosis(
 ) -> FastLeaf:
     disease = kb.diseases[c.disease]
     families = disease.families
+    prefixes = disease.prefixes
     histologies = disease.histologies
     extents = frozenset(c.extents) if c.extents else None
     resectable = c.resectable
+    severities = frozenset(c.severities) if c.severities is not None else None
     hists = new_memo()
     hist_memo: dict[str, str] = hists.table
 
@@ -149,7 +153,9 @@ def _diagnosis(
         spread_done = False
         for d in dxs:
             code_info = known.get(d.code) or info(d.code)
-            if code_info[0] not in families:
+            if code_info[0] not in families and not (
+                prefixes and code_info[2].startswith(prefixes)
+            ):
                 continue
             s: Status = True
             if histologies is not None:
@@ -177,6 +183,12 @@ def _diagnosis(
                 if res is None:
                     s = None
                 elif res != resectable:
+                    continue
+            if severities is not None:
+                severity = d.severity
+                if severity is None:
+                    s = None
+                elif severity not in severities:
                     continue
             if s is True:
                 return True
@@ -391,12 +403,19 @@ def _attestation(c: AttestationCondition, kb: Knowledge, slow: Evaluator) -> Fas
 def _disease_status(c: DiseaseStatusCondition) -> FastLeaf:
     check_p = c.no_progression
     check_t = c.no_unacceptable_toxicity
+    check_r = c.positive_response
 
     def disease_status(r: Any) -> Status:
         ds = r.disease_status
         if ds is None:
-            return None if (check_p or check_t) else True
+            return None if (check_p or check_t or check_r) else True
         verdict: Status = True
+        if check_r:
+            response = ds.clinical_response
+            if response is None:
+                verdict = None
+            elif not response:
+                return False
         if check_p:
             p = ds.progression
             if p is None:
@@ -440,6 +459,16 @@ def _thresholds(
     return memo.table, threshold
 
 
+def _in_years(c: AgeCondition) -> bool:
+    """An age in years, with or without an upper bound: inlined by thresholds."""
+    return c.min_months is None and c.max_months is None
+
+
+def _per_dose(c: DoseLimitCondition) -> bool:
+    """A limit on the dose alone (per day or week), not per kg: inlined."""
+    return c.max_mg_per_kg_per_day is None and c.max_mg_per_kg_per_week is None
+
+
 def _age_range(c: AgeCondition) -> FastLeaf:
     """An age between bounds, in years or months (measures.age decides the same)."""
     low_y, high_y = c.min_years, c.max_years
@@ -481,15 +510,9 @@ def _explained_only(cond: Condition, kb: Knowledge) -> bool:
     read from its parts): the explaining evaluator decides them, so that there is one
     implementation to keep exact."""
     if isinstance(cond, DiagnosisCondition):
-        return (
-            cond.extent_or_unresectable
-            or bool(kb.diseases[cond.disease].prefixes)
-            or cond.severities is not None
-        )
+        return cond.extent_or_unresectable
     if isinstance(cond, PriorTherapyCondition):
         return bool(cond.not_received)
-    if isinstance(cond, DiseaseStatusCondition):
-        return cond.positive_response
     if isinstance(cond, BiomarkerCondition):
         return bool(kb.gene_parts.get(biomarker_rule(cond, kb)[0]))
     return False
@@ -531,7 +554,13 @@ class CompiledPlan:
         self.thresholds = {
             key: _thresholds(cond.min_years, self._new_memo())
             for key, cond in conditions.items()
-            if isinstance(cond, AgeCondition) and cond.years_only
+            if isinstance(cond, AgeCondition) and _in_years(cond)
+        }
+        # "12 to 17 years": younger than 18, a birth date after the threshold of 18.
+        self.upper_thresholds = {
+            key: _thresholds(cond.max_years + 1, self._new_memo())
+            for key, cond in conditions.items()
+            if isinstance(cond, AgeCondition) and _in_years(cond) and cond.max_years is not None
         }
         # A number for each leaf's names in generated code; the diagnosis checks only the
         # denial's basis uses come after the tree's nodes.
@@ -585,7 +614,7 @@ class CompiledPlan:
         if isinstance(cond, ObservationCondition) and simple_observation(cond):
             return observation_leaf(cond), None
         if isinstance(cond, BmiCondition):
-            return bmi_leaf(cond, kb, slow), None
+            return bmi_leaf(cond, kb), None
         if isinstance(cond, DoseLimitCondition):
             return dose_limit_leaf(cond, kb, slow), None
         # The conditions of issue 21 read a few fields each: the explaining evaluator decides,
@@ -694,10 +723,29 @@ class CompiledPlan:
         cond = self.plan.conditions[leaf_id]
         i = self.slot[leaf_id]
         fields = self.keys[leaf_id]
-        if isinstance(cond, AgeCondition) and cond.years_only:
+        if isinstance(cond, AgeCondition) and _in_years(cond):
             # A birth date on or before the date's threshold, the threshold once per date.
             env[f"t{i}"], env[f"tf{i}"] = self.thresholds[leaf_id]
             expr = f"(_b <= (t{i}.get(_d) or tf{i}(_d)))"
+            if leaf_id in self.upper_thresholds:
+                env[f"tu{i}"], env[f"tuf{i}"] = self.upper_thresholds[leaf_id]
+                expr = f"({expr} and _b > (tu{i}.get(_d) or tuf{i}(_d)))"
+        elif isinstance(cond, SexCondition):
+            wanted = repr(tuple(sorted(cond.sexes)))
+            expr = (
+                f"(None if (_sx := r.member.sex) is None or _sx == 'unknown' else _sx in {wanted})"
+            )
+        elif isinstance(cond, DoseLimitCondition) and _per_dose(cond):
+            # The same arithmetic as compiled_measures.dose_limit_leaf, inline.
+            dose = "(_dq := r.medication.strength_mg * r.medication.quantity"
+            dose += " / r.medication.days_supply)"
+            over = []
+            if cond.max_mg_per_day is not None:
+                over.append(f"{dose} > {cond.max_mg_per_day + 1e-9!r}")
+                dose = "_dq"
+            if cond.max_mg_per_week is not None:
+                over.append(f"{dose} * 7 > {cond.max_mg_per_week + 1e-9!r}")
+            expr = f"(not ({' or '.join(over)}))"
         elif isinstance(cond, QuestionCondition):
             expr = "None"
         elif isinstance(cond, AttestationCondition):

@@ -17,11 +17,11 @@ from typing import Any
 
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import Status
-from priorauth.engine.measures import Evaluator, comparison
+from priorauth.engine.measures import NOON, Evaluator, comparison
 from priorauth.engine.observed import read_kind
 from priorauth.policy.model import BmiCondition, DoseLimitCondition, ObservationCondition
 from priorauth.policy.observations import load_observations
-from priorauth.policy.tables import Knowledge, norm_code
+from priorauth.policy.tables import Knowledge, bmi_range, norm_code
 from priorauth.request import observed_on
 
 FastLeaf = Callable[[Any], Status]
@@ -29,13 +29,17 @@ _MIN_TIME = dt.datetime.min
 _SPELLINGS = 65536
 
 
+When = tuple[dt.date | None, dt.datetime | None, bool | None]
+
+
 class _Readings:
-    """(code, name, unit) -> (kind, factor); date text -> (day, date-time or None). Shared by
+    """(code, name, unit) -> (kind, factor); date text -> when (day, date-time). Shared by
     every leaf of an engine: the spellings are the same whichever criterion reads them."""
 
     def __init__(self) -> None:
         self.kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = {}
-        self.days: dict[Any, tuple[dt.date | None, dt.datetime | None]] = {None: (None, None)}
+        # date text -> (day, date-time or None, measured before noon: None without a time)
+        self.days: dict[Any, When] = {None: (None, None, None)}
 
     def kind(self, o: Any) -> tuple[str | None, float]:
         spelled = (o.code, o.name, o.unit)
@@ -47,15 +51,18 @@ class _Readings:
             self.kinds[spelled] = got
         return got
 
-    def day(self, written: Any) -> tuple[dt.date | None, dt.datetime | None]:
+    def day(self, written: Any) -> When:
         got = self.days.get(written) if type(written) is str or written is None else None
         if got is None:
             when = observed_on(written)
-            got = (when.date(), when) if isinstance(when, dt.datetime) else (when, None)
+            if isinstance(when, dt.datetime):
+                got = (when.date(), when, when.time() < NOON)
+            else:
+                got = (when, None, None)
             if type(written) is str:
                 if len(self.days) >= _SPELLINGS:
                     self.days.clear()
-                    self.days[None] = (None, None)
+                    self.days[None] = (None, None, None)
                 self.days[written] = got
         return got
 
@@ -63,61 +70,120 @@ class _Readings:
 READINGS = _Readings()
 
 
+def _window_starts(
+    span: dt.timedelta | None,
+) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
+    """The first day of a window, per date of service (a few hundred distinct dates)."""
+    firsts: dict[dt.date, dt.date] = {}
+
+    def first_of(service: dt.date) -> dt.date:
+        first = service - (span or dt.timedelta())
+        if len(firsts) >= _SPELLINGS:
+            firsts.clear()
+        firsts[service] = first
+        return first
+
+    return firsts, first_of
+
+
 def simple_observation(c: ObservationCondition) -> bool:
-    return c.count == 1 and not c.morning and c.change is None
+    """Every shape but a change from baseline (which needs every value, in order)."""
+    return c.change is None
 
 
 def observation_leaf(c: ObservationCondition) -> FastLeaf:
-    """The latest value that counts decides, as measures.observation with count 1."""
+    """As measures.observation: the values that surely count (in the window, before noon when
+    a morning value is asked for) and those that might (no date for a window, no time for a
+    morning); the latest that counts decides, or, for ``count`` values, as many days that meet
+    the comparison."""
     table = load_observations()
     key = table.key_of(c.observation)
     test = comparison(c, table)
     days = c.within_days
     span = dt.timedelta(days=days) if days is not None else None
+    count = c.count
+    morning = c.morning
     kind_of = READINGS.kind
     kinds = READINGS.kinds
     day_of = READINGS.day
     day_texts = READINGS.days
+    firsts, first_of = _window_starts(span)
 
     def observation(r: Any) -> Status:
         obs = r.observations
         if obs is None:
             return None
         service = r.date_of_service
-        first = None if span is None else service - span
+        first = None if span is None else (firsts.get(service) or first_of(service))
         best: tuple[dt.date, dt.datetime] | None = None
         best_value = 0.0
-        undated: list[float] = []
+        undated: list[float] = []  # values that count and have no date
+        met_days: set[dt.date] = set()
+        measured: set[dt.date] = set()
         maybe = False
         for o in obs:
             k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
             if k[0] != key:
                 continue
-            day, at = day_texts.get(o.date) or day_of(o.date)
+            day, at, before_noon = day_texts.get(o.date) or day_of(o.date)
             if day is None:
-                if first is None:
-                    undated.append(o.value * k[1])
-                else:
-                    maybe = True
+                inside: Status = True if first is None else None
+            else:
+                inside = day <= service and (first is None or day >= first)
+            if morning and inside is not False:
+                inside = None if before_noon is None else (inside if before_noon else False)
+            if inside is None:
+                maybe = True
                 continue
-            if day > service or (first is not None and day < first):
+            if not inside:
                 continue
-            order = (day, at or _MIN_TIME)
-            if best is None or order > best:
-                best, best_value = order, o.value * k[1]
-        if best is not None:
-            return test(best_value)
-        if undated and not maybe:
-            verdicts = {test(v) for v in undated}
-            return verdicts.pop() if len(verdicts) == 1 else None
-        return None
+            value = o.value * k[1]
+            if day is None:
+                undated.append(value)
+            elif count == 1:
+                order = (day, at or _MIN_TIME)
+                if best is None or order > best:
+                    best, best_value = order, value
+            else:
+                measured.add(day)
+                if test(value):
+                    met_days.add(day)
+        if count == 1:
+            if best is not None:
+                return test(best_value)
+            if undated and not maybe:
+                verdicts = {test(v) for v in undated}
+                return verdicts.pop() if len(verdicts) == 1 else None
+            return None
+        if len(met_days) >= count:
+            return True
+        if maybe or undated:
+            return None
+        return False if len(measured) >= count else None
 
     return observation
 
 
-def bmi_leaf(c: BmiCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
-    """A BMI given, or computed from weight and height, decided here; a BMI only a Z68 code
-    gives goes to the explaining evaluator."""
+_RANGES: dict[str, tuple[float, float] | None] = {}
+# The keys of the observations table that a BMI is read or computed from.
+_BMI, _WEIGHT, _HEIGHT = (
+    load_observations().kinds[k].key for k in ("bmi", "body_weight", "body_height")
+)
+
+
+def _bmi_range(code: str) -> tuple[float, float] | None:
+    """tables.bmi_range, remembered per code as written (a few dozen Z68 codes exist)."""
+    if code in _RANGES:
+        return _RANGES[code]
+    got = bmi_range(code)
+    if len(_RANGES) < _SPELLINGS:
+        _RANGES[code] = got
+    return got
+
+
+def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
+    """As measures.bmi: a BMI given, else computed from weight and height, else the range of a
+    Z68 code."""
     families: set[str] = set()
     prefixes: list[str] = []
     for key in c.comorbidities:
@@ -133,56 +199,74 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge, slow: Evaluator) -> FastLeaf:
     kinds = READINGS.kinds
     day_of = READINGS.day
     day_texts = READINGS.days
+    firsts, first_of = _window_starts(span)
 
     def bmi(r: Any) -> Status:
         obs = r.observations or ()
         service = r.date_of_service
-        first = None if span is None else service - span
-        # The latest of each (by day, the first of a day), as measures.bmi picks them.
-        found: dict[str, tuple[float, dt.date]] = {}
-        undated: dict[str, float] = {}
+        first = None if span is None else (firsts.get(service) or first_of(service))
+        # The latest of each (by day, the first of a day), as measures.bmi picks them; a
+        # value without a date only when none has one. Heights have no window.
+        value = weight = height = None
+        value_day = weight_day = height_day = None
         for o in obs:
             k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
             key = k[0]
-            if key != "bmi" and key != "body_weight" and key != "body_height":
-                continue
-            day = (day_texts.get(o.date) or day_of(o.date))[0]
-            window = first if key != "body_height" else None
-            if day is None:
-                if window is None and key not in undated:
-                    undated[key] = o.value * k[1]
-                continue
-            if day > service or (window is not None and day < window):
-                continue
-            have = found.get(key)
-            if have is None or day > have[1]:
-                found[key] = (o.value * k[1], day)
-        value: float | None = None
-        if "bmi" in found:
-            value = found["bmi"][0]
-        elif "bmi" in undated:
-            value = undated["bmi"]
-        else:
-            w = found["body_weight"][0] if "body_weight" in found else undated.get("body_weight")
-            h = found["body_height"][0] if "body_height" in found else undated.get("body_height")
-            if w is not None and h is not None and h > 0:
-                value = w / (h / 100) ** 2
-        if value is None:
-            return slow(Facts(r, kb), None)  # a Z68 code, or nothing: the explaining path says
-        if value >= c.min:
-            return True
-        if value < lowest:
-            return False
-        if alt is None:
-            return None
+            if key == _BMI:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if first is None and value is None:
+                        value = o.value * k[1]
+                elif (
+                    day <= service
+                    and (first is None or day >= first)
+                    and (value_day is None or day > value_day)
+                ):
+                    value, value_day = o.value * k[1], day
+            elif key == _WEIGHT:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if first is None and weight is None:
+                        weight = o.value * k[1]
+                elif (
+                    day <= service
+                    and (first is None or day >= first)
+                    and (weight_day is None or day > weight_day)
+                ):
+                    weight, weight_day = o.value * k[1], day
+            elif key == _HEIGHT:
+                day = (day_texts.get(o.date) or day_of(o.date))[0]
+                if day is None:
+                    if height is None:
+                        height = o.value * k[1]
+                elif day <= service and (height_day is None or day > height_day):
+                    height, height_day = o.value * k[1], day
+        if value is None and weight is not None and height is not None and height > 0:
+            value = weight / (height / 100) ** 2
         dxs = r.diagnoses
+        if value is not None:
+            low = high = value
+        else:
+            for d in dxs or ():
+                got = _bmi_range(d.code)
+                if got is not None:
+                    low, high = got
+                    break
+            else:
+                return None
+        if low >= c.min:
+            return True
+        if high < lowest:
+            return False
+        if alt is None or low < alt:
+            return None
         if dxs is None:
             return None
         for d in dxs:
             code = norm_code(d.code)
             if code[:3] in families or (starts and code.startswith(starts)):
                 return True
-        return False
+        return None if high >= c.min else False
 
     return bmi
 
