@@ -187,7 +187,7 @@ def when_measured(res: dict[str, Any], path: str) -> tuple[str | None, str | Non
     return None, None
 
 
-def _value_parts(
+def value_parts(
     part: dict[str, Any], path: str
 ) -> tuple[float | None, str | None, dict[str, str]] | None:
     """(value, unit, elements) of a numeric value[x], or None when the part has no value[x]."""
@@ -220,7 +220,7 @@ def observations_of(entry_key: str, res: dict[str, Any], path: str) -> Iterator[
         if named is None:
             continue
         code, name = named
-        read = _value_parts(part, at)
+        read = value_parts(part, at)
         if read is None:
             continue
         value, unit, elements = read
@@ -392,88 +392,4 @@ def dose_form(
         for pattern, form in _FORM_WORDS:
             if text and pattern.search(text):
                 return form
-    return None
-
-
-# --- DTR answers -----------------------------------------------------------------------------
-
-OBSERVATION_ITEM = re.compile(r"^observation\.(?P<key>.+)\.(?P<part>value|date)$")
-_LOINC_CODE = re.compile(r"^\d{1,7}-\d$")
-
-
-def observation_link(key: str, part: str) -> str:
-    """The linkId of a DTR item that asks for an observation's value or date (`key`: its LOINC
-    code, else its name)."""
-    return f"observation.{key}.{part}"
-
-
-def _walk(items: Any, path: str) -> Iterator[tuple[dict[str, Any], str]]:
-    for i, item in enumerate(items or []):
-        if not isinstance(item, dict):
-            continue
-        at = f"{path}.item[{i}]"
-        yield item, at
-        yield from _walk(item.get("item"), at)
-        for j, ans in enumerate(item.get("answer") or []):
-            if isinstance(ans, dict):
-                yield from _walk(ans.get("item"), f"{at}.answer[{j}]")
-
-
-def response_observations(key: str, response: dict[str, Any], path: str) -> list[Found]:
-    """The observations a QuestionnaireResponse gives in our observation items: a valueQuantity
-    (or a number) answer to `observation.<code>.value`, dated by the answer to
-    `observation.<code>.date`."""
-    values: dict[str, tuple[dict[str, Any], str]] = {}
-    dates: dict[str, tuple[str, str]] = {}
-    for item, at in _walk(response.get("item"), path):
-        m = OBSERVATION_ITEM.match(str(item.get("linkId") or ""))
-        answers = [a for a in item.get("answer") or [] if isinstance(a, dict)]
-        if m is None or not answers:
-            continue
-        ans, where = answers[0], f"{at}.answer[0]"
-        if m["part"] == "date":
-            text = ans.get("valueDate") or ans.get("valueDateTime")
-            if isinstance(text, str):
-                dates[m["key"]] = (
-                    text,
-                    f"{where}.{'valueDate' if 'valueDate' in ans else 'valueDateTime'}",
-                )
-        else:
-            values[m["key"]] = (ans, where)
-    out = []
-    for obs_key, (ans, where) in values.items():
-        found = _answer_value(ans, where)
-        if found is None:
-            continue
-        value, unit, elements = found
-        if value is None:
-            raise FhirError(
-                f"{key}: the answer to {obs_key!r} has a quantity without a value",
-                elements["value"],
-                code="required",
-            )
-        # The item's key names the observation (the item's text is a question, not a name).
-        is_code = _LOINC_CODE.match(obs_key) is not None
-        named = known_observation(obs_key if is_code else None, "" if is_code else obs_key)
-        if named is None:
-            continue
-        obs: dict[str, Any] = {"value": value, "name": named[1]}
-        if named[0]:
-            obs["code"] = named[0]
-        if unit:
-            obs["unit"] = unit
-        if obs_key in dates:
-            obs["date"], elements["date"] = dates[obs_key]
-        out.append(Found(obs, key, elements))
-    return out
-
-
-def _answer_value(
-    ans: dict[str, Any], where: str
-) -> tuple[float | None, str | None, dict[str, str]] | None:
-    if isinstance(ans.get("valueQuantity"), dict):
-        return _value_parts(ans, where)
-    for kind in ("valueDecimal", "valueInteger"):
-        if isinstance(ans.get(kind), int | float) and not isinstance(ans.get(kind), bool):
-            return float(ans[kind]), None, {"value": f"{where}.{kind}"}
     return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from priorauth.engine.engine import Engine
 from priorauth.errors import NoPolicyError, RequestError
-from priorauth.fhir import clinical
+from priorauth.fhir import answered, clinical
 from priorauth.fhir.outcome import FhirError
 from priorauth.policy import units
 from priorauth.policy.model import Policy
@@ -685,7 +685,7 @@ def to_request(
         body["biomarkers"] = biomarkers
     for e in chart.of_type("QuestionnaireResponse"):
         if e.resource.get("status") not in ("entered-in-error", "stopped"):
-            measured += clinical.response_observations(e.key, e.resource, e.path)
+            measured += answered.response_observations(e.key, e.resource, e.path)
     if measured:
         body["observations"] = _numbered(measured, "observations", sources, elements)
 
