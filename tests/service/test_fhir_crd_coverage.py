@@ -82,6 +82,7 @@ def hook_request(
             ]
         ),
         "procedures": searchset([]),
+        "vitalSigns": searchset([]),
         "practitioners": searchset(
             [r for r in chart_resources if r["resourceType"] in ("Practitioner", "Organization")]
         ),

@@ -271,6 +271,7 @@ def _sign_request(c: dict[str, Any], prefetch: bool = True) -> dict[str, Any]:
                 ],
             },
             "procedures": {"resourceType": "Bundle", "type": "searchset"},
+            "vitalSigns": {"resourceType": "Bundle", "type": "searchset"},
         }
     return body
 
@@ -317,6 +318,7 @@ def ehr() -> Iterator[Loopback]:
             "/fhir/Coverage?patient=pat-1&status=active": bundle("Coverage"),
             "/fhir/Condition?patient=pat-1": bundle("Condition"),
             "/fhir/Observation?patient=pat-1&category=laboratory": bundle("Observation"),
+            "/fhir/Observation?patient=pat-1&category=vital-signs": bundle(),
             "/fhir/MedicationStatement?patient=pat-1": bundle(
                 "MedicationStatement", "QuestionnaireResponse"
             ),

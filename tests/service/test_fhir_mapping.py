@@ -54,6 +54,8 @@ def test_the_approvable_chart_reads_as_the_contract_says() -> None:
         "strength_mg": 320,
         "quantity": 90,
         "days_supply": 30,
+        "strength": "320 mg",
+        "form": "tablet",
     }
     assert req["prescriber"] == {"npi": "1245319599", "name": "Ann Oncologist"}
     assert req["diagnoses"] == [

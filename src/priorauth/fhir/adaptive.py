@@ -24,7 +24,9 @@ from priorauth.fhir.forms import (
 )
 from priorauth.fhir.mapping import Chart, Entry, to_request
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy.asked import observations_compared
 from priorauth.policy.model import Criterion, Policy
+from priorauth.policy.observations import load_observations
 from priorauth.request import parse_request
 from priorauth.service.auth import Principal
 from priorauth.service.workflow import Service
@@ -169,6 +171,36 @@ def _adaptive_copy(items: list[dict[str, Any]], shown: set[str]) -> list[dict[st
     return out
 
 
+def _with_response(
+    chart: Chart, response: dict[str, Any], form: dict[str, Any], answered: dict[str, Any]
+) -> Chart:
+    """The chart and the response as answered so far: its observation items (a BMI the provider
+    gave) are facts of the request like the chart's Observations."""
+    if not any(k.startswith("observation.") for k in answered):
+        return chart
+    out = Chart()
+    for e in chart.entries:
+        out.add(e.resource, e.path)
+    given = {**response, "id": response.get("id") or "in-progress"}
+    given["item"] = response_items(form["item"], answered)
+    out.add(given, "QuestionnaireResponse")
+    return out
+
+
+def _observation_items(service: Service, policy: Policy, kind: str, ids: list[str]) -> set[str]:
+    """The form's observation items that the questions `ids` need answered (value and date)."""
+    plan = service.engine.plan(policy, kind)
+    table = load_observations()
+    out: set[str] = set()
+    for qid in ids:
+        node = plan.nodes.get(qid)
+        for key in observations_compared(node.condition if node is not None else None):
+            k = table.kind(key)
+            link = k.loinc[0] if k.loinc else key
+            out |= {f"observation.{link}.value", f"observation.{link}.date"}
+    return out
+
+
 def next_for_form(
     service: Service,
     response: dict[str, Any],
@@ -193,7 +225,15 @@ def next_for_form(
     }
     remaining = [
         q
-        for q in _still_open(service, policy, kind, chart, order, patient, booleans)
+        for q in _still_open(
+            service,
+            policy,
+            kind,
+            _with_response(chart, response, form, answered),
+            order,
+            patient,
+            booleans,
+        )
         if q not in booleans
     ]
     # The items of the previous step's adaptive form were asked; a whole form the client
@@ -201,7 +241,7 @@ def next_for_form(
     adaptive = ADAPTIVE in ((previous or {}).get("extension") or [])
     asked = _leaf_ids((previous or {}).get("item") or []) if adaptive else []
     nxt = [q for q in remaining if q not in asked][:1]
-    shown = set(answered) | set(asked) | set(nxt)
+    shown = set(answered) | set(asked) | set(nxt) | _observation_items(service, policy, kind, nxt)
     step = {
         "resourceType": "Questionnaire",
         "id": "q",

@@ -46,6 +46,9 @@ PREFETCH = {
     "coverage": "Coverage?patient={{context.patientId}}&status=active",
     "conditions": "Condition?patient={{context.patientId}}",
     "observations": "Observation?patient={{context.patientId}}&category=laboratory",
+    # BMI, weight and height are vital signs, not laboratory results: a second query, as US Core
+    # searches Observations by one category at a time.
+    "vitalSigns": "Observation?patient={{context.patientId}}&category=vital-signs",
     "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
     "procedures": "Procedure?patient={{context.patientId}}",
 }

@@ -16,7 +16,9 @@ from priorauth.errors import NoPolicyError
 from priorauth.fhir import prepopulate
 from priorauth.fhir.mapping import Chart, Entry, medication_concept, medication_name, patient_of
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy.asked import observations_compared
 from priorauth.policy.model import BiomarkerCondition, Policy
+from priorauth.policy.observations import load_observations
 from priorauth.service.workflow import Service
 
 SDC = prepopulate.SDC
@@ -59,15 +61,30 @@ def form_named(service: Service, qid: str) -> tuple[Policy, str] | None:
 # --- the policy's Questionnaire ------------------------------------------------------------------
 
 # Expressions generated once a plan (policy version and kind), for as long as its engine lives.
-_EXPRESSIONS: WeakKeyDictionary[Plan, tuple[dict[str, Any], dict[str, str | None]]] = (
-    WeakKeyDictionary()
-)
+_EXPRESSIONS: WeakKeyDictionary[
+    Plan, tuple[dict[str, Any], dict[str, str | None], list[dict[str, Any]]]
+] = WeakKeyDictionary()
+
+
+def _observation_groups(plan: Plan) -> list[dict[str, Any]]:
+    """A group per observation the criteria compare, in the policy's order."""
+    table = load_observations()
+    keys: list[str] = []
+    for node in plan.order:
+        keys += [k for k in observations_compared(node.condition) if k not in keys]
+    groups = []
+    for key in keys:
+        kind = table.kind(key)
+        link = kind.loinc[0] if kind.loinc else key
+        groups.append(prepopulate.observation_group(link, kind.name, kind.unit, kind.loinc))
+    return groups
 
 
 def _expressions(
     service: Service, policy: Policy, kind: str
-) -> tuple[dict[str, Any], dict[str, str | None]]:
-    """The chart group, and each question's initialExpression (None: the chart cannot say)."""
+) -> tuple[dict[str, Any], dict[str, str | None], list[dict[str, Any]]]:
+    """The chart group, each question's initialExpression (None: the chart cannot say), and
+    the groups that ask for observations."""
     plan = service.engine.plan(policy, kind)
     found = _EXPRESSIONS.get(plan)
     if found is None:
@@ -83,7 +100,7 @@ def _expressions(
             q.id: prepopulate.criterion_expression(plan.nodes[q.id].condition, kb, own)
             for q in service.engine.questions(policy, kind)
         }
-        found = (prepopulate.chart_items(genes, kb), by_question)
+        found = (prepopulate.chart_items(genes, kb), by_question, _observation_groups(plan))
         _EXPRESSIONS[plan] = found
     return found
 
@@ -104,8 +121,8 @@ def policy_questionnaire(service: Service, policy: Policy, kind: str, base: str)
 
 def _policy_questionnaire(service: Service, policy: Policy, kind: str, base: str) -> dict[str, Any]:
     qid = questionnaire_id(policy, kind)
-    chart_group, by_question = _expressions(service, policy, kind)
-    items: list[dict[str, Any]] = [chart_group]
+    chart_group, by_question, observation_groups = _expressions(service, policy, kind)
+    items: list[dict[str, Any]] = [chart_group, *copy.deepcopy(observation_groups)]
     for q in service.engine.questions(policy, kind):
         item: dict[str, Any] = {
             "linkId": q.id,

@@ -21,8 +21,10 @@ from typing import Any
 
 from priorauth.engine.engine import Engine
 from priorauth.errors import NoPolicyError, RequestError
+from priorauth.fhir import answered, clinical
 from priorauth.fhir.continuity import in_claims
 from priorauth.fhir.outcome import FhirError
+from priorauth.policy import units
 from priorauth.policy.model import Policy
 from priorauth.policy.tables import Knowledge
 from priorauth.request import Request, parse_request
@@ -569,7 +571,11 @@ def to_request(
             code="required",
         )
     versions = policies_for(engine, name)
-    strength = strength_mg(concept, med)
+    # The amount in one unit counted (a pen of 2.4 mg/0.75 mL holds 2.4 mg), from the strength
+    # as written when it is a mass; else from the Medication's ingredient or the drug's words.
+    written = clinical.strength_text(concept, med.resource if med else None)
+    per_unit = units.strength_mg(written) if written else False
+    strength = per_unit if type(per_unit) is float else strength_mg(concept, med)
     if strength is None and versions and len(versions[-1].drug.strengths_mg) == 1:
         strength = float(versions[-1].drug.strengths_mg[0])
     sources["medication"] = order.key
@@ -602,6 +608,9 @@ def to_request(
             "Patient.birthDate is missing", f"{patient.path}.birthDate", code="required"
         )
     sources["member.birth_date"] = patient.key
+    # Where a contract field's value came from, element by element (`observations[0].unit` ->
+    # `Bundle.entry[4].resource.valueQuantity.unit`), for an error that names the element.
+    elements: dict[str, str] = {"member.birth_date": f"{patient.path}.birthDate"}
     cov = coverage or chart.first("Coverage")
     mid = member_id(cov) or (
         next(
@@ -628,6 +637,12 @@ def to_request(
             "days_supply": days,
         },
     }
+    _add_medication_form(body["medication"], written, concept, med, res, elements, order.path)
+    sex = clinical.member_sex(patient.resource)
+    if sex:
+        body["member"]["sex"] = sex
+        sources["member.sex"] = patient.key
+        elements["member.sex"] = f"{patient.path}.gender"
     who = prescriber(chart, res.get("requester"))
     if who:
         body["prescriber"] = who
@@ -643,6 +658,10 @@ def to_request(
             continue
         d = diagnosis_of(e, chart, kb)
         if d is not None:
+            sev = clinical.severity(e.resource)
+            if sev:
+                d["severity"] = sev
+                elements[f"diagnoses[{len(diagnoses)}].severity"] = f"{e.path}.severity"
             sources[f"diagnoses[{len(diagnoses)}]"] = e.key
             diagnoses.append(d)
     known = {d["code"].replace(".", "").upper() for d in diagnoses}
@@ -655,6 +674,8 @@ def to_request(
         body["diagnoses"] = diagnoses
 
     biomarkers: list[dict[str, Any]] = []
+    measured: list[clinical.Found] = []
+    read: set[str] = set()
     for e in chart.of_type("Observation"):
         if not _for_patient(e, patient, chart):
             continue
@@ -662,8 +683,17 @@ def to_request(
         if b is not None:
             sources[f"biomarkers[{len(biomarkers)}]"] = e.key
             biomarkers.append(b)
+        elif clinical.has_numeric_value(e.resource) and e.key not in read:
+            # CRD's laboratory and vital-signs queries may both return one Observation.
+            read.add(e.key)
+            measured += clinical.observations_of(e.key, e.resource, e.path)
     if biomarkers:
         body["biomarkers"] = biomarkers
+    for e in chart.of_type("QuestionnaireResponse"):
+        if e.resource.get("status") not in ("entered-in-error", "stopped"):
+            measured += answered.response_observations(e.key, e.resource, e.path)
+    if measured:
+        body["observations"] = _numbered(measured, "observations", sources, elements)
 
     prior, concurrent = therapies(chart, order, patient, when)
     for field_name, found in (("prior_therapies", prior), ("concurrent_therapies", concurrent)):
@@ -671,6 +701,15 @@ def to_request(
             body[field_name] = [{"drug": n} for n, _ in found]
             for i, (_, e) in enumerate(found):
                 sources[f"{field_name}[{i}]"] = e.key
+    # A drug taken before is a step-therapy trial when the statement says how it ended.
+    trials = [
+        clinical.trial_of(e.key, e.resource, n, e.path)
+        for n, e in prior or []
+        if e.resource.get("resourceType") == "MedicationStatement"
+    ]
+    trials = [t for t in trials if "outcome" in t.value]
+    if trials:
+        body["step_therapy"] = _numbered(trials, "step_therapy", sources, elements)
 
     question_ids = _question_ids(engine, name, kind)
     answers, answer_sources = qr_answers(chart, question_ids)
@@ -680,9 +719,8 @@ def to_request(
     try:
         request = parse_request(body)
     except RequestError as exc:
-        raise FhirError(
-            f"{exc.field}: {_message(exc)}", _element_for(exc.field, sources, chart)
-        ) from None
+        at = _element_for(exc.field, elements, None) or _element_for(exc.field, sources, chart)
+        raise FhirError(f"{exc.field}: {_message(exc)}", at) from None
     return Mapped(request, sources, name)
 
 
@@ -691,12 +729,47 @@ def _message(exc: RequestError) -> str:
     return text.split(": ", 1)[1] if ": " in text else text
 
 
-def _element_for(field_name: str, sources: dict[str, str], chart: Chart) -> str | None:
+def _element_for(field_name: str, sources: dict[str, str], chart: Chart | None) -> str | None:
+    """The FHIRPath of what gave a request field: from `sources` (field -> `Type/id`, resolved
+    in the chart) or, without a chart, from `elements` (field -> FHIRPath)."""
     best = max((k for k in sources if field_name.startswith(k)), key=len, default=None)
     if best is None:
         return None
+    if chart is None:
+        return sources[best]
     entry = chart.resolve(sources[best])
     return entry.path if entry is not None else sources[best]
+
+
+def _numbered(
+    found: list[clinical.Found], field_name: str, sources: dict[str, str], elements: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The values of a request list, each with its resource and its elements recorded."""
+    for i, f in enumerate(found):
+        sources[f"{field_name}[{i}]"] = f.source
+        for part, where in f.elements.items():
+            elements[f"{field_name}[{i}].{part}"] = where
+    return [f.value for f in found]
+
+
+def _add_medication_form(
+    medication: dict[str, Any],
+    strength: str | None,
+    concept: dict[str, Any],
+    med: Entry | None,
+    order: dict[str, Any],
+    elements: dict[str, str],
+    order_path: str,
+) -> None:
+    """The strength as written and the dose form, when the order or its Medication says them."""
+    where = f"{med.path}.ingredient" if med else f"{order_path}.medicationCodeableConcept"
+    if strength:
+        medication["strength"] = strength
+        elements["medication.strength"] = where
+    form = clinical.dose_form(concept, med.resource if med else None, order)
+    if form:
+        medication["form"] = form
+        elements["medication.form"] = f"{med.path}.form" if med else where
 
 
 def _order_date(res: dict[str, Any]) -> dt.date | None:

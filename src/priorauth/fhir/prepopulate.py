@@ -403,6 +403,55 @@ def chart_items(genes: list[str], kb: Knowledge) -> dict[str, Any]:
     return {"linkId": "chart", "text": "From the chart", "type": "group", "item": items}
 
 
+def _latest(of_kind: str) -> str:
+    """The results among `of_kind` taken last (FHIRPath R4 has no sort: the latest time by
+    aggregate, then the results at that time)."""
+    times = f"{of_kind}.effective.ofType(dateTime)"
+    latest = f"{times}.aggregate(iif($total.empty() or $this > $total, $this, $total))"
+    return f"{of_kind}.where(effective.ofType(dateTime) = {latest})"
+
+
+def observation_group(key: str, name: str, unit: str, loinc: Iterable[str]) -> dict[str, Any]:
+    """The items that ask for an observation a criterion needs (`observation.<key>`, key its
+    LOINC code, else the table's key): the value with its unit and the date it was measured,
+    both prefilled from the latest resulted Observation of its codes, and, read-only, every such
+    result of the chart. The provider may change or give them; `$submit` reads them back as
+    observations (mapping.py)."""
+    codes = " or ".join(f"code = {_string(c)}" for c in loinc)
+    of_kind = (
+        f"%observations.where({_RESULTED} and "
+        f"code.coding.where(system = {_string(LOINC)} and ({codes})).exists())"
+        if codes
+        else "{}"
+    )
+    latest = _latest(of_kind)
+    listed = (
+        f"{of_kind}.select(value.ofType(Quantity).value.toString() + ' ' + "
+        "value.ofType(Quantity).unit + ' on ' + effective.ofType(dateTime).toString())"
+    )
+    value: dict[str, Any] = {
+        "linkId": f"observation.{key}.value",
+        "text": f"{name}" + (f" (in {unit} or another unit that converts)" if unit else ""),
+        "type": "quantity",
+        "extension": _expression(f"{latest}.value.ofType(Quantity).first()"),
+    }
+    when: dict[str, Any] = {
+        "linkId": f"observation.{key}.date",
+        "text": f"Date {name} was measured",
+        "type": "dateTime",
+        "extension": _expression(f"{latest}.effective.ofType(dateTime).first()"),
+    }
+    shown = _data_item(
+        f"observation.{key}.chart", f"{name} results in the chart", "string", listed, repeats=True
+    )
+    return {
+        "linkId": f"observation.{key}",
+        "text": f"{name}: the value and the date it was measured",
+        "type": "group",
+        "item": [value, when, shown],
+    }
+
+
 def context_extensions() -> list[dict[str, Any]]:
     """The Questionnaire's launch contexts and variables (SDC), in evaluation order."""
     out: list[dict[str, Any]] = []
@@ -487,6 +536,11 @@ def _answer(kind: str, value: Any) -> dict[str, Any] | None:
         return {"valueBoolean": value}
     if kind == "date" and isinstance(value, str):
         return {"valueDate": value[:10]}
+    if kind == "dateTime" and isinstance(value, str):
+        return {"valueDateTime": value}
+    if kind == "quantity" and isinstance(value, dict) and value.get("value") is not None:
+        quantity = {k: value[k] for k in ("unit", "system", "code") if value.get(k)}
+        return {"valueQuantity": {"value": float(value["value"]), **quantity}}
     if kind == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
         return {"valueDecimal": value}
     if kind == "integer" and isinstance(value, int | float) and float(value).is_integer():

@@ -59,6 +59,9 @@ INFO_FIELDS = (
     "attestations",
     "disease_status",
     "answers",
+    # A pend may ask for a measurement ("the BMI and the date it was measured") or a trial.
+    "observations",
+    "step_therapy",
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from priorauth.policy.observations import load_observations
 from priorauth.service.errors import Conflict, Forbidden, Invalid
 from priorauth.service.workflow import OPEN, Service, case_view
 from priorauth.web.common import Visitor, page, posted, redirect, service_of, values_of, visitor
@@ -18,6 +19,9 @@ from priorauth.web.views import (
     STATUS_LABEL,
     checklist,
     join_reason,
+    observation_label,
+    observations_asked,
+    relied_observations,
     split_reason,
     time_left,
     when,
@@ -137,6 +141,13 @@ def _case_page_context(service: Service, v: Visitor, case_id: str) -> dict[str, 
         "request_body": case.request,
         "det": det,
         "rows": checklist(trace),
+        "relied": relied_observations(trace),
+        "asked": observations_asked(service.engine, det, [q["id"] for q in view["questions"]])
+        if case.status == "pended"
+        else {},
+        "observation_labels": [
+            observation_label(o) for o in case.request.get("observations") or []
+        ],
         "unmet": [r for r in det.get("reasons", []) if r["status"] == "not_met"],
         "history": [
             {
@@ -241,11 +252,46 @@ async def answer(request: Request, case_id: str, v: Signed) -> Response:
             for key, value in form.items()
             if key.startswith("q:") and value in ("yes", "no")
         }
-        if not answers:
-            raise Invalid("Answer at least one question (yes or no).", "answers")
-        service.add_information(v.who, case_id, {"answers": answers})
+        measured = _measured(form)
+        if not answers and not measured:
+            raise Invalid(
+                "Answer at least one question (yes or no), or give a value asked for.", "answers"
+            )
+        info: dict[str, Any] = {"answers": answers} if answers else {}
+        if measured:
+            # The request's list is replaced by what is sent: the values on file stay in it.
+            on_file = service.get(v.who, case_id).request.get("observations") or []
+            info["observations"] = [*on_file, *measured]
+        service.add_information(v.who, case_id, info)
 
     return await _decide(request, v, case_id, act, "answered")
+
+
+def _measured(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """The observations given in the answer form (`o:<question>:<observation>.value`, `.unit`,
+    `.date`): those with a value."""
+    out = []
+    for key in sorted(form):
+        if not (key.startswith("o:") and key.endswith(".value")):
+            continue
+        stem = key.removesuffix(".value")
+        value = str(form[key]).strip()
+        if not value:
+            continue
+        name = stem.rsplit(":", 1)[-1]
+        try:
+            number = float(value)
+        except ValueError:
+            raise Invalid(f"{value!r} is not a number ({name.replace('_', ' ')})", key) from None
+        table = load_observations()
+        label = table.kind(name).name if name in table.kinds else name
+        obs: dict[str, Any] = {"name": label, "value": number}
+        for part in ("unit", "date"):
+            given = str(form.get(f"{stem}.{part}", "")).strip()
+            if given:
+                obs[part] = given
+        out.append(obs)
+    return out
 
 
 @router.post("/cases/{case_id}/withdraw")

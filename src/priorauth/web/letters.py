@@ -20,7 +20,15 @@ from priorauth.service.http import current_principal, get_service
 from priorauth.service.models import Authorization
 from priorauth.service.workflow import Service, case_view
 from priorauth.web.common import Visitor, service_of, templates, visitor
-from priorauth.web.views import DECIDED, denial_reasons, policy_version, split_reason, utc
+from priorauth.web.views import (
+    DECIDED,
+    denial_reasons,
+    observation_label,
+    policy_version,
+    relied_observations,
+    split_reason,
+    utc,
+)
 
 router = APIRouter()
 api_router = APIRouter()
@@ -80,7 +88,24 @@ def letter_context(service: Service, who: Principal, case_id: str) -> dict[str, 
         "steps": steps["steps"] if steps else [],
         "deadline": steps["deadline"] if steps else "",
         "by": case.decided_by,
+        "observations": _relied(service, who, case.id, request),
     }
+
+
+def _relied(
+    service: Service, who: Principal, case_id: str, request: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The observations the decision rested on (a criterion met or not met by them), with the
+    criteria: the member and the prescriber see which value, in which unit, of which day."""
+    given = request.get("observations") or []
+    if not given:
+        return []
+    relied = relied_observations(service.trace(who, case_id, audit=False))
+    return [
+        {**given[i], "label": observation_label(given[i]), "criteria": ids}
+        for i, ids in sorted(relied.items())
+        if i < len(given)
+    ]
 
 
 def render_pdf(context: dict[str, Any]) -> bytes:

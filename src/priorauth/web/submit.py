@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from priorauth.policy.model import Policy
 from priorauth.service.errors import Invalid
 from priorauth.service.workflow import Service
+from priorauth.web import rows
 from priorauth.web.common import Visitor, page, posted, redirect, service_of, visitor
 
 router = APIRouter()
@@ -130,6 +131,12 @@ def build_request(form: dict[str, Any], policy: Policy, keys: list[str]) -> dict
     }
     if not body["member"]["id"]:
         raise FieldError("member.id", "required: the member's identifier")
+    if _text(form, "member.sex") in rows.SEXES:
+        body["member"]["sex"] = _text(form, "member.sex")
+    if _text(form, "medication.strength"):
+        body["medication"]["strength"] = _text(form, "medication.strength")
+    if _text(form, "medication.form") in rows.FORMS:
+        body["medication"]["form"] = _text(form, "medication.form")
     prescriber = {k: _text(form, f"prescriber.{k}") for k in ("name", "npi")}
     if any(prescriber.values()):
         body["prescriber"] = {k: v for k, v in prescriber.items() if v}
@@ -142,6 +149,8 @@ def build_request(form: dict[str, Any], policy: Policy, keys: list[str]) -> dict
             diagnosis["extent"] = _text(form, "diagnoses[0].extent")
         if _flag(form, "diagnoses[0].resectable") is not None:
             diagnosis["resectable"] = _flag(form, "diagnoses[0].resectable")
+        if _text(form, "diagnoses[0].severity") in rows.SEVERITIES:
+            diagnosis["severity"] = _text(form, "diagnoses[0].severity")
         body["diagnoses"] = [diagnosis]
     biomarkers = []
     for i in range(BIOMARKER_ROWS):
@@ -164,6 +173,14 @@ def build_request(form: dict[str, Any], policy: Policy, keys: list[str]) -> dict
         therapies = _therapies(form, name)
         if therapies is not None:
             body[name] = therapies
+    try:
+        observations, trials = rows.observations(form), rows.trials(form)
+    except rows.RowError as exc:
+        raise FieldError(exc.field, exc.message) from None
+    if observations:
+        body["observations"] = observations
+    if trials:
+        body["step_therapy"] = trials
     attested = {k: True for k in keys if _text(form, f"attestations.{k}") == "yes"}
     if attested:
         body["attestations"] = attested
@@ -214,17 +231,21 @@ FORM_NAMES = [
     "date_of_service",
     "member.id",
     "member.birth_date",
+    "member.sex",
     "prescriber.name",
     "prescriber.npi",
     "medication.name",
     "medication.strength_mg",
     "medication.quantity",
     "medication.days_supply",
+    "medication.strength",
+    "medication.form",
     "diagnoses",
     "diagnoses[0].code",
     "diagnoses[0].histology",
     "diagnoses[0].extent",
     "diagnoses[0].resectable",
+    "diagnoses[0].severity",
     *[
         f"biomarkers[{i}].{part}"
         for i in range(BIOMARKER_ROWS)
@@ -238,6 +259,7 @@ FORM_NAMES = [
     "disease_status.unacceptable_toxicity",
     "answers",
     *[f"prior_authorization.{part}" for part in PRIOR_AUTHORIZATION_PARTS],
+    *rows.form_names(),
 ]
 
 
@@ -258,6 +280,13 @@ LABELS = {
     "prior_authorization.drug": "Drug authorized",
     "prior_authorization.start": "Authorized from",
     "prior_authorization.end": "Authorized until",
+    "medication.strength": "Amount per unit, as written",
+    **{
+        f"{r.name}[{i}].{p}": f"{r.noun.capitalize()} {i + 1}: {p.replace('_', ' ')}"
+        for r in rows.ALL_ROWS
+        for i in range(rows.MAX_ROWS)
+        for p in r.parts
+    },
 }
 
 
@@ -293,6 +322,12 @@ def _form_page(
             "labels": LABELS,
             "extents": EXTENTS,
             "biomarker_rows": range(BIOMARKER_ROWS),
+            "observation_rows": range(rows.count(form or {}, rows.OBSERVATION_ROWS)),
+            "trial_rows": range(rows.count(form or {}, rows.TRIAL_ROWS)),
+            "outcomes": rows.OUTCOMES,
+            "dose_forms": rows.FORMS,
+            "sexes": rows.SEXES,
+            "severities": rows.SEVERITIES,
             "nav": "submit",
         },
         status=status,
@@ -322,6 +357,9 @@ async def submit(request: Request, v: Signed) -> Response:
             request, v, None, drugs, [], errors={"form": "Choose the drug first."}, status=422
         )
     keys = _attestation_keys(service, policy)
+    changed = rows.edited(form)
+    if changed is not None:
+        return _form_page(request, v, policy, drugs, keys, changed)
     try:
         body = build_request(form, policy, keys)
         case, _ = await run_in_threadpool(

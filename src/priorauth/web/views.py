@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+from priorauth.engine.engine import Engine
+from priorauth.policy.asked import observations_compared
 from priorauth.policy.model import Policy
+from priorauth.policy.observations import load_observations
 from priorauth.service.explain import CITED, unmet
 from priorauth.service.explain import policy_version as policy_version  # for the pages
 
@@ -89,6 +93,58 @@ def checklist(node: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     for child in node["children"]:
         rows += checklist(child, depth + 1)
     return rows
+
+
+_OBSERVATION_SOURCE = re.compile(r"observations\[(\d+)\]")
+
+
+def observation_label(obs: dict[str, Any]) -> str:
+    """An observation as a reader knows it: the name given, else the knowledge table's name of
+    its LOINC code, else the code."""
+    if obs.get("name"):
+        return str(obs["name"])
+    kind = load_observations().find(obs.get("code"), None)
+    return kind.name if kind is not None else f"LOINC {obs.get('code')}"
+
+
+def observations_asked(
+    engine: Engine, det: dict[str, Any], question_ids: list[str]
+) -> dict[str, list[dict[str, str]]]:
+    """Question id -> the observations (key, name, unit) its criterion compares: the answer
+    form asks for their values, units and dates beside the yes or no."""
+    policy = policy_version(engine, det["policy"]["number"], det["policy"]["effective_date"])
+    if policy is None:
+        return {}
+    wanted = set(question_ids)
+    table = load_observations()
+    out: dict[str, list[dict[str, str]]] = {}
+    for root in (policy.requirements.initial, policy.requirements.renewal):
+        for node in root.walk():
+            keys = observations_compared(node.condition) if node.id in wanted else []
+            if keys:
+                out[node.id] = [
+                    {"key": k, "name": table.kind(k).name, "unit": table.kind(k).unit} for k in keys
+                ]
+    return out
+
+
+def relied_observations(node: dict[str, Any]) -> dict[int, str]:
+    """Request observation index -> the criteria (ids) that a met or unmet status rests on it,
+    read from the trace's facts (`source`: `observations[1]`)."""
+    out: dict[int, list[str]] = {}
+
+    def walk(n: dict[str, Any]) -> None:
+        if n.get("status") in ("met", "not_met"):
+            for fact in n.get("facts") or []:
+                for m in _OBSERVATION_SOURCE.finditer(str(fact.get("source", ""))):
+                    ids = out.setdefault(int(m.group(1)), [])
+                    if n["id"] not in ids:
+                        ids.append(n["id"])
+        for child in n.get("children") or []:
+            walk(child)
+
+    walk(node)
+    return {i: ", ".join(ids) for i, ids in out.items()}
 
 
 def denial_reasons(case: dict[str, Any], policy: Policy | None) -> list[dict[str, str]]:
