@@ -176,7 +176,10 @@ def test_an_expired_card_is_no_longer_honored(client: TestClient, clock: FakeClo
 def test_reviewers_and_admins_list_cards_submitters_are_refused(client: TestClient) -> None:
     assert client.get("/gold-cards", headers=ADMIN).status_code == 200
     assert_problem(client.get("/gold-cards", headers=SUBMITTER), 403)
-    assert_problem(client.get("/gold-cards", params={"as_of": "2026-13-01"}, headers=ADMIN), 422)
+    assert_problem(
+        client.get("/gold-cards", params={"as_of": "2026-13-01"}, headers=ADMIN), 422, "as_of"
+    )
+    assert_problem(client.get("/gold-cards", params={"as_of": "0"}, headers=ADMIN), 422, "as_of")
 
 
 def test_a_reviewer_rescinds_a_card_and_the_trail_says_who_and_why(

@@ -92,6 +92,7 @@ def test_bad_periods_are_refused_naming_the_parameter(client: TestClient) -> Non
     url = "/metrics/real-time"
     assert_problem(client.get(url, params={**DAY, "from": "June"}, headers=ADMIN), 422, "from")
     assert_problem(client.get(url, params={**DAY, "to": "2026-02-30"}, headers=ADMIN), 422, "to")
+    assert_problem(client.get(url, params={**DAY, "from": "0"}, headers=ADMIN), 422, "from")
     assert_problem(client.get(url, params={"to": "2026-06-01"}, headers=ADMIN), 422, "from")
     later = {"from": "2026-07-01", "to": "2026-06-01"}
     assert_problem(client.get(url, params=later, headers=ADMIN), 422, "from")
@@ -102,9 +103,7 @@ def test_submitters_cannot_read_the_report(client: TestClient) -> None:
 
 
 def test_the_cms_export_carries_the_real_time_figures(mixed: TestClient) -> None:
-    r = mixed.get(
-        "/metrics/prior-authorization", params={**DAY, "format": "csv"}, headers=REVIEWER
-    )
+    r = mixed.get("/metrics/prior-authorization", params={**DAY, "format": "csv"}, headers=REVIEWER)
     rows = {row["urgency"]: row for row in csv.DictReader(io.StringIO(r.text))}
     assert rows["standard"]["approved"] == "5"
     assert rows["standard"]["approved_real_time"] == "3"

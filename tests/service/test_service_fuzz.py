@@ -183,6 +183,10 @@ def _aim(case: Any, targets: dict[str, dict[str, list[str]]]) -> None:
             name = bodies[pick // 4 % len(bodies)]
             case.body = json.loads((FHIR_EXAMPLES / f"{name}.json").read_text())
             case.media_type = "application/json"
+            if "hook" in case.body and not _negative_path(case):
+                # The service of the hook the real CDS request was made for: another one
+                # refuses it, and whether a 200 was reached hung on the generated service id.
+                case.path_parameters["service_id"] = f"priorauth-{case.body['hook']}"
     if _negative_path(case):
         return  # a path value made to break the schema stays as it was made
     action = case.path.rsplit("}/", 1)[-1] if "}/" in case.path else ""

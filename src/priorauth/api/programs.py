@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from priorauth.service import realtime
@@ -20,6 +20,16 @@ from priorauth.service.workflow import Service
 router = APIRouter(dependencies=[Depends(json_body), Depends(known_query)])
 Who = Annotated[Principal, Depends(current_principal)]
 Svc = Annotated[Service, Depends(get_service)]
+# Dates as text only: a bare number would otherwise be read as a Unix time (from=0 is 1970).
+ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+Day = Annotated[str, Query(pattern=ISO_DAY, description="a date, YYYY-MM-DD")]
+
+
+def day(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{name}: {value!r} is not a date (expected YYYY-MM-DD)", name) from None
 
 
 class RescindBody(BaseModel):
@@ -28,24 +38,31 @@ class RescindBody(BaseModel):
 
 
 @router.get("/gold-cards")
-def gold_cards(
-    who: Who, service: Svc, as_of: Annotated[dt.date | None, Query()] = None
-) -> list[dict[str, Any]]:
+def gold_cards(who: Who, service: Svc, as_of: Day | None = None) -> list[dict[str, Any]]:
     """The gold cards held on `as_of` (today by default): prescriber (NPI) and drug, the
     decisions that earned the card, and the days it is held."""
     today = service.clock().date()
-    return [card_view(c, today) for c in service.gold_cards.in_force(who, as_of)]
+    held = service.gold_cards.in_force(who, day(as_of, "as_of") if as_of else None)
+    return [card_view(c, today) for c in held]
 
 
-@router.get("/gold-cards/{card_id}")
-def gold_card(card_id: int, who: Who, service: Svc) -> dict[str, Any]:
+# A card's number as the database keeps it (a 32-bit integer): a larger one is no card.
+CardId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the gold card's id")]
+NO_CARD: dict[int | str, dict[str, Any]] = {404: {"description": "No such gold card"}}
+
+
+@router.get("/gold-cards/{card_id}", responses=NO_CARD)
+def gold_card(card_id: CardId, who: Who, service: Svc) -> dict[str, Any]:
     """One card, with its audit trail (granted, rescinded)."""
     card, events = service.gold_cards.get(who, card_id)
     return {**card_view(card, service.clock().date()), "history": [event_view(e) for e in events]}
 
 
-@router.post("/gold-cards/{card_id}/rescind")
-def rescind(card_id: int, body: RescindBody, who: Who, service: Svc) -> dict[str, Any]:
+@router.post(
+    "/gold-cards/{card_id}/rescind",
+    responses={**NO_CARD, 409: {"description": "The card was rescinded already"}},
+)
+def rescind(card_id: CardId, body: RescindBody, who: Who, service: Svc) -> dict[str, Any]:
     """A reviewer takes the card back (after the post-service review of its claims); the
     prescriber's next requests for the drug are decided on their criteria again."""
     card = service.gold_cards.rescind(who, card_id, body.reason)
@@ -68,16 +85,17 @@ def period(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def real_time(
     who: Who,
     service: Svc,
-    from_: Annotated[dt.date, Query(alias="from")],
-    to: dt.date,
+    from_: Annotated[str, Query(alias="from", pattern=ISO_DAY, description="YYYY-MM-DD")],
+    to: Day,
 ) -> dict[str, Any]:
     """Approvals of requests received from `from` to `to` inclusive, those answered at
     submission with no pend and no person (`real_time`), their `share` against the `target`
     of 0.8, by drug, organization and urgency; and `pend_drivers`, the questions that pended
     the most requests."""
-    lo, hi = period(from_, to)
+    start, end = day(from_, "from"), day(to, "to")
+    lo, hi = period(start, end)
     return {
-        "from": from_.isoformat(),
-        "to": to.isoformat(),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
         **realtime.report(service.db, service.engine, who, lo, hi),
     }

@@ -256,8 +256,8 @@ class Service:
         quantity limit), whatever the criteria say. Without a card: None and the
         determination unchanged."""
         npi = req.prescriber.npi if req.prescriber else None
-        card = npi and self.gold_cards.holding(s, npi, det["policy"]["title"], now.date())
-        if not card:
+        card = self.gold_cards.holding(s, npi, det["policy"]["title"], now.date()) if npi else None
+        if card is None:
             return None, det
         req = req.model_copy(update={"kind": det["policy"]["requirements"]})
         granted = self.engine.authorize(req)
@@ -327,9 +327,9 @@ class Service:
             # The submitting organization's plan (PRIORAUTH_ORG_PLANS), kept in the stored
             # request so that every later decision of the case is under the same plan.
             req = req.model_copy(update={"plan": self.settings.plan_of_org[who.org]})
+        self.gold_cards.evaluate_daily()
         # A retry is found by the unique (org, Idempotency-Key) constraint when it inserts, so
         # a first submission costs no extra lookup.
-        self.gold_cards.evaluate_daily()
         now = self.clock()
         try:
             with self.db.session() as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +16,7 @@ from priorauth.web.views import when
 
 router = APIRouter()
 Signed = Annotated[Visitor, Depends(visitor)]
+CardId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # as the database keeps it
 
 
 @router.get("/gold-cards")
@@ -39,7 +40,7 @@ def gold_cards(request: Request, v: Signed, done: str = "") -> Response:
 
 
 @router.get("/gold-cards/{card_id}")
-def gold_card(request: Request, card_id: int, v: Signed) -> Response:
+def gold_card(request: Request, card_id: CardId, v: Signed) -> Response:
     service = service_of(request)
     card, events = service.gold_cards.get(v.who, card_id)
     view = card_view(card, service.clock().date())
@@ -60,7 +61,7 @@ def gold_card(request: Request, card_id: int, v: Signed) -> Response:
 
 
 @router.post("/gold-cards/{card_id}/rescind")
-async def rescind(request: Request, card_id: int, v: Signed) -> Response:
+async def rescind(request: Request, card_id: CardId, v: Signed) -> Response:
     form = await posted(request, v.csrf)
     reason = str(form.get("reason", ""))
     if not reason.strip():
