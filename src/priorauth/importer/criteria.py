@@ -450,7 +450,9 @@ class PlanCriteria:
             return group if len(kids) > 1 or how == "all" else kids[0]
         if how != "all":
             group["id"] = self.b.ids.make(f"{gid}.{'one_of' if how == 'any' else 'ambiguous'}")
-            if how == "ambiguous":
+            if how == "ambiguous" and "source" in own_leaf:
+                # A leaf read as a group of its own (its items joined in one line) has its
+                # source on its items; the group keeps the one _ambiguous gave it.
                 group["source"] = own_leaf["source"]
             return {"id": gid, "text": text, "all": [own_leaf, group]}
         return {"id": gid, "text": text, "all": [own_leaf, *kids]}
