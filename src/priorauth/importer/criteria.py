@@ -417,6 +417,9 @@ class PlanCriteria:
             if (k := self.convert(c, gid, mine, how == "any")) is not None
         ]
         kids = [k for _, k in pairs]
+        extent = self._extents(node, pairs, mine) if how == "any" else None
+        if extent is not None:
+            return extent
         if how == "any":
             self._indications(pairs)
         own_leaf = None
@@ -450,7 +453,9 @@ class PlanCriteria:
             return group if len(kids) > 1 or how == "all" else kids[0]
         if how != "all":
             group["id"] = self.b.ids.make(f"{gid}.{'one_of' if how == 'any' else 'ambiguous'}")
-            if how == "ambiguous":
+            if how == "ambiguous" and "source" in own_leaf:
+                # A leaf read as a group of its own (its items joined in one line) has its
+                # source on its items; the group keeps the one _ambiguous gave it.
                 group["source"] = own_leaf["source"]
             return {"id": gid, "text": text, "all": [own_leaf, group]}
         return {"id": gid, "text": text, "all": [own_leaf, *kids]}
@@ -466,6 +471,41 @@ class PlanCriteria:
         if where is not None:
             group["source"] = where.where
         self.ambiguous.append(group)
+
+    def _extents(
+        self, node: Node, pairs: list[tuple[Node, dict[str, Any]]], disease: str | None
+    ) -> dict[str, Any] | None:
+        """"Disease is one of the following: - Locally advanced - Metastatic": a ONE-of whose
+        items are only extents of the disease around them is one criterion (the disease at one
+        of those extents), not a list of indications, so a patient at another extent is not
+        held investigational by it."""
+        if disease is None or len(pairs) < 2 or len(pairs) != len(node.children):
+            return None
+        extents: list[str] = []
+        for child, kid in pairs:
+            cond = kid.get("condition") or {}
+            if (
+                child.children
+                or cond.get("type") != "diagnosis"
+                or cond.get("disease") != disease
+                or not cond.get("extents")
+                or disease_of(child.text, self.ctx(None)) is not None
+            ):
+                return None
+            extents += [e for e in cond["extents"] if e not in extents]
+        first = pairs[0][1]
+        items = " or ".join(_tidy(c.text) for c, _ in pairs)
+        # The report lists one criterion where the document's lines made one.
+        merged = {k["id"] for _, k in pairs[1:]}
+        self.b.placements[:] = [p for p in self.b.placements if p.id not in merged]
+        for p in self.b.placements:
+            if p.id == first["id"]:
+                p.text = f"{_tidy(node.text)}: {items}"
+        return {
+            **first,
+            "text": f"{_tidy(node.text)}: {items}",
+            "condition": {**first["condition"], "extents": extents},
+        }
 
     def _indications(self, pairs: list[tuple[Node, dict[str, Any]]]) -> None:
         """The alternatives of a ONE-of that are about a disease are the policy's indications."""

@@ -67,6 +67,7 @@ class Node:
     label: bool = False  # a header only ("One of the following:"), not a criterion itself
     marker: str = ""  # "a", "iv", "3": the item's own marker
     how: str | None = None  # "all" / "any" / "ambiguous": set by the logic stage
+    flat: bool = False  # a header whose items are written level with it (see _flat_item)
 
 
 def _header_of(text: str) -> tuple[str | None, str, bool]:
@@ -115,6 +116,14 @@ def _marker(text: str, prev_letters: dict[str, str]) -> tuple[str, str, str]:
         kind = f"bullet{m.group(1)}" if style == "bullet" else style
         return kind, m.group(2).strip(), m.group(1)
     return "plain", text, ""
+
+
+def _flat_item(body: str, pending: str | None) -> bool:
+    """An item of a header's list written level with the header: a short value ("Locally
+    advanced", "Hepatologist") with no connector before it. A longer line is a criterion of its
+    own again, so a header never swallows the criteria after its list."""
+    words = body.split()
+    return pending is None and 0 < len(words) <= 4 and not body.rstrip().endswith((":", "."))
 
 
 def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Line]]:
@@ -180,6 +189,16 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
                 continue
             if top.indent == indent and top.style == style:
                 if (
+                    style != "plain"
+                    and top.label
+                    and top.header
+                    and not only
+                    and (not top.children or top.flat)
+                    and _flat_item(body, pending)
+                ):
+                    top.flat = True  # "- Disease is one of the following:" "- Metastatic"
+                    break
+                if (
                     style == "plain"
                     and top.label
                     and top.header
@@ -189,6 +208,13 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
                     break  # unmarked lines under "One of the following:": its items
                 stack.pop()
                 above = stack[-1]
+                if (
+                    above.flat
+                    and above.indent == indent
+                    and above.style == style
+                    and not _flat_item(body, pending)
+                ):
+                    continue  # a criterion again after the short items: the header is done
                 if style == "plain" and (
                     only
                     or (

@@ -187,9 +187,14 @@ def _plan_trees(
         block_lines = [line for _, ls in parts for line in ls]
         # The title again (a PDF's running header) is not a criterion.
         title = " ".join(lines[0].text.split()).lower() if lines else None
-        again = [line for line in block_lines if " ".join(line.text.split()).lower() == title]
+        # Nor is the drug's name alone on a line (a page repeating it above each block).
+        again = [
+            line
+            for line in block_lines
+            if " ".join(line.text.split()).lower() == title or norm(_strip_marker(line.text)) in own
+        ]
         for line in again:
-            where = f"{kind}: the title, not a criterion"
+            where = f"{kind}: the title or the drug's name, not a criterion"
             unplaced.append(Unplaced(line.text.strip(), line.page, line.number, where))
         block_lines = [line for line in block_lines if line not in again]
         if kind == "renewal" and _same_as_initial(block_lines):

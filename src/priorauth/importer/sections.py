@@ -92,7 +92,25 @@ INITIAL = re.compile(
     r" (?:initial )?approval(?: of restricted products?(?:\s*\(s\))?)?|coverage criteria(?: for"
     r" initial (?:authorization|approval))?|approval criteria|criteria for coverage|initial"
     r" authorization criteria|new starts?|criteria for initial therapy|prior authorization"
-    r" criteria)",
+    r" criteria|initial criteria|criteria for (?:an? )?initial (?:\d+[- ]days? )?trial)"
+    # A class document's blocks per drug status ("... for nonpreferred drugs").
+    r"(?: for (?:the )?(?:non-?preferred|preferred)(?: drugs?| agents?| products?)?)?",
+    re.I,
+)
+
+
+# Headings a plan writes with its own or the drug's name first: "<Plan> Approved Indications
+# and Usage Guidelines", "<Drug> Approval Criteria".
+INITIAL_NAMED = re.compile(
+    r"[^:]{0,80}?\b(?:approved indications and usage guidelines|approval criteria)", re.I
+)
+
+
+# A lead line that opens the criteria without a heading and says how they combine: it stays in
+# the block as the group's header ("All of the following must be met ...:").
+LEAD = re.compile(
+    r"(?:patients? must meet (?:all of )?the following(?: criteria)?\b.*|all of the following"
+    r" (?:must|are to) be met\b.*|(?:the )?following criteria must be met\b.*):\s*",
     re.I,
 )
 
@@ -101,14 +119,16 @@ RENEWAL = re.compile(
     r"(?:prior authorization\s*\(re-?authorization\)|re-?authorization(?: criteria)?|continued"
     r" (?:therapy|approval|use|authorization)(?: criteria)?|continuation of therapy(?: criteria)?"
     r"|renewal(?: criteria| requests?| authorization)?|recertification(?: criteria)?|"
-    r"re-?authorization requests?|subsequent authorization)",
+    r"re-?authorization requests?|subsequent authorization|criteria for continued (?:coverage|"
+    r"therapy|approval|use))",
     re.I,
 )
 
 
 _DURATION_HEAD = (
     r"(?:length of approval|duration of approval|approval duration|coverage duration|"
-    r"authorization duration|approval period|duration of authorization|authorization period)"
+    r"authorization duration|approval period|duration of authorization|authorization period|"
+    r"approval(?=\s*(?::|$)))"
 )
 
 
@@ -143,7 +163,8 @@ SKIP = re.compile(
     r" mandates?|disclaimer|definitions|related polic(?:y|ies)|policy|protocol|medical policy|"
     r"coverage rationale|applicable codes|documentation (?:requirements|history)|program"
     r" summary|objective|purpose|scope|(?:additional )?clinical rules|other information|"
-    r"additional clinical rules)",
+    r"additional clinical rules|dosing|general information|coverage is not authorized for|"
+    r"(?:this )?medication is not approvable for the following condition(?:\s*\(s\)|s)?)",
     re.I,
 )
 
@@ -172,6 +193,8 @@ def classify(line: Line) -> tuple[str, str | None] | None:
         return ("initial", None)
     if RENEWAL.fullmatch(h):
         return ("renewal", None)
+    if INITIAL_NAMED.fullmatch(h) and not _RENEWAL_WORDS.search(h):
+        return ("initial", None)
     m = DURATION.fullmatch(h)
     if m:
         return ("duration", m.group("v").strip() or None)
@@ -193,6 +216,17 @@ class Blocks:
     unplaced: list[Line] = field(default_factory=list)
 
 
+_TRIAL = re.compile(r"\b(\d+)[- ]days? trial\b", re.I)
+
+
+def _opens_approval(text: str, below: list[Line]) -> bool:
+    """A bare "Prior Authorization" heading is a criteria block only where the layout shows it
+    is one: its length of approval stated right below it."""
+    if heading_text(text).lower() != "prior authorization":
+        return False
+    return any(DURATION.match(heading_text(x.text)) for x in below if x.text.strip())
+
+
 def phase_is_renewal(phase: str | None) -> bool:
     return bool(phase and phase.startswith("renewal"))
 
@@ -201,11 +235,13 @@ def find_blocks(lines: list[Line]) -> Blocks:
     b = Blocks()
     state: tuple[str, str] = ("front", "")
     current: list[Line] | None = None
-    for line in lines:
+    for i, line in enumerate(lines):
         text = line.text.strip()
         if not text or FOOTER.fullmatch(text):
             continue
         head = classify(line)
+        if head is None and _opens_approval(text, lines[i + 1 : i + 3]):
+            head = ("initial", None)
         phase = state[1] if state[0] == "phase" else None
         if head is not None:
             kind, value = head
@@ -221,6 +257,11 @@ def find_blocks(lines: list[Line]) -> Blocks:
                 current = []
                 b.phases[kind] = (line, current)
                 state = ("phase", kind)
+                trial = _TRIAL.search(text)
+                if trial:  # "Criteria for initial 90-day trial": the heading says how long
+                    b.durations.setdefault(kind.split("#")[0], []).append(
+                        (line, f"{trial.group(1)} days")
+                    )
                 continue
             if kind == "duration":
                 where = phase.split("#")[0] if phase else "all"
@@ -245,9 +286,11 @@ def find_blocks(lines: list[Line]) -> Blocks:
             where = phase.split("#")[0] if phase else "all"
             b.durations.setdefault(where, []).append((line, issued.group("v")))
             continue
-        if _PROSE.search(text) and (
+        lead = state[0] != "phase" and LEAD.fullmatch(text) is not None
+        opens = _PROSE.search(text) is not None and (
             state[0] != "phase" or (_RENEWAL_WORDS.search(text) and not phase_is_renewal(phase))
-        ):
+        )
+        if lead or opens:
             kind = "renewal" if _RENEWAL_WORDS.search(text) else "initial"
             if kind in b.phases:
                 kind = f"{kind}#{len(b.phases)}"
