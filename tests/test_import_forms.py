@@ -17,6 +17,8 @@ from priorauth.importer.dates import effective_date, parse_date
 from priorauth.importer.document import Line
 from priorauth.importer.drugs import chosen_drug
 from priorauth.importer.limits import dose_cap, parse_quantity_lines, phase_durations, quantity
+from priorauth.importer.report import render_markdown
+from priorauth.policy.load import load_policy
 from priorauth.policy.tables import load_knowledge
 
 CASES: dict[str, Any] = yaml.safe_load(
@@ -101,29 +103,99 @@ Length of Approval: 12 Month(s)
 """
 
 
+NOT_STATED = "effective date: not stated in the document; set it with --effective-date"
+REFUSED = "effective_date: not stated in the document; set it with --effective-date or in the file"
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # the terminal wraps long lines
+
+
 def test_a_missing_date_is_the_first_warning_and_a_missing_number_is_derived() -> None:
     r = import_text(UNDATED, "undated.txt")
-    assert r.warnings[0].startswith("effective date not found in the document")
-    assert "--effective-date" in r.warnings[0]
+    assert r.warnings[0] == NOT_STATED
+    assert r.effective_date is None
+    assert render_markdown(r).split("\n- ")[1] == f"WARNING: {NOT_STATED}"
+    assert "Effective not stated" in render_markdown(r)
     assert r.policy.number == "examplib"
     assert any("no policy number in the document" in w for w in r.warnings)
+
+
+def test_an_undated_import_writes_no_date_and_its_file_does_not_load(tmp_path: Path) -> None:
+    doc = tmp_path / "undated.txt"
+    doc.write_text(UNDATED, encoding="utf-8")
+    out, report = tmp_path / "p.yaml", tmp_path / "r.md"
+    res = CliRunner().invoke(
+        app, ["policy", "import", str(doc), "-o", str(out), "--report", str(report)]
+    )
+    assert res.exit_code == 0, res.output
+    assert _flat(res.output).startswith(f"- WARNING: {NOT_STATED}")
+    text = out.read_text()
+    assert "\neffective_date: null\n" in text
+    assert dt.date.today().isoformat() not in text  # never the import day
+    assert "1900" not in text  # nor the placeholder the policy carries in memory
+    findings = [line for line in report.read_text().splitlines() if line.startswith("- ")]
+    assert findings[0] == f"- WARNING: {NOT_STATED}"
+    # Every reader of policy files refuses it with one line naming the file and the field.
+    request = Path(__file__).parents[1] / "examples" / "nsclc-initial-approve.json"
+    for args in (["policy", "lint", str(out)], ["evaluate", "--policy", str(out), str(request)]):
+        refused = CliRunner().invoke(app, args)
+        assert refused.exit_code == 2
+        assert _flat(refused.output) == f"error: {out}: {REFUSED}"
+    # To stdout, the file itself says so first.
+    res = CliRunner().invoke(app, ["policy", "import", str(doc)])
+    assert res.stdout.splitlines()[0] == f"# {NOT_STATED}"
+
+
+def test_a_date_set_in_the_file_of_an_undated_import_loads(tmp_path: Path) -> None:
+    doc = tmp_path / "undated.txt"
+    doc.write_text(UNDATED, encoding="utf-8")
+    out = tmp_path / "p.yaml"
+    assert CliRunner().invoke(app, ["policy", "import", str(doc), "-o", str(out)]).exit_code == 0
+    out.write_text(out.read_text().replace("effective_date: null", "effective_date: 2026-11-01"))
+    p = load_policy(out)
+    # The original and last review dates the document does not state either follow it.
+    assert (p.effective_date, p.original_policy_date, p.last_review_date) == (
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 1),
+    )
 
 
 def test_effective_date_on_import_sets_it(tmp_path: Path) -> None:
     doc = tmp_path / "undated.txt"
     doc.write_text(UNDATED, encoding="utf-8")
     r = import_document(doc, effective_date=dt.date(2026, 4, 1))
-    assert r.policy.effective_date == dt.date(2026, 4, 1)
+    assert r.policy.effective_date == r.effective_date == dt.date(2026, 4, 1)
     assert not any(w.startswith("effective date") for w in r.warnings)
+    assert "WARNING" not in render_markdown(r)
     out = tmp_path / "p.yaml"
     res = CliRunner().invoke(
         app, ["policy", "import", str(doc), "-o", str(out), "--effective-date", "2026-04-01"]
     )
     assert res.exit_code == 0, res.output
     assert "effective_date: '2026-04-01'" in out.read_text()
+    assert load_policy(out).effective_date == dt.date(2026, 4, 1)
+    assert CliRunner().invoke(app, ["policy", "lint", str(out)]).exit_code == 0
     bad = CliRunner().invoke(app, ["policy", "import", str(doc), "--effective-date", "04/01/2026"])
     assert bad.exit_code == 2
     assert "--effective-date: '04/01/2026' is not a date (YYYY-MM-DD)" in bad.output
+
+
+def test_a_date_as_plans_write_it_is_the_policys_effective_date() -> None:
+    r = import_text(UNDATED.replace("\n\n", "\nEffective Date: 10.01.26\n\n", 1), "dated.txt")
+    assert r.policy.effective_date == r.effective_date == dt.date(2026, 10, 1)
+    assert not any(w.startswith("effective date") for w in r.warnings)
+
+
+def test_an_fep_document_without_a_date_imports_with_the_warning_first() -> None:
+    text = (Path(__file__).parent / "corpus" / "fep-piqray.txt").read_text(encoding="utf-8")
+    text = text.replace("Effective Date: June 1, 2026", "").replace(
+        " and is effective on June 1, 2026", ""
+    )
+    r = import_text(text, "fep-undated.txt")
+    assert r.warnings[0] == NOT_STATED
+    assert "\neffective_date: null\n" in r.policy_yaml()
 
 
 CLASS_PAGE = """GLP-1 receptor agonists

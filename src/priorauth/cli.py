@@ -224,7 +224,8 @@ def policy_import(
         typer.Option(
             "--effective-date",
             help="The date the policy takes effect (YYYY-MM-DD), when the document does not "
-            "state it.",
+            "state it (or states it wrongly). Without it, a document that states none is written "
+            "with effective_date: null, which does not load until the date is set.",
         ),
     ] = None,
 ) -> None:
@@ -237,7 +238,7 @@ def policy_import(
     and named in the report. A criteria section found but not read exits 2 (see --allow-unread).
     """
     from priorauth.importer import import_document
-    from priorauth.policy.dump import policy_yaml, write_atomically
+    from priorauth.policy.dump import write_atomically
 
     with _one_line_errors():
         if plan is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", plan):
@@ -257,8 +258,7 @@ def policy_import(
         )
         if result.unread and not allow_unread:
             raise BadInput(f"{document}: {result.unread}; --allow-unread imports it anyway")
-        text = policy_yaml(
-            result.policy,
+        text = result.policy_yaml(
             f"Imported by `priorauth policy import` from {document}.\n"
             "Review it with the import report and `priorauth policy lint` before shipping.",
         )

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from service_support import OTHER_CLINIC, SUBMITTER, FakeClock
 
-from priorauth.importer import import_document
+from priorauth.importer import import_document, import_text
 from priorauth.policy.dump import policy_yaml
 from priorauth.server import create_app
 from priorauth.service.config import Settings, SettingsError, load_settings
@@ -116,3 +116,22 @@ def test_a_bad_policy_file_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path
         load_settings()
     assert str(exc.value).startswith("PRIORAUTH_POLICIES: ")
     assert "broken.yaml" in str(exc.value)
+
+
+def test_a_policy_file_without_an_effective_date_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What `priorauth policy import` writes for a document that states no effective date.
+    text = BLUE_DOC.read_text(encoding="utf-8")
+    undated = import_text(
+        "\n".join(x for x in text.splitlines() if "Version Date" not in x), "b.txt"
+    )
+    assert undated.effective_date is None
+    (tmp_path / "undated.yaml").write_text(undated.policy_yaml())
+    monkeypatch.setenv("PRIORAUTH_POLICIES", str(tmp_path))
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert str(exc.value) == (
+        f"PRIORAUTH_POLICIES: {tmp_path / 'undated.yaml'}: effective_date: not stated in the "
+        "document; set it with --effective-date or in the file"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 
 from priorauth.errors import DocumentError
@@ -143,8 +144,7 @@ def fep_metadata(
     )
     if effective is None and committee:
         effective = parse_date(committee.group(3))
-    if effective is None:
-        raise DocumentError(src, "no effective date in the document")
+    # Not stated: None, as in any layout (read.py warns first and the file says null).
     last = re.search(rf"Last Review Date:\s*({_DATE})", full)
     original = parse_date(h.get("original_policy_date", ""))
     policy_sec = sections.get("policy")
@@ -184,9 +184,9 @@ def fep_metadata(
         "section": h.get("section", "Prescription Drugs"),
         "subsection": h.get("subsection", ""),
         "drug": {"brand": brand, "generic": generic, "strengths_mg": strengths, "form": "tablet"},
-        "effective_date": effective.isoformat(),
-        "original_policy_date": (original or effective).isoformat(),
-        "last_review_date": (parse_date(last.group(1)) if last else effective).isoformat(),  # type: ignore[union-attr]
+        "effective_date": _iso(effective),
+        "original_policy_date": _iso(original or effective),
+        "last_review_date": _iso(parse_date(last.group(1)) if last else effective),
         "committee_approval_date": (
             parse_date(committee.group(2)).isoformat() if committee else None  # type: ignore[union-attr]
         ),
@@ -289,18 +289,12 @@ def layout_metadata(
     effective, how = dates.effective_date([line.text for line in lines])
     if effective is None and h.get("effective_date"):
         effective = dates.parse_date(h["effective_date"], labelled=True)
-    if effective is None:
-        effective = dt.date.today()
-        # First among the warnings: every version choice the engine makes hangs on this date.
-        warnings.insert(
-            0,
-            f"effective date not found in the document: recorded as the import day "
-            f"({effective}) until it is set with --effective-date",
-        )
-    elif how:
+    # Not stated: None, never the import day (read.py warns first and the file says null).
+    if effective is not None and how:
         warnings.insert(
             0, f"effective date {effective}: {how}; confirm it, or set it with --effective-date"
         )
+    day = _iso(effective)
     statements = [line.text.strip() for line in lines]
     necessary = next((s for s in statements if "medically necessary" in s.lower()), "")
     investigational = next(
@@ -345,9 +339,9 @@ def layout_metadata(
             "strengths_mg": sorted({float(s) for s in kb.strengths.get(generic_key, [])}),
             "form": form,
         },
-        "effective_date": effective.isoformat(),
-        "original_policy_date": effective.isoformat(),
-        "last_review_date": effective.isoformat(),
+        "effective_date": day,
+        "original_policy_date": day,
+        "last_review_date": day,
         "committee_approval_date": None,
         "applies_to": ["pre_service"],
         "applicability_text": "",
@@ -371,13 +365,16 @@ def with_effective_date(result: ImportResult, day: dt.date) -> ImportResult:
             update[key] = day  # they were only the date read standing in for themselves
     warnings = [w for w in result.warnings if not w.startswith("effective date")]
     note = f"effective date {day} given on import (--effective-date)"
-    if p.effective_date != day and not any(w.startswith("effective date") for w in result.warnings):
-        note += f"; the document says {p.effective_date}"
-    return ImportResult(
-        result.source,
-        p.model_copy(update=update),
-        result.criteria,
-        result.unplaced,
-        warnings,
-        [*result.notes, note],
+    if result.effective_date not in (None, day):
+        note += f"; the document says {result.effective_date}"
+    return replace(
+        result,
+        policy=p.model_copy(update=update),
+        warnings=warnings,
+        notes=[*result.notes, note],
+        undated=False,
     )
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -34,7 +34,13 @@ from priorauth.importer.metadata import (
     layout_metadata,
 )
 from priorauth.importer.outline import parse_outline
-from priorauth.importer.result import ImportResult, Unplaced
+from priorauth.importer.result import (
+    DATE_FIELDS,
+    NOT_STATED,
+    PLACEHOLDER_DATE,
+    ImportResult,
+    Unplaced,
+)
 from priorauth.importer.sections import Blocks, Section, find_blocks, split_sections
 from priorauth.policy.load import policy_from_data
 from priorauth.policy.model import DiagnosisCondition, Policy
@@ -69,6 +75,15 @@ def read(
         meta = fep_metadata(doc, named, kb, warnings)
     else:
         meta = layout_metadata(doc, lines, blocks, kb, warnings)
+    undated = meta["effective_date"] is None
+    if undated:
+        # First of all: which version of a policy is in force hangs on this date, and a date
+        # made up here (the import day) would silently decide it.
+        warnings.insert(0, NOT_STATED)
+        meta = {
+            k: PLACEHOLDER_DATE.isoformat() if v is None and k in DATE_FIELDS else v
+            for k, v in meta.items()
+        }
     own = frozenset(norm(x) for x in (meta["drug"]["brand"], meta["drug"]["generic"]) if x)
 
     # Outline, logic and criteria of each criteria section.
@@ -99,7 +114,7 @@ def read(
             *blocks.sections,
         ]
     return ImportResult(
-        src, policy, criteria.placements, unplaced, warnings, notes, found, unread
+        src, policy, criteria.placements, unplaced, warnings, notes, found, unread, undated
     )
 
 

@@ -3,11 +3,13 @@ the warnings; as Markdown for review and as a Rich summary for the terminal."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from priorauth.importer.result import ImportResult
+from priorauth.importer.result import NOT_STATED, PLACEHOLDER_DATE, ImportResult
 
 
 def _md(text: str) -> str:
@@ -27,8 +29,8 @@ def render_markdown(result: ImportResult) -> str:
         "",
         f"- Drug: {p.drug.brand} ({p.drug.generic}), strengths: "
         + (", ".join(f"{s:g} mg" for s in p.drug.strengths_mg) or "not stated"),
-        f"- Effective {p.effective_date}; original policy date {p.original_policy_date}; "
-        f"last review {p.last_review_date}",
+        f"- Effective {_day(result, p.effective_date)}; original policy date "
+        f"{_day(result, p.original_policy_date)}; last review {_day(result, p.last_review_date)}",
         f"- Criteria: {total}, of which {typed} typed conditions and {total - typed} questions",
         f"- Unplaced lines: {len(result.unplaced)}; warnings: {len(result.warnings)}",
         "",
@@ -86,7 +88,15 @@ def happened(result: ImportResult) -> list[str]:
     ]
     if result.unread:
         out.insert(0, f"- NOT READ: {result.unread}")
+    if result.undated:
+        # Before all else: until it is set the policy file does not load.
+        out.insert(0, f"- WARNING: {NOT_STATED}")
     return out
+
+
+def _day(result: ImportResult, day: dt.date) -> str:
+    """A date of the policy as the report shows it: an undated import's placeholder is not."""
+    return "not stated" if result.undated and day == PLACEHOLDER_DATE else str(day)
 
 
 def summary_view(result: ImportResult, out_path: str | None = None) -> RenderableType:
@@ -94,7 +104,7 @@ def summary_view(result: ImportResult, out_path: str | None = None) -> Renderabl
     typed, total = result.typed_share
     head = Text.assemble(
         (f"{p.number} {p.title}", "bold"),
-        f" ({p.drug.generic}), effective {p.effective_date}: ",
+        f" ({p.drug.generic}), effective {_day(result, p.effective_date)}: ",
         (f"{typed} of {total}", "green" if typed == total else "yellow"),
         " criteria typed",
     )

@@ -35,6 +35,24 @@ def _loc(parts: tuple[int | str, ...]) -> str:
 def policy_from_data(data: Any, source: str, knowledge: Knowledge | None = None) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(source, "", "expected a mapping of policy fields at the top")
+    if "effective_date" in data and data["effective_date"] is None:
+        # An import whose document states no date writes null: refused here, where every
+        # reader of policy files passes, so that no made-up date decides which version applies.
+        raise PolicyError(
+            source,
+            "effective_date",
+            "not stated in the document; set it with --effective-date or in the file",
+        )
+    # Such an import's original and last review dates are null too: once the effective date
+    # is set they are that date, as when a document states only its effective date.
+    data = {
+        **data,
+        **{
+            k: data["effective_date"]
+            for k in ("original_policy_date", "last_review_date")
+            if "effective_date" in data and k in data and data[k] is None
+        },
+    }
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
