@@ -238,3 +238,19 @@ def test_renewal_duration_is_not_taken_from_the_initial_one() -> None:
     r = import_text(DURATIONS, "durations.txt")
     assert r.policy.limits.initial.duration.months == 6
     assert r.policy.limits.renewal.duration.months == 12
+
+
+def test_effective_date_on_import_keeps_what_the_import_found(tmp_path: Path) -> None:
+    doc = tmp_path / "unread.txt"
+    doc.write_text(
+        "Otezla (apremilast) Prior Authorization Criteria\n\nInitial Authorization\n"
+        "Note: the criteria are kept by the plan's clinical team.\n"
+        "Approval duration: 12 months\n",
+        encoding="utf-8",
+    )
+    r = import_document(doc, effective_date=dt.date(2026, 5, 1))
+    assert r.unread and "initial criteria" in r.sections
+    # A date given on import does not let a criteria section that was not read through.
+    res = CliRunner().invoke(app, ["policy", "import", str(doc), "--effective-date", "2026-05-01"])
+    assert res.exit_code == 2
+    assert "--allow-unread imports it anyway" in _flat(res.output)
