@@ -20,6 +20,7 @@ from priorauth.batch import run_batch
 from priorauth.determination import Determination, determination_schema
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError
+from priorauth.explain import explanation
 from priorauth.policy.load import load_policy
 from priorauth.policy.model import Policy
 from priorauth.render import determination_view, policy_view, summary_table
@@ -78,6 +79,24 @@ def _dump(det: Determination, trace: bool) -> dict[str, Any]:
     return det.model_dump(mode="json", exclude=None if trace else {"trace"})
 
 
+def _explained(engine: Engine, det: Determination) -> dict[str, Any] | None:
+    """A denial's explanation, the same the service keeps with a case: the appeal deadline is
+    counted from today, the day the requester would be told."""
+    if det.decision != "denied":
+        return None
+    return explanation(
+        engine, _dump(det, False), det.decision, False, None, "engine", dt.date.today()
+    )
+
+
+def _shown(engine: Engine, det: Determination, trace: bool) -> dict[str, Any]:
+    """The determination as JSON; a denial carries its `explanation` as the service stores it."""
+    dumped = _dump(det, trace)
+    if (told := _explained(engine, det)) is not None:
+        dumped["explanation"] = told
+    return dumped
+
+
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", help="Decide against this policy file instead of the built-in ones."),
@@ -128,9 +147,10 @@ def evaluate(
         if len(requests) == 1:
             det = engine.evaluate_json(_read(requests[0]))
             if as_json:
-                print(json.dumps(_dump(det, trace is not False), indent=2))
+                print(json.dumps(_shown(engine, det, trace is not False), indent=2))
             else:
-                out.print(determination_view(det, "stdin" if requests[0] == "-" else requests[0]))
+                source = "stdin" if requests[0] == "-" else requests[0]
+                out.print(determination_view(det, source, _explained(engine, det)))
             return
         # Several files: a bad one is reported on stderr and the others are still decided and
         # printed; the exit status is 2 at the end if any was bad.
@@ -144,10 +164,11 @@ def evaluate(
                 shown = str(exc) if str(exc).startswith(f"{path}:") else f"{path}: {exc}"
                 err.print(f"error: {shown}", markup=False, soft_wrap=True)
         if as_json:
-            print(json.dumps([_dump(d, trace is not False) for _, d in decided], indent=2))
+            print(json.dumps([_shown(engine, d, trace is not False) for _, d in decided], indent=2))
         else:
             for path, det in decided:
-                out.print(determination_view(det, "stdin" if path == "-" else path))
+                source = "stdin" if path == "-" else path
+                out.print(determination_view(det, source, _explained(engine, det)))
             if len(decided) > 1:
                 out.print(summary_table(decided))
         if bad:
