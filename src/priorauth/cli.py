@@ -1056,3 +1056,127 @@ def claims_gold_cards(
                 d["verdict"],
             )
         out.print(table)
+
+
+# --- metrics (issue 22): the real-time report and the CMS-0057-F figures ---------------------
+
+metrics_app = typer.Typer(
+    help="Reports on the service's cases (PRIORAUTH_DATABASE_URL), as the JSON API gives them.",
+    no_args_is_help=True,
+)
+app.add_typer(metrics_app, name="metrics")
+
+FromOpt = Annotated[
+    str, typer.Option("--from", help="First day of the period received (YYYY-MM-DD).")
+]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")]
+
+
+def _period(from_: str, to: str) -> tuple[dt.date, dt.date]:
+    start, end = _day(from_, "--from"), _day(to, "--to")
+    if start > end:
+        raise BadInput(f"--from: {start} is after --to ({end})")
+    if end >= dt.date.max:
+        raise BadInput(f"--to: {end} is out of range")
+    return start, end
+
+
+def _reporting_service() -> Any:
+    """The case service over the database, with the policies the server decides against (the
+    pend drivers are named in their words), read as an admin: the command line is the
+    operator's."""
+    from priorauth.service.config import SettingsError, load_policies, load_settings
+    from priorauth.service.workflow import Service
+
+    db = _database()
+    try:
+        settings = load_settings()
+        engine = Engine(load_policies(settings), default_plan=settings.default_plan)
+    except SettingsError as exc:
+        db.engine.dispose()
+        raise BadInput(str(exc)) from None
+    return Service(db, engine, settings)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+@metrics_app.command("real-time")
+def metrics_real_time(
+    from_: FromOpt,
+    to: ToOpt,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The report as GET /metrics/real-time gives it.")
+    ] = False,
+) -> None:
+    """Approvals of the requests received in the period, those answered at submission with no
+    pend and no person, and their share against the 80% target, overall, by drug and by
+    organization; and the questions that pended the most requests."""
+    from rich.table import Table
+
+    from priorauth.service import reports
+    from priorauth.service.auth import Principal
+
+    with _one_line_errors():
+        start, end = _period(from_, to)
+        service = _reporting_service()
+        try:
+            doc = reports.real_time(service, Principal("command line", "admin", None), start, end)
+        finally:
+            service.db.engine.dispose()
+        if as_json:
+            print(json.dumps(doc, indent=2))
+            return
+        verdict = {None: "no approvals", True: "meets", False: "below"}[doc["meets_target"]]
+        out.print(
+            f"Real-time approvals, requests received {start} to {end}: {doc['real_time']} of "
+            f"{doc['approvals']} approvals ({_share(doc['share'])}), target "
+            f"{doc['target']:.0%}: {verdict}",
+            markup=False,
+        )
+        for key, title in (("by_drug", "By drug"), ("by_organization", "By organization")):
+            name = "drug" if key == "by_drug" else "org"
+            table = Table(title=title, title_justify="left")
+            for col in (name, "approvals", "real time", "share"):
+                table.add_column(col, justify="left" if col == name else "right")
+            for row in doc[key]:
+                table.add_row(
+                    row[name], str(row["approvals"]), str(row["real_time"]), _share(row["share"])
+                )
+            out.print(table)
+        drivers = Table(title="Pend drivers: the questions that pended the most requests")
+        drivers.title_justify = "left"
+        for col in ("requests", "id", "question"):
+            drivers.add_column(col, justify="right" if col == "requests" else "left")
+        for d in doc["pend_drivers"]:
+            drivers.add_row(str(d["count"]), d["id"], d["text"])
+        out.print(drivers)
+
+
+@metrics_app.command("prior-authorization")
+def metrics_prior_authorization(
+    from_: FromOpt,
+    to: ToOpt,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV, a row per urgency, as format=csv gives it.")
+    ] = False,
+) -> None:
+    """The CMS-0057-F public-reporting figures of the requests received in the period, per
+    urgency: percent approved, denied, approved after appeal, the real-time approvals, and the
+    average and median hours to decision. Prints GET /metrics/prior-authorization's JSON."""
+    from priorauth.service import reports
+    from priorauth.service.auth import Principal
+
+    with _one_line_errors():
+        start, end = _period(from_, to)
+        service = _reporting_service()
+        try:
+            who = Principal("command line", "admin", None)
+            doc = reports.prior_authorization(service, who, start, end)
+        finally:
+            service.db.engine.dispose()
+        if as_csv:
+            sys.stdout.write(reports.prior_authorization_csv(doc))
+        else:
+            print(json.dumps(doc, indent=2))
