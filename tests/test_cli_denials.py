@@ -109,3 +109,16 @@ def test_only_a_denial_is_explained() -> None:
     approved = json.loads(evaluate(example("nsclc-initial-approve.json"), "--json"))
     assert approved["decision"] == "approved" and "explanation" not in approved
     assert "Appeal" not in evaluate(example("nsclc-initial-pend.json"))
+
+
+def test_several_files_explain_each_denial(tmp_path: Path) -> None:
+    files = []
+    for name, request in [("ok", example("nsclc-initial-approve.json")), ("no", progressed())]:
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(json.dumps(request))
+    result = runner.invoke(app, ["evaluate", *map(str, files), "--json", "--no-trace"])
+    approved, denied = json.loads(result.stdout)
+    assert "explanation" not in approved
+    assert [u["id"] for u in denied["explanation"]["unmet"]] == ["renewal.no_progression"]
+    shown = runner.invoke(app, ["evaluate", *map(str, files)], env={"COLUMNS": "100"}).stdout
+    assert shown.count("Appeal by") == 1 and "To meet it:" in shown
