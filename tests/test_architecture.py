@@ -127,6 +127,8 @@ ADAPTERS = {"api", "fhir", "web"}
 FORBIDDEN = {
     # The engine decides requests against policies: nothing of how it is reached or stored.
     "engine": {"service", "api", "fhir", "web", "server", "schema", "claims", "importer", "cli"},
+    # A denial explained the same way by the service and the command line: neither of them.
+    "explain": {"service", "api", "fhir", "web", "server", "schema", "claims", "importer", "cli"},
     "policy": {"engine", "service", "api", "fhir", "web", "server", "schema", "importer", "cli"},
     # The case service knows none of the ways it is reached.
     "service": {"api", "fhir", "web", "server", "cli", "claims", "importer"},

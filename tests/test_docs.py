@@ -70,6 +70,8 @@ def test_readme_shows_the_two_commands() -> None:
         ["goldcard", "list"],
         ["goldcard", "rescind"],
         ["claims", "gold-cards"],
+        ["metrics", "real-time"],
+        ["metrics", "prior-authorization"],
     ],
 )
 def test_every_option_is_documented(command: list[str]) -> None:

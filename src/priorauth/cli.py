@@ -20,6 +20,7 @@ from priorauth.batch import run_batch
 from priorauth.determination import Determination, determination_schema
 from priorauth.engine.engine import Engine
 from priorauth.errors import PriorAuthError
+from priorauth.explain import explanation
 from priorauth.policy.load import load_policy
 from priorauth.policy.model import Policy
 from priorauth.render import determination_view, policy_view, summary_table
@@ -78,6 +79,24 @@ def _dump(det: Determination, trace: bool) -> dict[str, Any]:
     return det.model_dump(mode="json", exclude=None if trace else {"trace"})
 
 
+def _explained(engine: Engine, det: Determination) -> dict[str, Any] | None:
+    """A denial's explanation, the same the service keeps with a case: the appeal deadline is
+    counted from today, the day the requester would be told."""
+    if det.decision != "denied":
+        return None
+    return explanation(
+        engine, _dump(det, False), det.decision, False, None, "engine", dt.date.today()
+    )
+
+
+def _shown(engine: Engine, det: Determination, trace: bool) -> dict[str, Any]:
+    """The determination as JSON; a denial carries its `explanation` as the service stores it."""
+    dumped = _dump(det, trace)
+    if (told := _explained(engine, det)) is not None:
+        dumped["explanation"] = told
+    return dumped
+
+
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", help="Decide against this policy file instead of the built-in ones."),
@@ -128,9 +147,10 @@ def evaluate(
         if len(requests) == 1:
             det = engine.evaluate_json(_read(requests[0]))
             if as_json:
-                print(json.dumps(_dump(det, trace is not False), indent=2))
+                print(json.dumps(_shown(engine, det, trace is not False), indent=2))
             else:
-                out.print(determination_view(det, "stdin" if requests[0] == "-" else requests[0]))
+                source = "stdin" if requests[0] == "-" else requests[0]
+                out.print(determination_view(det, source, _explained(engine, det)))
             return
         # Several files: a bad one is reported on stderr and the others are still decided and
         # printed; the exit status is 2 at the end if any was bad.
@@ -144,10 +164,11 @@ def evaluate(
                 shown = str(exc) if str(exc).startswith(f"{path}:") else f"{path}: {exc}"
                 err.print(f"error: {shown}", markup=False, soft_wrap=True)
         if as_json:
-            print(json.dumps([_dump(d, trace is not False) for _, d in decided], indent=2))
+            print(json.dumps([_shown(engine, d, trace is not False) for _, d in decided], indent=2))
         else:
             for path, det in decided:
-                out.print(determination_view(det, "stdin" if path == "-" else path))
+                source = "stdin" if path == "-" else path
+                out.print(determination_view(det, source, _explained(engine, det)))
             if len(decided) > 1:
                 out.print(summary_table(decided))
         if bad:
@@ -1035,3 +1056,127 @@ def claims_gold_cards(
                 d["verdict"],
             )
         out.print(table)
+
+
+# --- metrics (issue 22): the real-time report and the CMS-0057-F figures ---------------------
+
+metrics_app = typer.Typer(
+    help="Reports on the service's cases (PRIORAUTH_DATABASE_URL), as the JSON API gives them.",
+    no_args_is_help=True,
+)
+app.add_typer(metrics_app, name="metrics")
+
+FromOpt = Annotated[
+    str, typer.Option("--from", help="First day of the period received (YYYY-MM-DD).")
+]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")]
+
+
+def _period(from_: str, to: str) -> tuple[dt.date, dt.date]:
+    start, end = _day(from_, "--from"), _day(to, "--to")
+    if start > end:
+        raise BadInput(f"--from: {start} is after --to ({end})")
+    if end >= dt.date.max:
+        raise BadInput(f"--to: {end} is out of range")
+    return start, end
+
+
+def _reporting_service() -> Any:
+    """The case service over the database, with the policies the server decides against (the
+    pend drivers are named in their words), read as an admin: the command line is the
+    operator's."""
+    from priorauth.service.config import SettingsError, load_policies, load_settings
+    from priorauth.service.workflow import Service
+
+    db = _database()
+    try:
+        settings = load_settings()
+        engine = Engine(load_policies(settings), default_plan=settings.default_plan)
+    except SettingsError as exc:
+        db.engine.dispose()
+        raise BadInput(str(exc)) from None
+    return Service(db, engine, settings)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+@metrics_app.command("real-time")
+def metrics_real_time(
+    from_: FromOpt,
+    to: ToOpt,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The report as GET /metrics/real-time gives it.")
+    ] = False,
+) -> None:
+    """Approvals of the requests received in the period, those answered at submission with no
+    pend and no person, and their share against the 80% target, overall, by drug and by
+    organization; and the questions that pended the most requests."""
+    from rich.table import Table
+
+    from priorauth.service import reports
+    from priorauth.service.auth import Principal
+
+    with _one_line_errors():
+        start, end = _period(from_, to)
+        service = _reporting_service()
+        try:
+            doc = reports.real_time(service, Principal("command line", "admin", None), start, end)
+        finally:
+            service.db.engine.dispose()
+        if as_json:
+            print(json.dumps(doc, indent=2))
+            return
+        verdict = {None: "no approvals", True: "meets", False: "below"}[doc["meets_target"]]
+        out.print(
+            f"Real-time approvals, requests received {start} to {end}: {doc['real_time']} of "
+            f"{doc['approvals']} approvals ({_share(doc['share'])}), target "
+            f"{doc['target']:.0%}: {verdict}",
+            markup=False,
+        )
+        for key, title in (("by_drug", "By drug"), ("by_organization", "By organization")):
+            name = "drug" if key == "by_drug" else "org"
+            table = Table(title=title, title_justify="left")
+            for col in (name, "approvals", "real time", "share"):
+                table.add_column(col, justify="left" if col == name else "right")
+            for row in doc[key]:
+                table.add_row(
+                    row[name], str(row["approvals"]), str(row["real_time"]), _share(row["share"])
+                )
+            out.print(table)
+        drivers = Table(title="Pend drivers: the questions that pended the most requests")
+        drivers.title_justify = "left"
+        for col in ("requests", "id", "question"):
+            drivers.add_column(col, justify="right" if col == "requests" else "left")
+        for d in doc["pend_drivers"]:
+            drivers.add_row(str(d["count"]), d["id"], d["text"])
+        out.print(drivers)
+
+
+@metrics_app.command("prior-authorization")
+def metrics_prior_authorization(
+    from_: FromOpt,
+    to: ToOpt,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV, a row per urgency, as format=csv gives it.")
+    ] = False,
+) -> None:
+    """The CMS-0057-F public-reporting figures of the requests received in the period, per
+    urgency: percent approved, denied, approved after appeal, the real-time approvals, and the
+    average and median hours to decision. Prints GET /metrics/prior-authorization's JSON."""
+    from priorauth.service import reports
+    from priorauth.service.auth import Principal
+
+    with _one_line_errors():
+        start, end = _period(from_, to)
+        service = _reporting_service()
+        try:
+            who = Principal("command line", "admin", None)
+            doc = reports.prior_authorization(service, who, start, end)
+        finally:
+            service.db.engine.dispose()
+        if as_csv:
+            sys.stdout.write(reports.prior_authorization_csv(doc))
+        else:
+            print(json.dumps(doc, indent=2))

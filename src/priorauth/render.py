@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -39,7 +40,20 @@ def _add_trace(tree: Tree, node: TraceNode) -> None:
         _add_trace(branch, child)
 
 
-def determination_view(det: Determination, source: str = "") -> RenderableType:
+def _appeal_view(appeal: dict[str, Any]) -> list[RenderableType]:
+    steps = Table.grid(padding=(0, 1))
+    steps.add_column()
+    steps.add_column()
+    for n, step in enumerate(appeal["steps"], 1):
+        steps.add_row(f"{n}.", step)
+    return [Text(f"Appeal by {appeal['deadline']}", style="bold"), steps]
+
+
+def determination_view(
+    det: Determination, source: str = "", explained: dict[str, Any] | None = None
+) -> RenderableType:
+    """The checklist; for a denial, `explained` (priorauth.explain) adds what would meet each
+    unmet criterion and the appeal steps."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -61,12 +75,24 @@ def determination_view(det: Determination, source: str = "") -> RenderableType:
     why = Table.grid(padding=(0, 1))
     why.add_column()
     why.add_column()
+    # A denial explained: each unmet criterion in the policy's words with what would meet it
+    # (for an investigational use, the policy's sentence and the indications it covers), then
+    # the engine's other reasons, each said once.
+    told = explained["unmet"] if explained else []
+    for u in told:
+        why.add_row(Text("✘", style="red"), Text.assemble(u["text"], (f"  [{u['id']}]", "dim")))
+        why.add_row("", Text.assemble(("To meet it: ", "bold"), u["needed"]))
     for r in det.reasons:
+        if r.id in {u["id"] for u in told}:
+            continue
         mark, style = MARKS[r.status]
         why.add_row(Text(mark, style=style), Text.assemble(r.text, (f"  [{r.id}]", "dim")))
     tree = Tree(Text("Criteria", style="bold"))
     _add_trace(tree, det.trace)
-    parts: list[RenderableType] = [head, Text("Why", style="bold"), why, tree]
+    parts: list[RenderableType] = [head, Text("Why", style="bold"), why]
+    if explained and explained["appeal"]:
+        parts += _appeal_view(explained["appeal"])
+    parts.append(tree)
     if det.missing:
         asks = Table(title="Questions still needed", show_lines=False, title_justify="left")
         asks.add_column("id", style="cyan", no_wrap=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from priorauth.service import realtime
+from priorauth.service import reports
 from priorauth.service.auth import Principal
 from priorauth.service.errors import Invalid
 from priorauth.service.goldcard import card_view, event_view
@@ -69,16 +69,12 @@ def rescind(card_id: CardId, body: RescindBody, who: Who, service: Svc) -> dict[
     return card_view(card, service.clock().date())
 
 
-def period(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[from, to] inclusive as instants, or a clear error naming the parameter."""
+def period(start: dt.date, end: dt.date) -> None:
+    """[from, to] a period the report can count, or a clear error naming the parameter."""
     if start > end:
         raise Invalid(f"from: {start} is after to ({end})", "from")
     if end >= dt.date.max:
         raise Invalid("to: out of range", "to")
-    return (
-        dt.datetime.combine(start, dt.time(), dt.UTC),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC),
-    )
 
 
 @router.get("/metrics/real-time")
@@ -93,9 +89,5 @@ def real_time(
     of 0.8, by drug, organization and urgency; and `pend_drivers`, the questions that pended
     the most requests."""
     start, end = day(from_, "from"), day(to, "to")
-    lo, hi = period(start, end)
-    return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        **realtime.report(service.db, service.engine, who, lo, hi),
-    }
+    period(start, end)
+    return reports.real_time(service, who, start, end)

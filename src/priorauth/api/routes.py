@@ -4,15 +4,14 @@ openapi.py."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from priorauth.service import reports
 from priorauth.service.auth import Principal
 from priorauth.service.contract import check_dates
 from priorauth.service.errors import Invalid, ServiceError
@@ -302,22 +301,8 @@ def metrics(
     decision, for standard and expedited requests received from `from` up to `to` inclusive
     (`from` after `to` is an empty period: nothing was received in it)."""
     # Any two dates are a period, as the OpenAPI document says (it cannot compare two
-    # parameters): the day after the last date there is ends it.
-    start = dt.datetime.combine(from_, dt.time(), dt.UTC)
-    end = (
-        dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), dt.UTC)
-        if to < dt.date.max
-        else dt.datetime.max.replace(tzinfo=dt.UTC)
-    )
-    figures = service.metrics(who, start, end)
-    figures["to"] = to.isoformat()
-    figures["from"] = from_.isoformat()
+    # parameters): no check that `from` comes first.
+    figures = reports.prior_authorization(service, who, from_, to)
     if format == "json":
         return figures
-    buf = io.StringIO()
-    keys = list(figures["standard"])
-    writer = csv.writer(buf)
-    writer.writerow(["urgency", *keys])
-    for urgency in ("standard", "expedited"):
-        writer.writerow([urgency, *(figures[urgency][k] for k in keys)])
-    return Response(buf.getvalue(), media_type="text/csv")
+    return Response(reports.prior_authorization_csv(figures), media_type="text/csv")
