@@ -82,6 +82,9 @@ def test_condition_case(condition: dict[str, Any], request_data: dict[str, Any],
     by_model = fast.evaluate_model(parse_request(request_data))
     explained = slow.evaluate(request_data)
     assert [by_dict.decision, by_model.decision, explained.decision] == [expected] * 3
+    if "basis" in case:
+        bases = [by_dict.denial_basis, by_model.denial_basis, explained.denial_basis]
+        assert bases == [case["basis"]] * 3
     node = explained.trace.children[0]
     assert node.status == case["expect"]
     if "question" in case:

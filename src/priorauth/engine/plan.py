@@ -25,7 +25,6 @@ from priorauth.policy.tables import Knowledge
 Statuses = tuple[Status, ...]
 
 
-
 def group_expression(node: Criterion, index: dict[str, int], answered: bool = False) -> str:
     """A group's Kleene status from its children's variables (s<i>), as generated code: ALL is
     False as soon as one child is, True when every one is, else unknown; ONE the other way; an
@@ -73,7 +72,11 @@ class Plan:
                 below = n.walk()
                 inside.update(m.id for m in below)
                 dx = [m for m in below if isinstance(m.condition, DiagnosisCondition)]
-                ids = [m.id for m in dx or [n] if m.condition is not None]
+                ids = [
+                    self._disease_only(m, kb, own_drug)
+                    for m in dx or [n]
+                    if m.condition is not None
+                ]
                 if not dx and n.indication_disease:
                     # The disease the indication is for, checked only for the denial's basis.
                     key = f"{n.id}#disease"
@@ -83,7 +86,7 @@ class Plan:
                     ids = [key]
                 self.indication_dx.append(ids)
         self.gate_dx = [
-            n.id
+            self._disease_only(n, kb, own_drug)
             for n in self.order
             if isinstance(n.condition, DiagnosisCondition) and n.id not in inside
         ]
@@ -91,6 +94,19 @@ class Plan:
         self._answered = self._generate(answered=True)
         self._quick_plain = self._generate_quick(answered=False)
         self._quick_answered = self._generate_quick(answered=True)
+
+    def _disease_only(self, node: Criterion, kb: Knowledge, own_drug: str) -> str:
+        """The leaf that says, for the denial's basis, whether the diagnosis is the listed one:
+        the node's own, or, when it asks a severity, the same diagnosis at any severity (a listed
+        disease too mild is that indication with a criterion not met, not an unlisted use)."""
+        cond = node.condition
+        if not isinstance(cond, DiagnosisCondition) or not cond.severities:
+            return node.id
+        key = f"{node.id}#any-severity"
+        plain = cond.model_copy(update={"severities": None})
+        self.conditions[key] = plain
+        self.evaluators[key] = compile_condition(plain, kb, own_drug)
+        return key
 
     def _leaf_call(self, node: Criterion, answered: bool, env: dict[str, object]) -> str:
         i = self.index[node.id]
