@@ -193,8 +193,10 @@ def classify(line: Line) -> tuple[str, str | None] | None:
         return ("initial", None)
     if RENEWAL.fullmatch(h):
         return ("renewal", None)
-    if INITIAL_NAMED.fullmatch(h) and not _RENEWAL_WORDS.search(h):
-        return ("initial", None)
+    if INITIAL_NAMED.fullmatch(h):
+        # "Renewal approval criteria" names the renewal block the way "Initial approval
+        # criteria" names the first one.
+        return ("renewal" if _RENEWAL_WORDS.search(h) else "initial", None)
     m = DURATION.fullmatch(h)
     if m:
         return ("duration", m.group("v").strip() or None)
