@@ -117,7 +117,8 @@ _AGE_FORMS = [
     r"(?:age\s*:?\s*)?(?:patient is\s+)?(?:aged\s+)?(?P<n>\d+)\s*(?:years?|yrs?)(?: of age| old)?"
     r"\s*(?:or|and) (?:older|above|over|greater)(?: in age)?",
     # Age >= 18 years; patient is >= 18 years of age; age greater than or equal to 18
-    r"(?:age\s*:?\s*|patient is\s+|patient age\s*)(?:>=|=>|greater than or equal to\s*)"
+    r"(?:age\s*:?\s*|(?:the )?(?:patient|member) is\s+(?:age\s+)?|patient age\s*)"
+    r"(?:>=|=>|greater than or equal to\s*)"
     r"\s*(?P<n>\d+)(?:\s*(?:years?|yrs?)(?: of age| old)?)?",
     # at least 18 years old; patient is at least 18 years of age; Age at least 18 years
     r"(?:age\s*:?\s*)?(?:patient is\s+|patient must be\s+)?at least (?P<n>\d+)\s*(?:years?|yrs?)"

@@ -24,7 +24,9 @@ _MARKERS = [
     ("upper", re.compile(r"^([A-Z])[.)]\s+(.*)$")),
     (
         "bullet",
-        re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7])\s+(.*)$"),
+        re.compile(
+            r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7\u2013])\s+(.*)$"
+        ),
     ),
 ]
 # A connector on a line of its own, bare ("AND", "-or-") or bulleted ("• AND").
@@ -147,6 +149,11 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             placed.append(line)
             continue
         indent = len(raw) - len(raw.lstrip(" "))
+        nested = re.match(r"^[-*\u2022]\s+(\u2013\s+.*)$", text)
+        if nested:
+            # "- <en dash> item": a page that flattened its list kept the inner dash: one level
+            # down
+            text, indent = nested.group(1), indent + 2
         # "- a. Presence of ...": a bullet before a marker is the marker's
         text = re.sub(r"^[-*\u2022]\s+(?=(?:[a-z]|[ivx]{1,4}|\d{1,2})[.)]\s)", "", text)
         lead = re.match(r"^(AND|OR)\s+\S", text)
