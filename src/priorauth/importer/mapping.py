@@ -51,6 +51,9 @@ def normalize(text: str, ctx: Context) -> str:
     """One spelling for what documents write many ways: the member is 'patient', a gene's full
     name before its symbol is the symbol, dashes and comparison signs are ASCII."""
     t = _clean(text.translate(_UNICODE))
+    # A citation key at the end ("... or older [I]", "... per month [A, B, C]") points to the
+    # document's references; it is no part of what the criterion asks.
+    t = re.sub(r"\s*\[(?:[A-Z]{1,3}|\d{1,3})(?:\s*,\s*(?:[A-Z]{1,3}|\d{1,3}))*\]$", "", t)
     t = re.sub(r"^(?:documentation|evidence) of (?:an? )?", "", t, flags=re.I)
     t = re.sub(
         r"^(?:documentation|medical records?|chart notes?) (?:confirms?|documents?|"

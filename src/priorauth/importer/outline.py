@@ -278,6 +278,8 @@ _NOT_CRITERIA = [
             re.I,
         ),
     ),
+    # "Limited to a 30 day supply per fill": how much is dispensed, not whether it is covered
+    ("a supply limit", re.compile(r"^limited to (?:an? )?\d+[- ]days?'? supply\b", re.I)),
     ("a note", re.compile(r"^(?:notes?|nb|please note|\*+)\s*[:.\-\u2013]", re.I)),
     (
         "a reference",
