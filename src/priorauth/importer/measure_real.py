@@ -169,6 +169,10 @@ def measure_document(doc: Path, line_of_business: str | None = None) -> Row:
     except Exception as exc:  # one document's crash must not hide the others' rows
         row.status = f"crashed: {type(exc).__name__}: {exc}"
         return row
+    if result.unread:
+        # What the command line does with it: exit 2 saying why (--allow-unread imports it).
+        row.status = f"unread: {result.unread}"
+        return row
     p = result.policy
     row.sections = _sections(result)
     row.typed, row.criteria = result.typed_share

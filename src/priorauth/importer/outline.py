@@ -280,7 +280,18 @@ _NOT_CRITERIA = [
     ),
     # "Limited to a 30 day supply per fill": how much is dispensed, not whether it is covered
     ("a supply limit", re.compile(r"^limited to (?:an? )?\d+[- ]days?'? supply\b", re.I)),
+    # a dose per kilogram per period, or "A weekly dosage of ...": the dosing table's rows
+    (
+        "dosing or administration",
+        re.compile(
+            r"^(?:an? (?:weekly|daily) dos(?:e|age) of\b|[^.]{0,60}?\d\s*mg/kg\s*(?:/|per\s+)"
+            r"(?:wk|week|day|d)\b)",
+            re.I,
+        ),
+    ),
     ("a note", re.compile(r"^(?:notes?|nb|please note|\*+)\s*[:.\-\u2013]", re.I)),
+    # a whole line in parentheses is an aside to the line above
+    ("a note", re.compile(r"^\([^()]*\)\.?$")),
     (
         "a reference",
         # ("Refer to the off-label use policy" stays: an alternative that another policy decides)
