@@ -205,6 +205,8 @@ def _sex(t: str, ctx: Context) -> Mapped | None:
 def _attestation(t: str, ctx: Context) -> Mapped | None:
     if not re.match(r"^prescriber (?:agrees|attests|will|must|has agreed)\b", t, re.I):
         return None
+    if re.match(r"^prescriber must be (?:an? |board)", t, re.I):
+        return None  # who the prescriber is ("must be a cardiologist"), not what they attest
     topics = []
     low = t.lower()
     rest = re.sub(r"^prescriber (?:agrees|attests|will|must|has agreed)( to)? monitor\b", "", low)
