@@ -780,7 +780,8 @@ def _prescriber(t: str, ctx: Context) -> Mapped | None:
     low = re.sub(r"\bby,\s", "by ", low)
     low = re.sub(r"\s+", " ", low)
     m = re.fullmatch(
-        rf"(?:(?:{_own(ctx)}|therapy|treatment) (?:is|must be|will be) )?(?:prescribed|initiated)"
+        rf"(?:(?:{_own(ctx)}|therapy|treatment|(?:the )?medication) (?:(?:is|must be|will be) )?|"
+        r"must be )?(?:prescribed|initiated)"
         r" by(?P<consult> or in consultation with)? (?P<who>.+)"
         r"|(?:patient is being (?:treated|seen) by|prescriber is|the prescriber is) (?P<who2>.+)",
         low,
@@ -792,6 +793,12 @@ def _prescriber(t: str, ctx: Context) -> Mapped | None:
     wanted: list[str] = []
     for part in re.split(r"\s+or\s+|\s+and/or\s+|\s*,\s*", who):
         part = re.sub(r"^(?:an?|the)\s+", "", part.strip())
+        # "a provider specializing in dermatology": the specialty is named for its field
+        part = re.sub(
+            r"^(?:provider|physician|prescriber|doctor)s? (?:specializing|who specializes?) in ",
+            "",
+            part,
+        )
         keys = ctx.kb.specialty(part)
         if not keys:
             return None
