@@ -857,8 +857,9 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
                 ("with one of: " if key == "with_any" else "with all of: ") + ", ".join(terms),
             )
     m = re.fullmatch(
-        rf"(?:patient )?(?:{own} )?(?:will|is|must) not (?:be )?(?:use|receive|take|used|given|"
-        rf"prescribed|taken|received)(?: {own})? (?:in combination|concurrently|concomitantly|"
+        rf"(?:patient )?(?:{own} |(?:the )?medication )?(?:will|is|must) not (?:be )?(?:use|"
+        rf"receive|take|used|given|prescribed|taken|received|receiving|using|taking)(?: {own})?"
+        r" (?:in combination|concurrently|concomitantly|"
         r"together) with (?:another |other |an? |any )?(.+)"
         r"|(?:not (?:to be )?used|no concomitant use|no concurrent use)"
         r" (?:in combination with|with|of) (?:another |other |an? |any )?(.+)",
@@ -866,6 +867,11 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
     )
     if m:
         body = m.group(1) or m.group(2)
+        # "another DAA [e.g., Sovaldi (sofosbuvir)]": the examples at the end are members of
+        # the class named, which the condition already excludes
+        body = re.sub(
+            r"\s*[(\[]\s*(?:e\.g\.?|eg|such as|for example),?\s[^\[\]]*?[)\]]\s*$", "", body
+        )
         terms = _terms(body, ctx)
         if terms and (len(terms) == 1 or _conj(body) == "or"):
             return Mapped(
