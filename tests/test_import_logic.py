@@ -88,3 +88,30 @@ def test_a_criteria_section_found_but_not_read_is_said_and_exits_2(tmp_path: Pat
     assert not out.exists()
     allowed = runner.invoke(app, ["policy", "import", str(doc), "-o", str(out), "--allow-unread"])
     assert allowed.exit_code == 0 and out.exists()
+
+
+# A page whose text came apart into fragments: no heading or lead line says where its criteria
+# are (our own wording, split the way a broken PDF extraction splits it).
+FRAGMENTS = """Otezla (apremilast)
+1)
+The following
+products require prior
+authorization.
+2) Apremilast is
+considered medically
+necessary for members
+with plaque psoriasis who
+failed methotrexate.
+"""
+
+
+def test_a_document_without_a_criteria_section_exits_2_saying_so(tmp_path: Path) -> None:
+    doc = tmp_path / "fragments.txt"
+    doc.write_text(FRAGMENTS)
+    out = tmp_path / "fragments.yaml"
+    refused = runner.invoke(app, ["policy", "import", str(doc), "-o", str(out)])
+    assert refused.exit_code == 2
+    assert "no initial criteria section was recognised" in refused.stderr
+    assert not out.exists()
+    allowed = runner.invoke(app, ["policy", "import", str(doc), "-o", str(out), "--allow-unread"])
+    assert allowed.exit_code == 0 and out.exists()

@@ -61,3 +61,23 @@ def test_a_folder_that_is_not_one_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("nowhere: not a folder")
     assert main([str(tmp_path)]) == 2
     assert "no documents" in capsys.readouterr().err
+
+
+def test_the_typed_share_is_given_for_oncology_and_the_other_areas(tmp_path, capsys):
+    for name in ("01-krazati.txt", "01-krazati.requests.yaml", "02-tabrecta.txt"):
+        (tmp_path / name).write_text((FOLDER / name).read_text(encoding="utf-8"))
+    (tmp_path / "MANIFEST.tsv").write_text(
+        "file\tpublisher\tarea\n01-krazati.txt\tExample\toncology\n02-tabrecta.txt\tExample\tlipids\n"
+    )
+    by_name = {r.name: r for r in measure(tmp_path)}
+    assert by_name["02-tabrecta.txt"].area == "lipids"
+    main([str(tmp_path)])
+    krazati, tabrecta = by_name["01-krazati.txt"], by_name["02-tabrecta.txt"]
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("typed share"))
+    assert f"oncology {krazati.typed} of {krazati.criteria}" in line
+    assert f"non-oncology {tabrecta.typed} of {tabrecta.criteria}" in line
+
+
+def test_without_a_manifest_no_share_per_area_is_printed(capsys):
+    main([str(FOLDER)])
+    assert "typed share:" not in capsys.readouterr().out

@@ -230,7 +230,8 @@ def read_sex(text: str) -> Read | None:
     return {"sex": sex}, f"{sex} sex"
 
 
-_AGE_SUBJECT = r"(?:patient is\s+|age\s*:?\s*|aged\s+|patient must be\s+)?"
+# "Patient is", "The member is age", "Age:", "aged" before the number
+_AGE_SUBJECT = r"(?:(?:the )?(?:patient|member) (?:is|must be)\s+)?(?:aged?\s*:?\s*)?"
 
 
 def read_age(text: str) -> Read | None:
@@ -254,6 +255,22 @@ def read_age(text: str) -> Read | None:
     )
     if m:
         lo, hi = int(m.group("lo")), int(m.group("hi"))
+        if lo > hi:
+            return None
+        return {"min_years": lo, "max_years": hi}, f"an age from {lo} to {hi} years"
+    # "Age < 12 years", "Age >= 12 years and < 18 years": an upper bound below N years is up to
+    # N - 1 whole years (the condition's max_years counts to the day before the Nth birthday).
+    m = re.fullmatch(
+        rf"{_AGE_SUBJECT}(?:(?:>=|greater than or equal to)\s*(?P<lo>\d+)\s*(?:years?)?\s*and\s*)?"
+        r"(?:<|less than|under|younger than)\s*(?P<hi>\d+)\s*years?(?: of age| old)?",
+        t,
+        re.I,
+    )
+    if m and int(m.group("hi")) > 0:
+        hi = int(m.group("hi")) - 1
+        if m.group("lo") is None:
+            return {"max_years": hi}, f"an age under {hi + 1} years"
+        lo = int(m.group("lo"))
         if lo > hi:
             return None
         return {"min_years": lo, "max_years": hi}, f"an age from {lo} to {hi} years"

@@ -520,14 +520,18 @@ class PlanCriteria:
 
     def blocks(self, root: Node, at_root: bool) -> str | None:
         """The clinical-policy convention: one labelled block per diagnosis ("A. NSCLC (must
-        meet all)", "B. Other diagnoses") are alternatives."""
+        meet all)", "B. Other diagnoses", or the disease's name alone on an unmarked line above
+        its items) are alternatives."""
         groups = [c for c in root.children if c.children]
         named = [self.disease(c, None) for c in groups]
         alternatives = (
             at_root
             and len(groups) >= 2
             and len(groups) == len(root.children)
-            and all(c.label and not re.search(r"of the following", c.text, re.I) for c in groups)
+            and all(
+                (c.label or _bare_heading(c)) and not re.search(r"of the following", c.text, re.I)
+                for c in groups
+            )
             and any(named)
             and len({d for d in named if d}) == len([d for d in named if d])
         )
@@ -567,6 +571,18 @@ _GROUP_TEXT = {
     "any": "One of the following",
     "ambiguous": "The following (the document does not say all or one)",
 }
+
+
+def _bare_heading(node: Node) -> bool:
+    """An unmarked short line without a sentence's end or connector, heading items below it
+    ("Atopic Dermatitis", "Chronic rhinosinusitis with nasal polyposis")."""
+    text = node.text.strip()
+    return (
+        node.style == "plain"
+        and 0 < len(text.split()) <= 8
+        and not text.endswith((".", ";", ","))
+        and not re.match(r"(?:if|and|or)\b", text, re.I)
+    )
 
 
 def _has_diagnosis(node: dict[str, Any]) -> bool:

@@ -28,7 +28,11 @@ _CONTINUING = re.compile(
     r"treatment)|continuing (?:therapy|treatment)|already (?:receiving|on|established on))\b",
     re.I,
 )
-_HEADER_ONLY = re.compile(r"^(?:(?:all|one|any|both|either|each) of the following.*|)$", re.I)
+_HEADER_ONLY = re.compile(
+    r"^(?:(?:the )?(?:patient|member) (?:meets|has|must meet) )?(?:(?:all|one|any|both|either|"
+    r"each) of the following.*|)$",
+    re.I,
+)
 
 
 Convention = Callable[[Node, bool], str | None]

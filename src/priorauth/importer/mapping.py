@@ -51,6 +51,9 @@ def normalize(text: str, ctx: Context) -> str:
     """One spelling for what documents write many ways: the member is 'patient', a gene's full
     name before its symbol is the symbol, dashes and comparison signs are ASCII."""
     t = _clean(text.translate(_UNICODE))
+    # A citation key at the end ("... or older [I]", "... per month [A, B, C]") points to the
+    # document's references; it is no part of what the criterion asks.
+    t = re.sub(r"\s*\[(?:[A-Z]{1,3}|\d{1,3})(?:\s*,\s*(?:[A-Z]{1,3}|\d{1,3}))*\]$", "", t)
     t = re.sub(r"^(?:documentation|evidence) of (?:an? )?", "", t, flags=re.I)
     t = re.sub(
         r"^(?:documentation|medical records?|chart notes?) (?:confirms?|documents?|"
@@ -117,7 +120,8 @@ _AGE_FORMS = [
     r"(?:age\s*:?\s*)?(?:patient is\s+)?(?:aged\s+)?(?P<n>\d+)\s*(?:years?|yrs?)(?: of age| old)?"
     r"\s*(?:or|and) (?:older|above|over|greater)(?: in age)?",
     # Age >= 18 years; patient is >= 18 years of age; age greater than or equal to 18
-    r"(?:age\s*:?\s*|patient is\s+|patient age\s*)(?:>=|=>|greater than or equal to\s*)"
+    r"(?:age\s*:?\s*|(?:the )?(?:patient|member) is\s+(?:age\s+)?|patient age\s*)"
+    r"(?:>=|=>|greater than or equal to\s*)"
     r"\s*(?P<n>\d+)(?:\s*(?:years?|yrs?)(?: of age| old)?)?",
     # at least 18 years old; patient is at least 18 years of age; Age at least 18 years
     r"(?:age\s*:?\s*)?(?:patient is\s+|patient must be\s+)?at least (?P<n>\d+)\s*(?:years?|yrs?)"
@@ -201,6 +205,8 @@ def _sex(t: str, ctx: Context) -> Mapped | None:
 def _attestation(t: str, ctx: Context) -> Mapped | None:
     if not re.match(r"^prescriber (?:agrees|attests|will|must|has agreed)\b", t, re.I):
         return None
+    if re.match(r"^prescriber must be (?:an? |board)", t, re.I):
+        return None  # who the prescriber is ("must be a cardiologist"), not what they attest
     topics = []
     low = t.lower()
     rest = re.sub(r"^prescriber (?:agrees|attests|will|must|has agreed)( to)? monitor\b", "", low)
@@ -774,7 +780,8 @@ def _prescriber(t: str, ctx: Context) -> Mapped | None:
     low = re.sub(r"\bby,\s", "by ", low)
     low = re.sub(r"\s+", " ", low)
     m = re.fullmatch(
-        rf"(?:(?:{_own(ctx)}|therapy|treatment) (?:is|must be|will be) )?(?:prescribed|initiated)"
+        rf"(?:(?:{_own(ctx)}|therapy|treatment|(?:the )?medication) (?:(?:is|must be|will be) )?|"
+        r"must be )?(?:prescribed|initiated)"
         r" by(?P<consult> or in consultation with)? (?P<who>.+)"
         r"|(?:patient is being (?:treated|seen) by|prescriber is|the prescriber is) (?P<who2>.+)",
         low,
@@ -786,6 +793,12 @@ def _prescriber(t: str, ctx: Context) -> Mapped | None:
     wanted: list[str] = []
     for part in re.split(r"\s+or\s+|\s+and/or\s+|\s*,\s*", who):
         part = re.sub(r"^(?:an?|the)\s+", "", part.strip())
+        # "a provider specializing in dermatology": the specialty is named for its field
+        part = re.sub(
+            r"^(?:provider|physician|prescriber|doctor)s? (?:specializing|who specializes?) in ",
+            "",
+            part,
+        )
         keys = ctx.kb.specialty(part)
         if not keys:
             return None
@@ -844,8 +857,9 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
                 ("with one of: " if key == "with_any" else "with all of: ") + ", ".join(terms),
             )
     m = re.fullmatch(
-        rf"(?:patient )?(?:{own} )?(?:will|is|must) not (?:be )?(?:use|receive|take|used|given|"
-        rf"prescribed|taken|received)(?: {own})? (?:in combination|concurrently|concomitantly|"
+        rf"(?:patient )?(?:{own} |(?:the )?medication )?(?:will|is|must) not (?:be )?(?:use|"
+        rf"receive|take|used|given|prescribed|taken|received|receiving|using|taking)(?: {own})?"
+        r" (?:in combination|concurrently|concomitantly|"
         r"together) with (?:another |other |an? |any )?(.+)"
         r"|(?:not (?:to be )?used|no concomitant use|no concurrent use)"
         r" (?:in combination with|with|of) (?:another |other |an? |any )?(.+)",
@@ -853,6 +867,11 @@ def _concurrent(t: str, ctx: Context) -> Mapped | None:
     )
     if m:
         body = m.group(1) or m.group(2)
+        # "another DAA [e.g., Sovaldi (sofosbuvir)]": the examples at the end are members of
+        # the class named, which the condition already excludes
+        body = re.sub(
+            r"\s*[(\[]\s*(?:e\.g\.?|eg|such as|for example),?\s[^\[\]]*?[)\]]\s*$", "", body
+        )
         terms = _terms(body, ctx)
         if terms and (len(terms) == 1 or _conj(body) == "or"):
             return Mapped(

@@ -50,6 +50,7 @@ class Row:
     checks: dict[str, bool] = field(default_factory=dict)  # drug, date, number, durations
     misreads: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    area: str | None = None  # from MANIFEST.tsv beside the documents, when there is one
 
     @property
     def imported(self) -> bool:
@@ -169,6 +170,10 @@ def measure_document(doc: Path, line_of_business: str | None = None) -> Row:
     except Exception as exc:  # one document's crash must not hide the others' rows
         row.status = f"crashed: {type(exc).__name__}: {exc}"
         return row
+    if result.unread:
+        # What the command line does with it: exit 2 saying why (--allow-unread imports it).
+        row.status = f"unread: {result.unread}"
+        return row
     p = result.policy
     row.sections = _sections(result)
     row.typed, row.criteria = result.typed_share
@@ -185,8 +190,41 @@ def measure_document(doc: Path, line_of_business: str | None = None) -> Row:
     return row
 
 
+def areas(folder: Path) -> dict[str, str]:
+    """file -> area, from the folder's MANIFEST.tsv (a header row naming ``file`` and ``area``
+    columns), or nothing when the folder has none."""
+    manifest = folder / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    rows = [line.split("\t") for line in manifest.read_text(encoding="utf-8").splitlines()]
+    if not rows or "file" not in rows[0] or "area" not in rows[0]:
+        return {}
+    f, a = rows[0].index("file"), rows[0].index("area")
+    return {r[f]: r[a].strip() for r in rows[1:] if len(r) > max(f, a)}
+
+
 def measure(folder: Path, line_of_business: str | None = None) -> list[Row]:
-    return [measure_document(d, line_of_business) for d in documents(folder)]
+    known = areas(folder)
+    rows = [measure_document(d, line_of_business) for d in documents(folder)]
+    for row in rows:
+        row.area = known.get(row.name)
+    return rows
+
+
+def _share(rows: list[Row]) -> str:
+    crit = sum(r.criteria for r in rows if r.imported)
+    typed = sum(r.typed for r in rows if r.imported)
+    return f"{typed} of {crit} ({100 * typed / crit:.0f} %)" if crit else "-"
+
+
+def shares(rows: list[Row]) -> str:
+    """The typed share of oncology and of the other documents, by the manifest's area; empty
+    when no document has an area."""
+    if not any(r.area for r in rows):
+        return ""
+    onc = [r for r in rows if r.area == "oncology"]
+    other = [r for r in rows if r.area and r.area != "oncology"]
+    return f"typed share: oncology {_share(onc)}, non-oncology {_share(other)}"
 
 
 def _mark(row: Row, key: str) -> str:
@@ -261,6 +299,9 @@ def main(argv: list[str]) -> int:
     print(table(rows))
     print()
     print(totals(rows))
+    by_area = shares(rows)
+    if by_area:
+        print(by_area)
     detail = details(rows)
     if detail:
         print()

@@ -24,7 +24,9 @@ _MARKERS = [
     ("upper", re.compile(r"^([A-Z])[.)]\s+(.*)$")),
     (
         "bullet",
-        re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7])\s+(.*)$"),
+        re.compile(
+            r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7\u2013])\s+(.*)$"
+        ),
     ),
 ]
 # A connector on a line of its own, bare ("AND", "-or-") or bulleted ("• AND").
@@ -147,6 +149,11 @@ def parse_outline(lines: list[Line], warnings: list[str]) -> tuple[Node, list[Li
             placed.append(line)
             continue
         indent = len(raw) - len(raw.lstrip(" "))
+        nested = re.match(r"^[-*\u2022]\s+(\u2013\s+.*)$", text)
+        if nested:
+            # "- <en dash> item": a page that flattened its list kept the inner dash: one level
+            # down
+            text, indent = nested.group(1), indent + 2
         # "- a. Presence of ...": a bullet before a marker is the marker's
         text = re.sub(r"^[-*\u2022]\s+(?=(?:[a-z]|[ivx]{1,4}|\d{1,2})[.)]\s)", "", text)
         lead = re.match(r"^(AND|OR)\s+\S", text)
@@ -271,7 +278,20 @@ _NOT_CRITERIA = [
             re.I,
         ),
     ),
+    # "Limited to a 30 day supply per fill": how much is dispensed, not whether it is covered
+    ("a supply limit", re.compile(r"^limited to (?:an? )?\d+[- ]days?'? supply\b", re.I)),
+    # a dose per kilogram per period, or "A weekly dosage of ...": the dosing table's rows
+    (
+        "dosing or administration",
+        re.compile(
+            r"^(?:an? (?:weekly|daily) dos(?:e|age) of\b|[^.]{0,60}?\d\s*mg/kg\s*(?:/|per\s+)"
+            r"(?:wk|week|day|d)\b)",
+            re.I,
+        ),
+    ),
     ("a note", re.compile(r"^(?:notes?|nb|please note|\*+)\s*[:.\-\u2013]", re.I)),
+    # a whole line in parentheses is an aside to the line above
+    ("a note", re.compile(r"^\([^()]*\)\.?$")),
     (
         "a reference",
         # ("Refer to the off-label use policy" stays: an alternative that another policy decides)

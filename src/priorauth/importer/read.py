@@ -235,6 +235,14 @@ def _plan_trees(
             "the initial criteria section was found but no criterion could be read from it"
             " (its lines are listed unplaced)"
         )
+    if "initial" not in trees and unread is None:
+        # No heading, lead line or layout showed where the criteria are (a page whose text
+        # came apart into fragments, a page of another kind): importing it as one question
+        # would look like a read, so the import says it could not find them.
+        unread = (
+            "no initial criteria section was recognised, so no criterion could be read"
+            " (every line is listed unplaced)"
+        )
     if "initial" not in trees:
         where = ", ".join(sorted(phases)) or "none"
         warnings.append(

@@ -119,6 +119,8 @@ RENEWAL = re.compile(
     r"(?:prior authorization\s*\(re-?authorization\)|re-?authorization(?: criteria)?|continued"
     r" (?:therapy|approval|use|authorization)(?: criteria)?|continuation of therapy(?: criteria)?"
     r"|renewal(?: criteria| requests?| authorization)?|recertification(?: criteria)?|"
+    # "Reauthorization of GH therapy in children": the phase, then what it is of
+    r"re-?authorization (?:of|for) (?![^:]*\b(?:is|are|will|may|must|requires?)\b)[^:.;]{1,60}|"
     r"re-?authorization requests?|subsequent authorization|criteria for continued (?:coverage|"
     r"therapy|approval|use))",
     re.I,
@@ -193,8 +195,10 @@ def classify(line: Line) -> tuple[str, str | None] | None:
         return ("initial", None)
     if RENEWAL.fullmatch(h):
         return ("renewal", None)
-    if INITIAL_NAMED.fullmatch(h) and not _RENEWAL_WORDS.search(h):
-        return ("initial", None)
+    if INITIAL_NAMED.fullmatch(h):
+        # "Renewal approval criteria" names the renewal block the way "Initial approval
+        # criteria" names the first one.
+        return ("renewal" if _RENEWAL_WORDS.search(h) else "initial", None)
     m = DURATION.fullmatch(h)
     if m:
         return ("duration", m.group("v").strip() or None)
@@ -233,6 +237,7 @@ def phase_is_renewal(phase: str | None) -> bool:
 
 def find_blocks(lines: list[Line]) -> Blocks:
     b = Blocks()
+    skip_heads: dict[str, Line] = {}
     state: tuple[str, str] = ("front", "")
     current: list[Line] | None = None
     for i, line in enumerate(lines):
@@ -279,6 +284,7 @@ def find_blocks(lines: list[Line]) -> Blocks:
                 continue
             state = ("skip", heading_text(text).lower())
             b.sections.setdefault(state[1], [])
+            skip_heads.setdefault(state[1], line)
             current = None
             continue
         issued = ISSUED.fullmatch(text)
@@ -317,4 +323,21 @@ def find_blocks(lines: list[Line]) -> Blocks:
             b.sections[state[1]].append(line)
         else:
             b.front.append(line)
+    _indications_as_criteria(b, skip_heads)
     return b
+
+
+_JOINED = re.compile(r"(?:\s(?:AND|OR)|^(?:[-*\u2022]\s*)?(?:AND|OR))\s*$")
+
+
+def _indications_as_criteria(b: Blocks, heads: dict[str, Line]) -> None:
+    """A page with no initial criteria heading that keeps its criteria under "Indications for
+    Prior Authorization": that section is the initial criteria when its items are joined by
+    AND/OR, which a list of indications alone never is."""
+    if any(k.startswith("initial") for k in b.phases):
+        return
+    name = "indications for prior authorization"
+    lines = b.sections.get(name) or []
+    if sum(bool(_JOINED.search(x.text.strip())) for x in lines) < 2:
+        return
+    b.phases["initial"] = (heads.get(name), b.sections.pop(name))
