@@ -105,11 +105,7 @@ def _transition(
             f"is approved for {TRANSITION_DAYS} days, {start} to {end}. At renewal, the "
             f"request must meet the criteria of policy {decider.policy.number} "
             f"({decider.policy.title})"
-            + (
-                "; the request meets them today."
-                if usual.authorization is not None
-                else "."
-            ),
+            + ("; the request meets them today." if usual.authorization is not None else "."),
             "met",
         )
     ]

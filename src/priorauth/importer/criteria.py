@@ -475,7 +475,7 @@ class PlanCriteria:
     def _extents(
         self, node: Node, pairs: list[tuple[Node, dict[str, Any]]], disease: str | None
     ) -> dict[str, Any] | None:
-        """"Disease is one of the following: - Locally advanced - Metastatic": a ONE-of whose
+        """ "Disease is one of the following: - Locally advanced - Metastatic": a ONE-of whose
         items are only extents of the disease around them is one criterion (the disease at one
         of those extents), not a list of indications, so a patient at another extent is not
         held investigational by it."""

@@ -114,13 +114,18 @@ def _check(row: Row, result: ImportResult, reading: dict[str, Any]) -> None:
     if want is None:
         # Not stated: the import must say so first, never take another date or the import day
         # silently.
-        ok = bool(result.warnings) and "effective date" in result.warnings[0].lower()
+        ok = (
+            result.effective_date is None
+            and bool(result.warnings)
+            and "effective date" in result.warnings[0].lower()
+        )
     else:
-        ok = str(p.effective_date) == str(want)
+        ok = str(result.effective_date) == str(want)
     row.checks["date"] = ok
     if not ok:
         row.misreads.append(
-            f"effective date read {p.effective_date}, expected {want or 'a warning'}"
+            f"effective date read {result.effective_date or 'not stated'}, "
+            f"expected {want or 'not stated, with a warning first'}"
         )
     want_number = reading.get("number")
     ok = ("policy number" in warned) if want_number is None else p.number == want_number
@@ -180,7 +185,7 @@ def measure_document(doc: Path, line_of_business: str | None = None) -> Row:
     row.ambiguous = _ambiguous(p)
     row.unplaced = len(result.unplaced)
     row.drug = f"{p.drug.brand} ({p.drug.generic})"
-    row.effective = str(p.effective_date)
+    row.effective = str(result.effective_date or "not stated")
     row.warnings = list(result.warnings)
     side = _requests_file(doc)
     if side.exists():
