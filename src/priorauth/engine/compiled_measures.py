@@ -257,6 +257,17 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
     day_of = READINGS.day
     day_texts = READINGS.days
     firsts, first_of = _window_starts(span)
+    # code as written -> whether it names a comorbidity: normalizing a code is four calls, and
+    # a workload writes a few hundred codes at most
+    comorbid: dict[str, bool] = {}
+
+    def comorbid_code(written: str) -> bool:
+        code = norm_code(written)
+        got = code[:3] in families or (bool(starts) and code.startswith(starts))
+        if len(comorbid) >= _SPELLINGS:
+            comorbid.clear()
+        comorbid[written] = got
+        return got
 
     def bmi(r: Any) -> Status:
         obs = r.observations or ()
@@ -320,8 +331,11 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
         if dxs is None:
             return None
         for d in dxs:
-            code = norm_code(d.code)
-            if code[:3] in families or (starts and code.startswith(starts)):
+            written = d.code
+            listed = comorbid.get(written)
+            if listed is None:
+                listed = comorbid_code(written)
+            if listed:
                 return True
         return None if high >= c.min else False
 
