@@ -16,12 +16,12 @@ import copy
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir_cases import pas_claim
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
 SUBJECT = {"reference": "Patient/pat-1"}
 VITAL_SIGNS = {
     "coding": [
@@ -159,44 +159,7 @@ def _common(member: str) -> list[dict[str, Any]]:
 
 def bundle(claim_id: str, service_date: str, chart: list[dict[str, Any]]) -> dict[str, Any]:
     """A PAS request Bundle: the Claim for the chart's order, then the chart."""
-    claim = {
-        "resourceType": "Claim",
-        "id": "claim-1",
-        "identifier": [{"system": "http://example.org/clinic/claims", "value": claim_id}],
-        "status": "active",
-        "type": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}
-            ]
-        },
-        "use": "preauthorization",
-        "patient": SUBJECT,
-        "created": f"{service_date}T09:00:00Z",
-        "insurer": {"reference": "Organization/payer-1"},
-        "provider": {"reference": "Organization/clinic-1"},
-        "priority": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/processpriority",
-                    "code": "normal",
-                }
-            ]
-        },
-        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/cov-1"}}],
-        "item": [
-            {
-                "sequence": 1,
-                "extension": [
-                    {
-                        "url": f"{PAS}/extension-requestedService",
-                        "valueReference": {"reference": "MedicationRequest/order-1"},
-                    }
-                ],
-                "productOrService": {"text": "drug ordered"},
-                "servicedDate": service_date,
-            }
-        ],
-    }
+    claim = pas_claim(claim_id, service_date, "drug ordered")
     entries = [claim, *chart]
     return checked(
         {

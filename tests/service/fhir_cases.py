@@ -275,12 +275,12 @@ def questionnaire_response(answers: dict[str, bool], qid: str = "qr-1") -> dict[
     }
 
 
-def pas_bundle(c: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    chart = resources(c) + (extra or [])
-    claim = {
+def pas_claim(claim_id: str, service_date: str, product: str) -> dict[str, Any]:
+    """The PAS Claim for the chart's order (MedicationRequest/order-1 of Patient/pat-1)."""
+    return {
         "resourceType": "Claim",
         "id": "claim-1",
-        "identifier": [{"system": "http://example.org/clinic/claims", "value": c["claim_id"]}],
+        "identifier": [{"system": "http://example.org/clinic/claims", "value": claim_id}],
         "status": "active",
         "type": {
             "coding": [
@@ -289,7 +289,7 @@ def pas_bundle(c: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> 
         },
         "use": "preauthorization",
         "patient": {"reference": "Patient/pat-1"},
-        "created": f"{c['service_date']}T09:00:00Z",
+        "created": f"{service_date}T09:00:00Z",
         "insurer": {"reference": "Organization/payer-1"},
         "provider": {"reference": "Organization/clinic-1"},
         "priority": {
@@ -310,11 +310,16 @@ def pas_bundle(c: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> 
                         "valueReference": {"reference": "MedicationRequest/order-1"},
                     }
                 ],
-                "productOrService": {"text": f"sotorasib {c['strength']} MG Oral Tablet"},
-                "servicedDate": c["service_date"],
+                "productOrService": {"text": product},
+                "servicedDate": service_date,
             }
         ],
     }
+
+
+def pas_bundle(c: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    chart = resources(c) + (extra or [])
+    claim = pas_claim(c["claim_id"], c["service_date"], f"sotorasib {c['strength']} MG Oral Tablet")
     return {
         "resourceType": "Bundle",
         "id": f"pas-{c['claim_id']}",
