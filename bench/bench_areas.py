@@ -14,9 +14,6 @@ with the machine to ``--out`` (default ``var/bench/areas.json``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,7 +22,18 @@ from typing import Any
 import tight_areas
 import workload_areas
 import yaml
-from bench_engine import answer, loop, machine, side_by_side
+from bench_engine import (
+    ENGINE_ALONE,
+    ENGINE_DICT,
+    ENGINE_JSON,
+    RULE_DICT,
+    RULE_JSON,
+    answer,
+    finish,
+    loop,
+    measure,
+    print_cases,
+)
 
 from priorauth import Engine
 from priorauth.policy.load import policy_from_data
@@ -36,11 +44,6 @@ ROOT = HERE.parent
 POLICIES = HERE / "areas" / "policies.yaml"
 
 RULE_ALONE = "hand-written rule, validated request (bench/tight_areas.py)"
-ENGINE_ALONE = "Engine.evaluate_model(validated request)"
-RULE_DICT = "hand-written rule on read_dict(dict)"
-ENGINE_DICT = "Engine.evaluate(dict)"
-RULE_JSON = "hand-written rule on read_json(bytes)"
-ENGINE_JSON = "Engine.evaluate_json(bytes)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,38 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         ("read_dict(dict) alone: the validation", loop(read_dict, dicts)),
         ("Engine(compiled=False).evaluate(dict)", loop(explaining.evaluate, dicts)),
     ]
-    before = os.getloadavg()
-    best = side_by_side(cases, args.repeat)
-    info = machine()
-    info["load_average_before"] = before
-
     n = len(dicts)
-    results = [
-        {
-            "case": name,
-            "requests": n,
-            "seconds": best[name],
-            "per_second": n / best[name],
-            "microseconds_each": 1e6 * best[name] / n,
-        }
-        for name, _ in cases
-    ]
-    ratios = {
-        "deciding alone": best[RULE_ALONE] / best[ENGINE_ALONE],
-        "from a dict": best[RULE_DICT] / best[ENGINE_DICT],
-        "from JSON bytes": best[RULE_JSON] / best[ENGINE_JSON],
-    }
-    width = max(len(r["case"]) for r in results)
+    info, results, ratios = measure(cases, args.repeat, n, RULE_ALONE)
     print(
         f"priorauth bench, other areas: {n:,} Wegovy, Repatha and Xyosted requests (seed "
         f"{args.seed}), one process, best of {args.repeat} interleaved rounds, CPU time"
     )
-    print(f"{'case':<{width}}  {'determinations/s':>16}  {'µs each':>8}")
-    for r in results:
-        print(f"{r['case']:<{width}}  {r['per_second']:>16,.0f}  {r['microseconds_each']:>8.2f}")
-    for name, ratio in ratios.items():
-        print(f"ratio engine / hand-written, {name + ':':<16} {ratio:.2f}")
-    print(f"ratio engine / hand-written, lowest of the three: {min(ratios.values()):.2f}")
+    print_cases(results, ratios)
     mix = Counter(engine.evaluate(d).decision for d in dicts)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in mix.most_common()))
     print(
@@ -124,29 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     for i in off[:5]:
         print(f"  #{i} {wl.labels[i]}: engine {answer(engine.evaluate(dicts[i]))}")
         print(f"  {'':>{len(str(i)) + 1}} hand-written {rule_dict(dicts[i])}")
-    load = " ".join(f"{x:.2f}" for x in info["load_average"])
-    print(
-        f"Python {info['python']} on {info['platform']}, {info['cpu']}, {info['cpu_count']} CPUs, "
-        f"load average {load}; commit {info['git_commit']}"
-        + (" (uncommitted changes)" if info["git_dirty"] else "")
+    finish(
+        args.out,
+        {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},
+        info,
+        results,
+        ratios,
+        len(off),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "workload": {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},
-                "clock": "time.process_time (CPU time of the benchmark process)",
-                "machine": info,
-                "cases": results,
-                "ratio_engine_over_handwritten": ratios,
-                "disagreements": len(off),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {args.out}")
     return 1 if off else 0
 
 

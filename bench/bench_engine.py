@@ -124,6 +124,77 @@ def answer(det: Any) -> tuple[Any, ...]:
     return (det.decision, det.denial_basis, auth)
 
 
+def measure(
+    cases: list[tuple[str, Callable[[], None]]], repeat: int, n: int, rule_alone: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, float]]:
+    """Time the cases side by side: the machine it ran on, each case's figures, and the three
+    ratios of the engine over the hand-written rule (``rule_alone``: that rule's case name)."""
+    before = os.getloadavg()
+    best = side_by_side(cases, repeat)
+    info = machine()
+    info["load_average_before"] = before
+    results = [
+        {
+            "case": name,
+            "requests": n,
+            "seconds": best[name],
+            "per_second": n / best[name],
+            "microseconds_each": 1e6 * best[name] / n,
+        }
+        for name, _ in cases
+    ]
+    ratios = {
+        "deciding alone": best[rule_alone] / best[ENGINE_ALONE],
+        "from a dict": best[RULE_DICT] / best[ENGINE_DICT],
+        "from JSON bytes": best[RULE_JSON] / best[ENGINE_JSON],
+    }
+    return info, results, ratios
+
+
+def print_cases(results: list[dict[str, Any]], ratios: dict[str, float]) -> None:
+    width = max(len(r["case"]) for r in results)
+    print(f"{'case':<{width}}  {'determinations/s':>16}  {'µs each':>8}")
+    for r in results:
+        print(f"{r['case']:<{width}}  {r['per_second']:>16,.0f}  {r['microseconds_each']:>8.2f}")
+    for name, ratio in ratios.items():
+        print(f"ratio engine / hand-written, {name + ':':<16} {ratio:.2f}")
+    print(f"ratio engine / hand-written, lowest of the three: {min(ratios.values()):.2f}")
+
+
+def finish(
+    out: Path,
+    workload: dict[str, Any],
+    info: dict[str, Any],
+    results: list[dict[str, Any]],
+    ratios: dict[str, float],
+    disagreements: int,
+) -> None:
+    """Print the machine the figures come from and write them all to ``out``."""
+    load = " ".join(f"{x:.2f}" for x in info["load_average"])
+    print(
+        f"Python {info['python']} on {info['platform']}, {info['cpu']}, {info['cpu_count']} CPUs, "
+        f"load average {load}; commit {info['git_commit']}"
+        + (" (uncommitted changes)" if info["git_dirty"] else "")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "workload": workload,
+                "clock": "time.process_time (CPU time of the benchmark process)",
+                "machine": info,
+                "cases": results,
+                "ratio_engine_over_handwritten": ratios,
+                "disagreements": disagreements,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000, help="requests in the workload")
@@ -195,39 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         ("Engine(compiled=False).evaluate(dict)", loop(explaining.evaluate, dicts)),
         ("Engine.evaluate(dict), 100 versions of the policy", loop(many.evaluate, spread)),
     ]
-    before = os.getloadavg()
-    best = side_by_side(cases, args.repeat)
-    info = machine()
-    info["load_average_before"] = before
-
     n = len(dicts)
-    results = [
-        {
-            "case": name,
-            "requests": n,
-            "seconds": best[name],
-            "per_second": n / best[name],
-            "microseconds_each": 1e6 * best[name] / n,
-        }
-        for name, _ in cases
-    ]
-    ratios = {
-        "deciding alone": best[RULE_ALONE] / best[ENGINE_ALONE],
-        "from a dict": best[RULE_DICT] / best[ENGINE_DICT],
-        "from JSON bytes": best[RULE_JSON] / best[ENGINE_JSON],
-    }
-
-    width = max(len(r["case"]) for r in results)
+    info, results, ratios = measure(cases, args.repeat, n, RULE_ALONE)
     print(
         f"priorauth bench: {n:,} Lumakras requests (seed {args.seed}), one process, "
         f"best of {args.repeat} interleaved rounds in shuffled order, CPU time"
     )
-    print(f"{'case':<{width}}  {'determinations/s':>16}  {'µs each':>8}")
-    for r in results:
-        print(f"{r['case']:<{width}}  {r['per_second']:>16,.0f}  {r['microseconds_each']:>8.2f}")
-    for name, ratio in ratios.items():
-        print(f"ratio engine / hand-written, {name + ':':<16} {ratio:.2f}")
-    print(f"ratio engine / hand-written, lowest of the three: {min(ratios.values()):.2f}")
+    print_cases(results, ratios)
     mix = Counter(engine.evaluate(d).decision for d in dicts)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in mix.most_common()))
     print(
@@ -236,30 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     for i in off[:5]:
         print(f"  #{i} {wl.labels[i]}: engine {answer(engine.evaluate(dicts[i]))}")
         print(f"  {'':>{len(str(i)) + 1}} hand-written {rule_dict(dicts[i])}")
-    load = " ".join(f"{x:.2f}" for x in info["load_average"])
-    print(
-        f"Python {info['python']} on {info['platform']}, {info['cpu']}, {info['cpu_count']} CPUs, "
-        f"load average {load}; commit {info['git_commit']}"
-        + (" (uncommitted changes)" if info["git_dirty"] else "")
+    finish(
+        args.out,
+        {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},
+        info,
+        results,
+        ratios,
+        len(off),
     )
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "workload": {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},
-                "clock": "time.process_time (CPU time of the benchmark process)",
-                "machine": info,
-                "cases": results,
-                "ratio_engine_over_handwritten": ratios,
-                "disagreements": len(off),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {args.out}")
     return 1 if off else 0
 
 
