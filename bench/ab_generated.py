@@ -10,7 +10,7 @@ points' source (``priorauth.engine.engine._ENTRY_SOURCE``) by ``entry_A`` / ``en
 given. A and B must agree on every request (decision, basis, authorization) before anything is
 timed.
 
-    python bench/ab_generated.py transform.py [--rounds 21]
+    python bench/ab_generated.py transform.py [--rounds 21] [--workload areas]
 
 with transform.py, for instance::
 
@@ -31,11 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import workload
+import workload_areas
+import yaml
 from bench_engine import loop, side_by_side
 
 import priorauth.engine.engine as engine_module
 from priorauth import Engine
+from priorauth.policy.load import policy_from_data
 from priorauth.request import read_dict
+
+AREAS = Path(__file__).resolve().parent / "areas" / "policies.yaml"
 
 
 def _load(path: Path) -> Any:
@@ -47,10 +52,13 @@ def _load(path: Path) -> Any:
     return module
 
 
-def _engine(entry: Callable[[str], str]) -> Engine:
+def _engine(entry: Callable[[str], str], areas: bool) -> Engine:
     original = engine_module._ENTRY_SOURCE
     engine_module._ENTRY_SOURCE = entry(original)
     try:
+        if areas:
+            data = yaml.safe_load(AREAS.read_text())
+            return Engine([policy_from_data(d, str(AREAS)) for d in data])
         return Engine()
     finally:
         engine_module._ENTRY_SOURCE = original
@@ -72,17 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("transform", type=Path, help="a file defining A(source) and B(source)")
     ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument(
+        "--workload",
+        choices=("lumakras", "areas"),
+        default="lumakras",
+        help="bench_engine.py's Lumakras requests or bench_areas.py's mixed workload",
+    )
     args = ap.parse_args(argv)
     tr = _load(args.transform)
 
     def same(source: str) -> str:
         return source
 
-    a, b = _engine(getattr(tr, "entry_A", same)), _engine(getattr(tr, "entry_B", same))
+    areas = args.workload == "areas"
+    a = _engine(getattr(tr, "entry_A", same), areas)
+    b = _engine(getattr(tr, "entry_B", same), areas)
     _rewrite(a, tr.A)
     _rewrite(b, tr.B)
 
-    wl = workload.generate(args.n, 1)
+    wl = (workload_areas if areas else workload).generate(args.n, 1)
     validated = [read_dict(d) for d in wl.requests]
     for d, raw in zip(wl.requests, wl.raw, strict=True):
         x, y = a.evaluate(d), b.evaluate(d)

@@ -122,6 +122,7 @@ def test_hormone_receptor_positive_from_er_or_pr(
             "concurrent_therapies": [{"drug": "letrozole"}],
         }
     )
+
     # The document lists its criteria with no header or connector (an ambiguous group): the
     # HR criterion's own status is what this checks, the decision follows both readings.
     def walk(node: Any) -> list[Any]:

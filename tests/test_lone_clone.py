@@ -43,8 +43,18 @@ def test_seed_readers_skip_in_a_clone_without_the_shared_folder(tmp_path: Path) 
 
     report = tmp_path / "report.xml"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
-         f"--junitxml={report}", *SEED_READERS],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+            f"--junitxml={report}",
+            *SEED_READERS,
+        ],
         cwd=lonely,
         capture_output=True,
         text=True,

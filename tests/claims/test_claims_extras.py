@@ -56,8 +56,14 @@ def test_spark_engine_without_pyspark_says_how_to_install_it(tmp_path: Path) -> 
     claims.write_text("claim_id\n")
     line = one_error_line(
         priorauth_without(
-            ("pyspark",), "claims", "review", str(claims), "--authorizations", str(claims),
-            "--engine", "spark",
+            ("pyspark",),
+            "claims",
+            "review",
+            str(claims),
+            "--authorizations",
+            str(claims),
+            "--engine",
+            "spark",
         )
     )
     assert line.startswith("error: claims review --engine spark needs pyspark"), line
@@ -89,8 +95,16 @@ def test_policy_impact_needs_no_extra(tmp_path: Path) -> None:
     cases.write_text(json.dumps({"id": "crc", "request": request}) + "\n")
     report = tmp_path / "impact.html"
     result = priorauth_without(
-        EXTRAS, "policy", "impact", str(ROOT / "examples/policies/lumakras-draft-2027.yaml"),
-        "--cases", str(cases), "--out", str(tmp_path / "impact.ndjson"), "--report", str(report),
+        EXTRAS,
+        "policy",
+        "impact",
+        str(ROOT / "examples/policies/lumakras-draft-2027.yaml"),
+        "--cases",
+        str(cases),
+        "--out",
+        str(tmp_path / "impact.ndjson"),
+        "--report",
+        str(report),
     )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "impact.ndjson").read_text())["case"] == "crc"
@@ -124,7 +138,9 @@ def test_everything_but_the_claims_review_imports_without_the_extras() -> None:
     base = [n for n in names if n not in needs_extras]
     control = "priorauth.claims.duckdb_review"  # does need them: the extras are really absent
     result = subprocess.run(
-        [sys.executable, "-c", script, *base, control], capture_output=True, text=True,
+        [sys.executable, "-c", script, *base, control],
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr

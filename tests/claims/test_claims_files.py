@@ -22,8 +22,18 @@ from priorauth.cli import app
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-GOOD = ["g1", "m1", "2026-06-01", "Lumakras", "320", "120", "30", "1234567890", "1987654321",
-        "28000"]
+GOOD = [
+    "g1",
+    "m1",
+    "2026-06-01",
+    "Lumakras",
+    "320",
+    "120",
+    "30",
+    "1234567890",
+    "1987654321",
+    "28000",
+]
 
 
 def write(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
@@ -36,8 +46,11 @@ def write(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
 
 @pytest.fixture
 def auths(tmp_path: Path) -> Path:
-    return write(tmp_path / "auths.csv", list(AUTH_COLUMNS),
-                 [["m1", "sotorasib", "2026-01-01", "2026-12-31", "960"]])
+    return write(
+        tmp_path / "auths.csv",
+        list(AUTH_COLUMNS),
+        [["m1", "sotorasib", "2026-01-01", "2026-12-31", "960"]],
+    )
 
 
 def review(*args: str) -> Any:
@@ -85,8 +98,11 @@ def test_bad_rows_go_to_the_rejects_file_with_their_row_numbers(
 
 
 def test_extra_columns_are_kept_in_the_findings(tmp_path: Path, auths: Path) -> None:
-    claims = write(tmp_path / "claims.csv", [*CLAIM_COLUMNS, "plan", "detail"],
-                   [[*GOOD, "FEP Basic", "theirs"]])
+    claims = write(
+        tmp_path / "claims.csv",
+        [*CLAIM_COLUMNS, "plan", "detail"],
+        [[*GOOD, "FEP Basic", "theirs"]],
+    )
     out = tmp_path / "findings.parquet"
     assert review(str(claims), "--authorizations", str(auths), "--out", str(out)).exit_code == 0
     row = duckdb.sql(f"SELECT * FROM '{out}'").fetchall()[0]
@@ -94,7 +110,10 @@ def test_extra_columns_are_kept_in_the_findings(tmp_path: Path, auths: Path) -> 
     assert columns[:5] == ["claim_id", "finding", "dollars_at_risk", "policy", "detail"]
     got = dict(zip(columns, row, strict=True))
     assert (got["plan"], got["claim_detail"], got["finding"]) == (
-        "FEP Basic", "theirs", "over_daily_dose")
+        "FEP Basic",
+        "theirs",
+        "over_daily_dose",
+    )
     assert str(got["dollars_at_risk"]) == "7000.00"
 
 
@@ -130,9 +149,25 @@ def test_a_header_only_file_reviews_nothing(tmp_path: Path, auths: Path) -> None
 
 
 def test_summary_and_report(tmp_path: Path, auths: Path) -> None:
-    claims = write(tmp_path / "claims.csv", list(CLAIM_COLUMNS),
-                   [GOOD, ["n1", "m9", "2026-06-01", "sotorasib", "120", "240", "30",
-                           "1234567890", "1987654321", "21000"]])
+    claims = write(
+        tmp_path / "claims.csv",
+        list(CLAIM_COLUMNS),
+        [
+            GOOD,
+            [
+                "n1",
+                "m9",
+                "2026-06-01",
+                "sotorasib",
+                "120",
+                "240",
+                "30",
+                "1234567890",
+                "1987654321",
+                "21000",
+            ],
+        ],
+    )
     report = tmp_path / "claims.html"
     result = review(str(claims), "--authorizations", str(auths), "--report", str(report))
     assert result.exit_code == 0, result.output
@@ -155,14 +190,19 @@ def test_authorizations_from_the_service_database(
     url = f"sqlite:///{tmp_path / 'service.db'}"
     with TestClient(create_app(Settings(database_url=url, demo_keys=True))) as client:
         req = json.loads((EXAMPLES / "nsclc-initial-approve.json").read_text())
-        answer = client.post("/cases", json=req,
-                             headers={"Authorization": "Bearer demo-submitter-key"})
+        answer = client.post(
+            "/cases", json=req, headers={"Authorization": "Bearer demo-submitter-key"}
+        )
         assert answer.status_code in (200, 201), answer.text
     member, dos = req["member"]["id"], req["date_of_service"]
-    claims = write(tmp_path / "claims.csv", list(CLAIM_COLUMNS), [
-        ["in", member, dos, "Lumakras", "320", "90", "30", "1", "2", "21000"],
-        ["before", member, "2026-04-02", "Lumakras", "320", "90", "30", "1", "2", "21000"],
-    ])
+    claims = write(
+        tmp_path / "claims.csv",
+        list(CLAIM_COLUMNS),
+        [
+            ["in", member, dos, "Lumakras", "320", "90", "30", "1", "2", "21000"],
+            ["before", member, "2026-04-02", "Lumakras", "320", "90", "30", "1", "2", "21000"],
+        ],
+    )
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", url)
     get_settings.cache_clear()
     try:

@@ -84,9 +84,7 @@ def test_ndjson_cases_bare_or_with_ids() -> None:
     assert "not JSON" in got[2].request["__error__"]
 
 
-def test_the_command_writes_ndjson_and_a_report(
-    history: list[CaseInput], tmp_path: Path
-) -> None:
+def test_the_command_writes_ndjson_and_a_report(history: list[CaseInput], tmp_path: Path) -> None:
     cases = tmp_path / "cases.ndjson"
     cases.write_text(
         "".join(json.dumps({"id": c.case_id, "request": c.request}) + "\n" for c in history)
@@ -94,8 +92,17 @@ def test_the_command_writes_ndjson_and_a_report(
     out, report = tmp_path / "impact.ndjson", tmp_path / "impact.html"
     result = runner.invoke(
         app,
-        ["policy", "impact", str(DRAFT), "--cases", str(cases), "--out", str(out),
-         "--report", str(report)],
+        [
+            "policy",
+            "impact",
+            str(DRAFT),
+            "--cases",
+            str(cases),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+        ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -118,14 +125,16 @@ def test_cases_from_the_service_database(tmp_path: Path, monkeypatch: pytest.Mon
     url = f"sqlite:///{tmp_path / 'service.db'}"
     with TestClient(create_app(Settings(database_url=url, demo_keys=True))) as client:
         for name in ("crc-initial-approve", "nsclc-initial-approve"):
-            answer = client.post("/cases", json=example(name),
-                                 headers={"Authorization": "Bearer demo-submitter-key"})
+            answer = client.post(
+                "/cases", json=example(name), headers={"Authorization": "Bearer demo-submitter-key"}
+            )
             assert answer.status_code in (200, 201), answer.text
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", url)
     get_settings.cache_clear()
     try:
-        result = runner.invoke(app, ["policy", "impact", str(DRAFT), "--cases", "db"],
-                               env={"COLUMNS": "200"})
+        result = runner.invoke(
+            app, ["policy", "impact", str(DRAFT), "--cases", "db"], env={"COLUMNS": "200"}
+        )
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output

@@ -52,8 +52,10 @@ def reference(c: dict[str, Any], auths: list[dict[str, Any]]) -> tuple[str, int]
     in_force = [a for a in mine if a["start_date"] <= fill <= a["end_date"]]
     if not in_force:
         ended = any(a["end_date"] < fill for a in mine)
-        return ("expired_authorization" if ended else "no_authorization",
-                math.floor(c["paid"] * 100 + 0.5))
+        return (
+            "expired_authorization" if ended else "no_authorization",
+            math.floor(c["paid"] * 100 + 0.5),
+        )
     limit = max(POLICY_LIMIT if a["max"] is None else a["max"] for a in in_force)
     dose = c["strength"] * c["quantity"] / c["days_supply"]
     if dose > limit * (1 + 1e-9):
@@ -76,16 +78,39 @@ def test_the_sql_review_agrees_with_the_reference(
         w = csv.writer(f)
         w.writerow(CLAIM_COLUMNS)
         for i, c in enumerate(claims):
-            w.writerow([f"c{i}", c["member"], BASE + dt.timedelta(days=c["day"]), c["drug"],
-                        c["strength"], c["quantity"], c["days_supply"], "1", "2", c["paid"]])
+            w.writerow(
+                [
+                    f"c{i}",
+                    c["member"],
+                    BASE + dt.timedelta(days=c["day"]),
+                    c["drug"],
+                    c["strength"],
+                    c["quantity"],
+                    c["days_supply"],
+                    "1",
+                    "2",
+                    c["paid"],
+                ]
+            )
     with apath.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(AUTH_COLUMNS)
         for a in auths:
-            w.writerow([a["member"], a["drug"], a["start_date"], a["end_date"],
-                        "" if a["max"] is None else a["max"]])
+            w.writerow(
+                [
+                    a["member"],
+                    a["drug"],
+                    a["start_date"],
+                    a["end_date"],
+                    "" if a["max"] is None else a["max"],
+                ]
+            )
     result = review(cpath, apath, engine)
-    got = {cid: (f, cents) for cid, f, cents in result.con.execute(
-        "SELECT claim_id, finding, cents FROM findings").fetchall()}
+    got = {
+        cid: (f, cents)
+        for cid, f, cents in result.con.execute(
+            "SELECT claim_id, finding, cents FROM findings"
+        ).fetchall()
+    }
     expected = {f"c{i}": r for i, c in enumerate(claims) if (r := reference(c, auths))}
     assert got == expected

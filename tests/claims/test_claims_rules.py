@@ -122,9 +122,7 @@ def test_the_version_in_force_on_the_fill_date_is_the_one_quoted(tmp_path: Path)
     early = {**BASE_CLAIM, "claim_id": "early", "fill_date": "2026-08-31"}
     late = {**BASE_CLAIM, "claim_id": "late", "fill_date": "2026-09-01"}
     result = run(tmp_path, [early, late], [], Engine(policies=[old, new]))
-    policies = dict(
-        result.con.execute("SELECT claim_id, policy FROM findings").fetchall()
-    )
+    policies = dict(result.con.execute("SELECT claim_id, policy FROM findings").fetchall())
     assert policies == {
         "early": "5.21.177 Lumakras (effective 2026-04-01)",
         "late": "5.21.177 Lumakras (effective 2026-09-01)",

@@ -33,8 +33,18 @@ def cli(*args: str) -> Any:
 def both(claims: Path, auths: Path, out: Path) -> dict[str, dict[str, Any]]:
     summaries = {}
     for engine in ("duckdb", "spark"):
-        result = cli("claims", "review", str(claims), "--authorizations", str(auths),
-                     "--out", str(out / f"{engine}.csv"), "--engine", engine, "--json")
+        result = cli(
+            "claims",
+            "review",
+            str(claims),
+            "--authorizations",
+            str(auths),
+            "--out",
+            str(out / f"{engine}.csv"),
+            "--engine",
+            engine,
+            "--json",
+        )
         summary = json.loads(result.stdout)
         summary.pop("seconds")
         summary.pop("engine")
@@ -62,10 +72,8 @@ def test_spark_and_duckdb_agree_on_bad_rows_and_extra_columns(tmp_path: Path) ->
         w.writerow(["a", *good, "28000.10", "x"])
         w.writerow(["b", "m1", "not a date", *good[2:], "1", "y"])
         w.writerow(["c", *good[:5], "0", *good[6:], "1", "z"])
-        w.writerow(["d", "m2", "2026-07-01", "sotorasib", "120", "241", "30", "1", "2", "3.33",
-                    ""])
-        w.writerow(["e", "m1", "2027-01-01", "Lumakras", "240", "4", "1", "1", "2", "99.99",
-                    "w"])
+        w.writerow(["d", "m2", "2026-07-01", "sotorasib", "120", "241", "30", "1", "2", "3.33", ""])
+        w.writerow(["e", "m1", "2027-01-01", "Lumakras", "240", "4", "1", "1", "2", "99.99", "w"])
     auths = tmp_path / "auths.csv"
     with auths.open("w", newline="") as f:
         w = csv.writer(f)

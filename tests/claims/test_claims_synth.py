@@ -54,7 +54,8 @@ def test_csv_and_parquet_give_the_same_findings(tmp_path: Path, engine: Engine) 
     for claims, auths, _ in (pq, tx):
         r = review(claims, auths, engine)
         got.append(
-            r.con.execute("SELECT claim_id, finding, cents, detail FROM findings ORDER BY _row")
-            .fetchall()
+            r.con.execute(
+                "SELECT claim_id, finding, cents, detail FROM findings ORDER BY _row"
+            ).fetchall()
         )
     assert got[0] == got[1] and len(got[0]) > 100

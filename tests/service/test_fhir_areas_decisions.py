@@ -226,9 +226,7 @@ def test_the_adaptive_form_asks_for_the_bmi_and_completes_once_it_is_given(
 ) -> None:
     full = glp1_weight()
     chart = [
-        e["resource"]
-        for e in full["entry"][1:]
-        if e["resource"]["resourceType"] != "Observation"
+        e["resource"] for e in full["entry"][1:] if e["resource"]["resourceType"] != "Observation"
     ]
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",

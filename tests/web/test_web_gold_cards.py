@@ -35,7 +35,7 @@ def test_a_rescission_needs_a_reason_and_the_pages_form(client_for, clock) -> No
     assert r.status_code == 422 and "reason: say why the card is rescinded" in r.text
     r = reviewer.post(url + "/rescind", data={"reason": "no form"})
     assert r.status_code == 403
-    assert "status\">active" in reviewer.get(url).text
+    assert 'status">active' in reviewer.get(url).text
 
 
 def test_an_admin_sees_the_card_but_has_no_rescind_button(client_for, clock) -> None:

@@ -33,6 +33,7 @@ from priorauth.engine.facts import Facts, age_in_years
 from priorauth.engine.logic import Status
 from priorauth.engine.measures import age_in_months
 from priorauth.engine.plan import Plan, Statuses, group_expression
+from priorauth.engine.steps import step_therapy_leaf
 from priorauth.policy.model import (
     AgeCondition,
     AttestationCondition,
@@ -500,7 +501,6 @@ def _sex(c: SexCondition) -> FastLeaf:
 # The request fields each condition of issue 21 depends on alone.
 _AREA_FIELDS: dict[type, tuple[str, ...]] = {
     ObservationCondition: ("observations", "date_of_service"),
-    StepTherapyCondition: ("step_therapy",),
 }
 
 
@@ -617,6 +617,9 @@ class CompiledPlan:
             return bmi_leaf(cond, kb), None
         if isinstance(cond, DoseLimitCondition):
             return dose_limit_leaf(cond, kb, slow), None
+        # Trials carry lengths, doses and dates: decided afresh, from drug spellings remembered.
+        if isinstance(cond, StepTherapyCondition):
+            return step_therapy_leaf(cond, kb), None
         # The conditions of issue 21 read a few fields each: the explaining evaluator decides,
         # and for the fast validator's Structs its status is remembered per distinct value of
         # those fields (the same observations and trials recur across a member's requests).

@@ -70,22 +70,6 @@ class _Readings:
 READINGS = _Readings()
 
 
-def _window_starts(
-    span: dt.timedelta | None,
-) -> tuple[dict[dt.date, dt.date], Callable[[dt.date], dt.date]]:
-    """The first day of a window, per date of service (a few hundred distinct dates)."""
-    firsts: dict[dt.date, dt.date] = {}
-
-    def first_of(service: dt.date) -> dt.date:
-        first = service - (span or dt.timedelta())
-        if len(firsts) >= _SPELLINGS:
-            firsts.clear()
-        firsts[service] = first
-        return first
-
-    return firsts, first_of
-
-
 def simple_observation(c: ObservationCondition) -> bool:
     """Every shape but a change from baseline (which needs every value, in order)."""
     return c.change is None
@@ -109,14 +93,13 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
     day_texts = READINGS.days
     if count == 1 and not morning:
         return _latest_leaf(key, test, span)
-    firsts, first_of = _window_starts(span)
 
     def observation(r: Any) -> Status:
         obs = r.observations
         if obs is None:
             return None
         service = r.date_of_service
-        first = None if span is None else (firsts.get(service) or first_of(service))
+        first = None if span is None else service - span
         best: tuple[dt.date, dt.datetime] | None = None
         best_value = 0.0
         undated: list[float] = []  # values that count and have no date
@@ -176,14 +159,13 @@ def _latest_leaf(
     kinds = READINGS.kinds
     day_of = READINGS.day
     day_texts = READINGS.days
-    firsts, first_of = _window_starts(span)
 
     def latest(r: Any) -> Status:
         obs = r.observations
         if obs is None:
             return None
         service = r.date_of_service
-        first = None if span is None else (firsts.get(service) or first_of(service))
+        first = None if span is None else service - span
         best_day: dt.date | None = None
         best_at = _MIN_TIME
         best_value = 0.0
@@ -256,7 +238,6 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
     kinds = READINGS.kinds
     day_of = READINGS.day
     day_texts = READINGS.days
-    firsts, first_of = _window_starts(span)
     # code as written -> whether it names a comorbidity: normalizing a code is four calls, and
     # a workload writes a few hundred codes at most
     comorbid: dict[str, bool] = {}
@@ -272,7 +253,7 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
     def bmi(r: Any) -> Status:
         obs = r.observations or ()
         service = r.date_of_service
-        first = None if span is None else (firsts.get(service) or first_of(service))
+        first = None if span is None else service - span
         # The latest of each (by day, the first of a day), as measures.bmi picks them; a
         # value without a date only when none has one. Heights have no window.
         value = weight = height = None

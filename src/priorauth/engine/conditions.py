@@ -6,7 +6,7 @@ the facts that decided it; the same code path decides and explains.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from priorauth.engine import measures, steps
 from priorauth.engine.facts import Fact, Facts, Marker
@@ -37,7 +37,6 @@ from priorauth.policy.tables import (
     norm_code,
     normalize_alteration,
 )
-from priorauth.request import FastStepTrial, StepTrial
 
 Notes = list[Fact] | None
 Evaluator = Callable[[Facts, Notes], Status]
@@ -565,38 +564,7 @@ def _prescriber_specialty(c: PrescriberSpecialtyCondition, kb: Knowledge) -> Eva
 
 
 def _step_therapy(c: StepTherapyCondition, kb: Knowledge) -> Evaluator:
-    if not c.plain or any(d in kb.dose_classes for d in c.drugs):
-        return steps.step_therapy(c, kb)
-    terms = _terms(c.drugs, kb)
-    outcomes = frozenset(c.outcomes)
-    needed = c.min_count
-
-    def step_therapy(f: Facts, notes: Notes) -> Status:
-        trials: Sequence[StepTrial | FastStepTrial] | None = f.request.step_therapy
-        if trials is None:
-            if notes is not None:
-                notes.append(Fact("step_therapy", "not given", "step_therapy"))
-            return None
-        counted: set[str] = set()
-        unresolved = 0
-        for i, t in enumerate(trials):
-            info = kb.drug_info(t.drug)
-            if notes is not None:
-                shown = ", ".join(info.generics) if info else "not recognised"
-                notes.append(Fact(t.drug, f"{shown}: {t.outcome}", f"step_therapy[{i}]"))
-            if info is None:
-                unresolved += 1
-                continue
-            if t.outcome not in outcomes:
-                continue
-            generics = frozenset(info.generics)
-            if any(_covers(term, info.classes, generics) for term in terms):
-                counted.update(info.generics)
-        if len(counted) >= needed:
-            return True
-        return None if len(counted) + unresolved >= needed else False
-
-    return step_therapy
+    return steps.step_therapy(c, kb)
 
 
 def _continuation(c: ContinuationCondition) -> Evaluator:

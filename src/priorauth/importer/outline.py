@@ -24,9 +24,7 @@ _MARKERS = [
     ("upper", re.compile(r"^([A-Z])[.)]\s+(.*)$")),
     (
         "bullet",
-        re.compile(
-            r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7\u2013])\s+(.*)$"
-        ),
+        re.compile(r"^([-*\u2022\u25aa\u25e6\u25cf\u25a0\uf0b7\u2023\u2043o\u00a7\u2013])\s+(.*)$"),
     ),
 ]
 # A connector on a line of its own, bare ("AND", "-or-") or bulleted ("• AND").
