@@ -38,8 +38,9 @@ class _Readings:
 
     def __init__(self) -> None:
         self.kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = {}
-        # date text -> (day, date-time or None, measured before noon: None without a time)
-        self.days: dict[Any, When] = {None: (None, None, None)}
+        # date text -> (day, date-time or None, measured before noon: None without a time);
+        # text keys only, which Python's dicts store and look up on a faster path
+        self.days: dict[str, When] = {}
 
     def kind(self, o: Any) -> tuple[str | None, float]:
         spelled = (o.code, o.name, o.unit)
@@ -52,7 +53,9 @@ class _Readings:
         return got
 
     def day(self, written: Any) -> When:
-        got = self.days.get(written) if type(written) is str or written is None else None
+        if written is None:
+            return _UNDATED
+        got = self.days.get(written) if type(written) is str else None
         if got is None:
             when = observed_on(written)
             if isinstance(when, dt.datetime):
@@ -62,11 +65,11 @@ class _Readings:
             if type(written) is str:
                 if len(self.days) >= _SPELLINGS:
                     self.days.clear()
-                    self.days[None] = (None, None, None)
                 self.days[written] = got
         return got
 
 
+_UNDATED: When = (None, None, None)
 READINGS = _Readings()
 
 
