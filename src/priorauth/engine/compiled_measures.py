@@ -96,6 +96,8 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
     day_texts = READINGS.days
     if count == 1 and not morning:
         return _latest_leaf(key, test, span)
+    if count > 1:
+        return _count_leaf(key, test, span, count, morning)
 
     def observation(r: Any) -> Status:
         obs = r.observations
@@ -150,6 +152,65 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
         return False if len(measured) >= count else None
 
     return observation
+
+
+def _count_leaf(
+    key: str | None,
+    test: Callable[[float], bool],
+    span: dt.timedelta | None,
+    count: int,
+    morning: bool,
+) -> FastLeaf:
+    """observation_leaf for ``count`` values on as many days ("two morning values below 300
+    ng/dL on separate days"), building its sets of days only when a value counts. A value
+    without a date, or without a time when a morning one is asked for, might count: it leaves
+    the criterion unknown unless enough days surely meet it."""
+    kind_of = READINGS.kind
+    kinds = READINGS.kinds
+    day_of = READINGS.day
+    day_texts = READINGS.days
+
+    def counted(r: Any) -> Status:
+        obs = r.observations
+        if obs is None:
+            return None
+        service = r.date_of_service
+        first = None if span is None else service - span
+        met: set[dt.date] | None = None
+        measured: set[dt.date] | None = None
+        maybe = False
+        for o in obs:
+            k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
+            if k[0] != key:
+                continue
+            day, _, before_noon = day_texts.get(o.date) or day_of(o.date)
+            if day is None:
+                maybe = True
+                continue
+            if day > service or (first is not None and day < first):
+                continue
+            if morning:
+                if before_noon is None:
+                    maybe = True
+                    continue
+                if not before_noon:
+                    continue
+            if measured is None:
+                measured = {day}
+            else:
+                measured.add(day)
+            if test(o.value * k[1]):
+                if met is None:
+                    met = {day}
+                else:
+                    met.add(day)
+        if met is not None and len(met) >= count:
+            return True
+        if maybe:
+            return None
+        return False if measured is not None and len(measured) >= count else None
+
+    return counted
 
 
 def _latest_leaf(

@@ -19,6 +19,7 @@ from priorauth.determination import (
     StatusName,
     TraceNode,
 )
+from priorauth.engine.codegen import bound_source
 from priorauth.engine.compiled import CompiledPlan
 from priorauth.engine.facts import Facts
 from priorauth.engine.logic import STATUS_NAMES, Status, k_and
@@ -472,6 +473,7 @@ class Decider:
         variant = "answered" if answered else "memo" if memo else "request"
         name = f"<decide {self.ref.number} {self.kind} {variant}>"
         try:
+            source = bound_source(source, env, "decide", name)
             code = compile(source, name, "exec")
         except (SyntaxError, RecursionError):
             # Criteria nested deeper than Python nests blocks (20 groups): the explaining path

@@ -71,7 +71,7 @@ class _Drug:
     covers whatever the dose, and the dose-defined terms with the least daily dose that
     reaches each."""
 
-    __slots__ = ("by_dose", "generics", "static")
+    __slots__ = ("by_dose", "generics", "least", "static")
 
     def __init__(
         self,
@@ -82,6 +82,8 @@ class _Drug:
         self.generics = generics
         self.static = static
         self.by_dose = by_dose
+        # the least daily dose that reaches some dose-defined term (None: none is)
+        self.least = min((d for _, d in by_dose), default=None)
 
     def covers(self, dose: float | None) -> tuple[frozenset[int], frozenset[int]]:
         """The terms a trial at this daily dose surely covers, and those it might (no dose
@@ -91,12 +93,6 @@ class _Drug:
         if dose is None:
             return self.static, frozenset(n for n, _ in self.by_dose)
         return self.static | {n for n, least in self.by_dose if dose >= least}, frozenset()
-
-    def surely(self, dose: float | None) -> bool:
-        """Whether a trial at this daily dose surely covers some term."""
-        if self.static:
-            return True
-        return dose is not None and any(dose >= least for _, least in self.by_dose)
 
 
 # A drug the tables do not recognise (a distinct object, so that a lookup's ``or`` works).
@@ -246,8 +242,9 @@ class StepRule:
         outcomes = self.outcomes
         drugs = self.drugs
         read = self.drug
-        adequate = self.adequate
         plain = self.plain
+        min_days = self.min_days
+        min_dose = self.min_dose
 
         def one_trial(r: Any) -> Status:
             trials = r.step_therapy
@@ -256,25 +253,42 @@ class StepRule:
             maybe = False
             for t in trials:
                 drug = drugs.get(t.drug) or read(t.drug)
+                outcome = t.outcome
                 if drug is _UNRECOGNISED:
-                    if plain or t.outcome in outcomes:
+                    if plain or outcome in outcomes:
                         maybe = True
                     continue
-                if t.outcome not in outcomes or not drug.generics:
+                if outcome not in outcomes or not drug.generics:
                     continue
                 if plain:
                     if drug.static:
                         return True
                     continue
-                ok = adequate(t)
-                if ok is False:
-                    continue
+                # adequate(), inline: a failure only after the length and dose asked for
+                ok: Status = True
+                if outcome == "failure":
+                    if min_days is not None:
+                        days = t.days
+                        if days is None and t.start is not None and t.end is not None:
+                            days = (t.end - t.start).days + 1
+                        if days is None:
+                            ok = None
+                        elif days < min_days:
+                            continue
+                    if min_dose is not None:
+                        given = t.daily_dose_mg
+                        if given is None:
+                            ok = None
+                        elif given < min_dose:
+                            continue
+                # drug.surely(dose), inline
                 dose = t.daily_dose_mg
-                if drug.surely(dose):
+                least = drug.least
+                if drug.static or (dose is not None and least is not None and dose >= least):
                     if ok:
                         return True
                     maybe = True
-                elif dose is None and drug.by_dose:
+                elif dose is None and least is not None:
                     maybe = True
             return None if maybe else False
 
