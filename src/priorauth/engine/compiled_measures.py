@@ -295,7 +295,8 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
         prefixes += disease.prefixes
     starts = tuple(prefixes)
     alt = c.min_with_comorbidity
-    lowest = c.min if alt is None else min(c.min, alt)
+    minimum = c.min
+    lowest = minimum if alt is None else min(minimum, alt)
     days = c.within_days
     span = dt.timedelta(days=days) if days is not None else None
     kind_of = READINGS.kind
@@ -314,7 +315,20 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
         comorbid[written] = got
         return got
 
-    def bmi(r: Any) -> Status:
+    # What the leaf reads, bound as default arguments: locals of its frame, read without a
+    # lookup in a cell or a namespace (the leaf runs once a request; see engine/codegen.py).
+    def bmi(
+        r: Any,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
+        day_texts: dict[str, When] = day_texts,
+        day_of: Callable[[Any], When] = day_of,
+        _BMI: str = _BMI,
+        _WEIGHT: str = _WEIGHT,
+        _HEIGHT: str = _HEIGHT,
+        span: dt.timedelta | None = span,
+        comorbid: dict[str, bool] = comorbid,
+    ) -> Status:
         obs = r.observations or ()
         service = r.date_of_service
         first = None if span is None else service - span
@@ -367,7 +381,7 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
                     break
             else:
                 return None
-        if low >= c.min:
+        if low >= minimum:
             return True
         if high < lowest:
             return False
@@ -382,7 +396,7 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
                 listed = comorbid_code(written)
             if listed:
                 return True
-        return None if high >= c.min else False
+        return None if high >= minimum else False
 
     return bmi
 
