@@ -170,7 +170,16 @@ def _count_leaf(
     day_of = READINGS.day
     day_texts = READINGS.days
 
-    def counted(r: Any) -> Status:
+    def counted(
+        r: Any,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
+        day_texts: dict[str, When] = day_texts,
+        day_of: Callable[[Any], When] = day_of,
+        key: str | None = key,
+        test: Callable[[float], bool] = test,
+        span: dt.timedelta | None = span,
+    ) -> Status:
         obs = r.observations
         if obs is None:
             return None
@@ -224,7 +233,16 @@ def _latest_leaf(
     day_of = READINGS.day
     day_texts = READINGS.days
 
-    def latest(r: Any) -> Status:
+    def latest(
+        r: Any,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
+        day_texts: dict[str, When] = day_texts,
+        day_of: Callable[[Any], When] = day_of,
+        key: str | None = key,
+        test: Callable[[float], bool] = test,
+        span: dt.timedelta | None = span,
+    ) -> Status:
         obs = r.observations
         if obs is None:
             return None
