@@ -246,7 +246,16 @@ class StepRule:
         min_days = self.min_days
         min_dose = self.min_dose
 
-        def one_trial(r: Any) -> Status:
+        # What the leaf reads, bound as default arguments (see engine/codegen.py).
+        def one_trial(
+            r: Any,
+            drugs: dict[str, _Drug] = drugs,
+            read: Callable[[str], _Drug] = read,
+            outcomes: frozenset[str] = outcomes,
+            plain: bool = plain,
+            min_days: int | None = min_days,
+            min_dose: float | None = min_dose,
+        ) -> Status:
             trials = r.step_therapy
             if trials is None:
                 return None
