@@ -401,6 +401,21 @@ def _attestation(c: AttestationCondition, kb: Knowledge, slow: Evaluator) -> Fas
     return attestation
 
 
+def _one_status(c: DiseaseStatusCondition) -> tuple[str, bool] | None:
+    """The one field of disease_status the condition reads and the value that meets it, when it
+    reads one only."""
+    asked = [
+        (field, wanted)
+        for on, field, wanted in (
+            (c.positive_response, "clinical_response", True),
+            (c.no_progression, "progression", False),
+            (c.no_unacceptable_toxicity, "unacceptable_toxicity", False),
+        )
+        if on
+    ]
+    return asked[0] if len(asked) == 1 else None
+
+
 def _disease_status(c: DiseaseStatusCondition) -> FastLeaf:
     check_p = c.no_progression
     check_t = c.no_unacceptable_toxicity
@@ -770,6 +785,16 @@ class CompiledPlan:
             if cond.max_mg_per_week is not None:
                 over.append(f"{dose} * 7 > {cond.max_mg_per_week + 1e-9!r}")
             expr = f"(not ({' or '.join(over)}))"
+        elif isinstance(cond, DiseaseStatusCondition) and (one := _one_status(cond)) is not None:
+            # One field of disease_status asked for: read in place, as _disease_status does.
+            field, meets = one
+            value = f"r.disease_status.{field}"
+            if meets:
+                expr = f"(None if r.disease_status is None else {value})"
+            else:
+                expr = (
+                    f"(None if r.disease_status is None or (_dv := {value}) is None else not _dv)"
+                )
         elif isinstance(cond, QuestionCondition):
             expr = "None"
         elif isinstance(cond, AttestationCondition):
