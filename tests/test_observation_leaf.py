@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_conditions_areas import TABLE, engines
 
+from priorauth.request import parse_request
+
 CONDITIONS: list[dict[str, Any]] = [
     c for c in TABLE["conditions"].values() if c["type"] in ("observation", "bmi")
 ] + [
@@ -45,7 +47,7 @@ SPELLINGS = [
 ]
 DAYS = ["2026-05-04", "2026-05-05", "2026-02-03", "2026-02-04", "2025-05-04", "2025-05-05",
         "2024-01-01", "2026-04-20", "2026-04-27"]  # fmt: skip
-TIMES = [None, "T07:30", "T11:59", "T12:00", "T15:00"]
+TIMES = [None, "T07:30", "T11:59", "T12:00", "T15:00", "T08:00+05:00", "T23:00-07:00", "T07:30Z"]
 
 
 @st.composite
@@ -82,4 +84,6 @@ def test_leaves_agree_with_the_explaining_evaluator(
     if codes is not None:
         request["diagnoses"] = [{"code": c} for c in codes]
     fast, slow = engines(json.dumps(condition, sort_keys=True))
-    assert fast.evaluate(request).decision == slow.evaluate(request).decision
+    expected = slow.evaluate(request).decision
+    assert fast.evaluate(request).decision == expected  # the fast validator's Structs
+    assert fast.evaluate_model(parse_request(request)).decision == expected  # pydantic's model

@@ -17,7 +17,7 @@ from test_conditions_areas import TABLE, engines
 from priorauth.engine.steps import StepRule
 from priorauth.policy.model import StepTherapyCondition
 from priorauth.policy.tables import load_knowledge
-from priorauth.request import read_dict
+from priorauth.request import parse_request, read_dict
 
 KB = load_knowledge()
 
@@ -72,4 +72,6 @@ def test_leaf_agrees_with_the_explaining_evaluator(
     assert rule.leaf()(request) == expected
     fast, slow = engines(json.dumps(condition, sort_keys=True))
     data = _request(trials)
-    assert fast.evaluate(data).decision == slow.evaluate(data).decision
+    expected = slow.evaluate(data).decision
+    assert fast.evaluate(data).decision == expected  # the fast validator's Structs
+    assert fast.evaluate_model(parse_request(data)).decision == expected  # pydantic's model

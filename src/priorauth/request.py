@@ -314,9 +314,13 @@ def _observed_on(text: str) -> dt.date | dt.datetime | None:
 
 def observed_on(value: dt.date | dt.datetime | str | None) -> dt.date | dt.datetime | None:
     """An observation's date as the engine reads it, from either validator (the fast one keeps
-    the text: msgspec cannot tell a date from a date-time in one field)."""
+    the text: msgspec cannot tell a date from a date-time in one field). A date-time with an
+    offset is read at the time of day written, the offset dropped: a morning value is one taken
+    in the member's morning, and values with and without an offset compare."""
     if isinstance(value, str):
-        return _observed_on(value)
+        value = _observed_on(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
     return value
 
 

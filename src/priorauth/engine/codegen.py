@@ -17,9 +17,11 @@ from typing import Any
 
 
 def bound_source(source: str, env: dict[str, Any], name: str, filename: str) -> str:
-    """``source`` (defining the function ``name``, whose ``def`` line ends in ``):``) with every
-    global name the function reads that ``env`` or the builtins hold made a default argument
-    (raises SyntaxError as compile does)."""
+    """``source`` (defining the function ``name`` at column 0, its header on one line ending in
+    ``):``) with every global name the function reads that ``env`` or the builtins hold made a
+    default argument. Raises SyntaxError as compile does, and ValueError for any other header.
+    The source is compiled twice (once here to find the names): at engine build, not per
+    request."""
     module = compile(source, filename, "exec")
     fn = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == name)
     wanted: list[str] = []
@@ -30,9 +32,15 @@ def bound_source(source: str, env: dict[str, Any], name: str, filename: str) -> 
                 wanted.append(global_name)
     if not wanted:
         return source
+    lines = source.split("\n")
     head = f"def {name}("
-    start = source.index(head)
-    close = source.index("):", start)
-    params = source[start + len(head) : close]
+    at = [i for i, line in enumerate(lines) if line.startswith(head)]
+    if len(at) != 1 or not lines[at[0]].endswith("):"):
+        # Only a one-line header with no annotation is rewritten: anything else is a change to
+        # the generator, to be made here too, not a function to compile differently.
+        raise ValueError(f"bound_source: no one-line 'def {name}(...):' header to bind")
+    line = lines[at[0]]
+    params = line[len(head) : -2]
     extra = ", ".join(f"{n}={n}" for n in wanted)
-    return f"{source[:close]}{', ' if params else ''}{extra}{source[close:]}"
+    lines[at[0]] = f"{head}{params}{', ' if params else ''}{extra}):"
+    return "\n".join(lines)

@@ -513,7 +513,8 @@ def _sex(c: SexCondition) -> FastLeaf:
     return sex
 
 
-# The request fields each condition of issue 21 depends on alone.
+# The request fields a condition decided by the explaining evaluator depends on alone (a change
+# from baseline: every value of one observation, in order).
 _AREA_FIELDS: dict[type, tuple[str, ...]] = {
     ObservationCondition: ("observations", "date_of_service"),
 }
@@ -521,8 +522,8 @@ _AREA_FIELDS: dict[type, tuple[str, ...]] = {
 
 def _explained_only(cond: Condition, kb: Knowledge) -> bool:
     """Shapes that imported documents use and the built-in policies do not (a code finer than a
-    family, 'unresectable or metastatic', a drug never received, a clinical response, a marker
-    read from its parts): the explaining evaluator decides them, so that there is one
+    family, 'unresectable or metastatic', a drug never received, a marker read from its
+    parts): the explaining evaluator decides them, so that there is one
     implementation to keep exact."""
     if isinstance(cond, DiagnosisCondition):
         return cond.extent_or_unresectable
@@ -618,7 +619,9 @@ class CompiledPlan:
         if isinstance(cond, AttestationCondition):
             return _attestation(cond, kb, slow), None
         if isinstance(cond, DiseaseStatusCondition):
-            return _disease_status(cond), ("disease_status",)
+            # One field asked for is read in place by the generated code (leaf_expr): no memo.
+            memo_fields = None if _one_status(cond) is not None else ("disease_status",)
+            return _disease_status(cond), memo_fields
         if isinstance(cond, QuestionCondition):
             return (lambda r: None), None
         if isinstance(cond, SexCondition):
@@ -635,9 +638,8 @@ class CompiledPlan:
         # Trials carry lengths, doses and dates: decided afresh, from drug spellings remembered.
         if isinstance(cond, StepTherapyCondition):
             return step_therapy_leaf(cond, kb), None
-        # The conditions of issue 21 read a few fields each: the explaining evaluator decides,
-        # and for the fast validator's Structs its status is remembered per distinct value of
-        # those fields (the same observations and trials recur across a member's requests).
+        # A change from baseline: the explaining evaluator decides, and for the fast
+        # validator's Structs its status is remembered per distinct list of observations.
         fields = _AREA_FIELDS.get(type(cond))
         if fields is not None:
 

@@ -3,10 +3,13 @@ rules (engine/measures.py), read straight from the validated request.
 
 Observations are rarely the same twice (a value and a date), so these leaves remember nothing
 per list; they remember per distinct spelling instead: the kind and unit factor of each
-(code, name, unit) written, and the day of each date text. The shapes a workload seldom uses
-(several values, morning values, a change from baseline, a BMI read from a Z68 code) go to the
-explaining evaluator, so that each rule has one implementation to keep exact; the differential
-cases (tests/conditions/areas.yaml) decide every case both ways.
+(code, name, unit) written, and the day of each date text. The commonest shapes have a leaf of
+their own (the latest value; values on several days; BMI given, computed or read from a Z68
+code); a change from baseline goes to the explaining evaluator, so that its rule has one
+implementation to keep exact. The hot leaves take what they read as default arguments (see
+engine/codegen.py). tests/test_observation_leaf.py holds every leaf to the explaining path on
+drawn lists, and the differential cases (tests/conditions/areas.yaml) decide every case both
+ways.
 """
 
 from __future__ import annotations
@@ -82,24 +85,22 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
     """As measures.observation: the values that surely count (in the window, before noon when
     a morning value is asked for) and those that might (no date for a window, no time for a
     morning); the latest that counts decides, or, for ``count`` values, as many days that meet
-    the comparison."""
+    the comparison (_count_leaf). This function's own leaf reads one morning value."""
     table = load_observations()
     key = table.key_of(c.observation)
     test = comparison(c, table)
     days = c.within_days
     span = dt.timedelta(days=days) if days is not None else None
-    count = c.count
-    morning = c.morning
+    if c.count > 1:
+        return _count_leaf(key, test, span, c.count, c.morning)
+    if not c.morning:
+        return _latest_leaf(key, test, span)
     kind_of = READINGS.kind
     kinds = READINGS.kinds
     day_of = READINGS.day
     day_texts = READINGS.days
-    if count == 1 and not morning:
-        return _latest_leaf(key, test, span)
-    if count > 1:
-        return _count_leaf(key, test, span, count, morning)
 
-    def observation(r: Any) -> Status:
+    def morning_value(r: Any) -> Status:
         obs = r.observations
         if obs is None:
             return None
@@ -107,51 +108,27 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
         first = None if span is None else service - span
         best: tuple[dt.date, dt.datetime] | None = None
         best_value = 0.0
-        undated: list[float] = []  # values that count and have no date
-        met_days: set[dt.date] = set()
-        measured: set[dt.date] = set()
-        maybe = False
         for o in obs:
             k = kinds.get((o.code, o.name, o.unit)) or kind_of(o)
             if k[0] != key:
                 continue
             day, at, before_noon = day_texts.get(o.date) or day_of(o.date)
-            if day is None:
-                inside: Status = True if first is None else None
-            else:
-                inside = day <= service and (first is None or day >= first)
-            if morning and inside is not False:
-                inside = None if before_noon is None else (inside if before_noon else False)
-            if inside is None:
-                maybe = True
+            # A value without a date or a time of day might be a morning value in the window:
+            # it decides nothing, and without a value that surely counts the status is unknown.
+            if (
+                day is None
+                or before_noon is None
+                or not before_noon
+                or day > service
+                or (first is not None and day < first)
+            ):
                 continue
-            if not inside:
-                continue
-            value = o.value * k[1]
-            if day is None:
-                undated.append(value)
-            elif count == 1:
-                order = (day, at or _MIN_TIME)
-                if best is None or order > best:
-                    best, best_value = order, value
-            else:
-                measured.add(day)
-                if test(value):
-                    met_days.add(day)
-        if count == 1:
-            if best is not None:
-                return test(best_value)
-            if undated and not maybe:
-                verdicts = {test(v) for v in undated}
-                return verdicts.pop() if len(verdicts) == 1 else None
-            return None
-        if len(met_days) >= count:
-            return True
-        if maybe or undated:
-            return None
-        return False if len(measured) >= count else None
+            order = (day, at or _MIN_TIME)
+            if best is None or order > best:
+                best, best_value = order, o.value * k[1]
+        return None if best is None else test(best_value)
 
-    return observation
+    return morning_value
 
 
 def _count_leaf(

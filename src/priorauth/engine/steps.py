@@ -229,8 +229,8 @@ class StepRule:
 
     def leaf(self) -> FastLeaf:
         """The compiled path's leaf: the status from the request's trials. One trial is enough
-        for the commonest criterion (one drug, no different classes), so the first that surely
-        counts settles it; any other shape is decided by ``status``."""
+        for the commonest criterion (one trial of any of its drugs, no different classes), so
+        the first that surely counts settles it; any other shape is decided by ``status``."""
         status = self.status
         if self.needed != 1 or self.distinct:
 
@@ -290,7 +290,7 @@ class StepRule:
                             ok = None
                         elif given < min_dose:
                             continue
-                # drug.surely(dose), inline
+                # whether the trial surely covers a term (drug.covers(dose)'s first part), inline
                 dose = t.daily_dose_mg
                 least = drug.least
                 if drug.static or (dose is not None and least is not None and dose >= least):

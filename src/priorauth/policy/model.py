@@ -215,7 +215,7 @@ class ObservationCondition(_Model):
     value: float
     upper: float | None = None
     unit: str | None = None
-    within_days: int | None = Field(default=None, ge=0)
+    within_days: int | None = Field(default=None, ge=0, le=36600)
     count: int = Field(default=1, ge=1)
     morning: bool = False
     change: Literal["percent", "absolute"] | None = None
@@ -241,7 +241,7 @@ class BmiCondition(_Model):
     min: float = Field(gt=0)
     min_with_comorbidity: float | None = Field(default=None, gt=0)
     comorbidities: list[str] = []
-    within_days: int | None = Field(default=None, ge=0)
+    within_days: int | None = Field(default=None, ge=0, le=36600)
 
     @model_validator(mode="after")
     def _alternative(self) -> BmiCondition:
