@@ -95,12 +95,14 @@ def observation_leaf(c: ObservationCondition) -> FastLeaf:
         return _count_leaf(key, test, span, c.count, c.morning)
     if not c.morning:
         return _latest_leaf(key, test, span)
-    kind_of = READINGS.kind
-    kinds = READINGS.kinds
-    day_of = READINGS.day
-    day_texts = READINGS.days
 
-    def morning_value(r: Any) -> Status:
+    def morning_value(
+        r: Any,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = READINGS.kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = READINGS.kind,
+        day_texts: dict[str, When] = READINGS.days,
+        day_of: Callable[[Any], When] = READINGS.day,
+    ) -> Status:
         obs = r.observations
         if obs is None:
             return None
@@ -142,17 +144,13 @@ def _count_leaf(
     ng/dL on separate days"), building its sets of days only when a value counts. A value
     without a date, or without a time when a morning one is asked for, might count: it leaves
     the criterion unknown unless enough days surely meet it."""
-    kind_of = READINGS.kind
-    kinds = READINGS.kinds
-    day_of = READINGS.day
-    day_texts = READINGS.days
 
     def counted(
         r: Any,
-        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
-        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
-        day_texts: dict[str, When] = day_texts,
-        day_of: Callable[[Any], When] = day_of,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = READINGS.kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = READINGS.kind,
+        day_texts: dict[str, When] = READINGS.days,
+        day_of: Callable[[Any], When] = READINGS.day,
         key: str | None = key,
         test: Callable[[float], bool] = test,
         span: dt.timedelta | None = span,
@@ -203,19 +201,15 @@ def _latest_leaf(
     key: str | None, test: Callable[[float], bool], span: dt.timedelta | None
 ) -> FastLeaf:
     """observation_leaf for one value at any time of day (the commonest shape: "LDL-C >= 70
-    within 90 days"), without the sets and list the other shapes fill: each request's call
-    allocates nothing, where the general leaf builds three containers it mostly throws away."""
-    kind_of = READINGS.kind
-    kinds = READINGS.kinds
-    day_of = READINGS.day
-    day_texts = READINGS.days
+    within 90 days"): each request's call allocates nothing but a list for values without a
+    date, and only when one is given and no window is asked for."""
 
     def latest(
         r: Any,
-        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
-        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
-        day_texts: dict[str, When] = day_texts,
-        day_of: Callable[[Any], When] = day_of,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = READINGS.kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = READINGS.kind,
+        day_texts: dict[str, When] = READINGS.days,
+        day_of: Callable[[Any], When] = READINGS.day,
         key: str | None = key,
         test: Callable[[float], bool] = test,
         span: dt.timedelta | None = span,
@@ -294,10 +288,6 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
     lowest = minimum if alt is None else min(minimum, alt)
     days = c.within_days
     span = dt.timedelta(days=days) if days is not None else None
-    kind_of = READINGS.kind
-    kinds = READINGS.kinds
-    day_of = READINGS.day
-    day_texts = READINGS.days
     # code as written -> whether it names a comorbidity: normalizing a code is four calls, and
     # a workload writes a few hundred codes at most
     comorbid: dict[str, bool] = {}
@@ -314,10 +304,10 @@ def bmi_leaf(c: BmiCondition, kb: Knowledge) -> FastLeaf:
     # lookup in a cell or a namespace (the leaf runs once a request; see engine/codegen.py).
     def bmi(
         r: Any,
-        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = kinds,
-        kind_of: Callable[[Any], tuple[str | None, float]] = kind_of,
-        day_texts: dict[str, When] = day_texts,
-        day_of: Callable[[Any], When] = day_of,
+        kinds: dict[tuple[Any, Any, Any], tuple[str | None, float]] = READINGS.kinds,
+        kind_of: Callable[[Any], tuple[str | None, float]] = READINGS.kind,
+        day_texts: dict[str, When] = READINGS.days,
+        day_of: Callable[[Any], When] = READINGS.day,
         _BMI: str = _BMI,
         _WEIGHT: str = _WEIGHT,
         _HEIGHT: str = _HEIGHT,
