@@ -32,6 +32,7 @@ from bench_engine import (
     finish,
     loop,
     measure,
+    print_agreement,
     print_cases,
 )
 
@@ -95,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     print_cases(results, ratios)
     mix = Counter(engine.evaluate(d).decision for d in dicts)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in mix.most_common()))
-    print(
-        "agreement engine, explaining path and hand-written (decision, basis, authorization): "
-        f"{n - len(off):,}/{n:,}"
+    print_agreement(
+        "engine, explaining path and hand-written",
+        off,
+        n,
+        wl.labels,
+        lambda i: answer(engine.evaluate(dicts[i])),
+        lambda i: rule_dict(dicts[i]),
     )
-    for i in off[:5]:
-        print(f"  #{i} {wl.labels[i]}: engine {answer(engine.evaluate(dicts[i]))}")
-        print(f"  {'':>{len(str(i)) + 1}} hand-written {rule_dict(dicts[i])}")
     finish(
         args.out,
         {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},

@@ -161,6 +161,21 @@ def print_cases(results: list[dict[str, Any]], ratios: dict[str, float]) -> None
     print(f"ratio engine / hand-written, lowest of the three: {min(ratios.values()):.2f}")
 
 
+def print_agreement(
+    who: str,
+    off: list[int],
+    n: int,
+    labels: Sequence[str],
+    engine_answer: Callable[[int], Any],
+    rule_answer: Callable[[int], Any],
+) -> None:
+    """How many requests the engine and the rule agree on, and the first five they do not."""
+    print(f"agreement {who} (decision, basis, authorization): {n - len(off):,}/{n:,}")
+    for i in off[:5]:
+        print(f"  #{i} {labels[i]}: engine {engine_answer(i)}")
+        print(f"  {'':>{len(str(i)) + 1}} hand-written {rule_answer(i)}")
+
+
 def finish(
     out: Path,
     workload: dict[str, Any],
@@ -275,12 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     print_cases(results, ratios)
     mix = Counter(engine.evaluate(d).decision for d in dicts)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in mix.most_common()))
-    print(
-        f"agreement engine vs hand-written (decision, basis, authorization): {n - len(off):,}/{n:,}"
+    print_agreement(
+        "engine vs hand-written",
+        off,
+        n,
+        wl.labels,
+        lambda i: answer(engine.evaluate(dicts[i])),
+        lambda i: rule_dict(dicts[i]),
     )
-    for i in off[:5]:
-        print(f"  #{i} {wl.labels[i]}: engine {answer(engine.evaluate(dicts[i]))}")
-        print(f"  {'':>{len(str(i)) + 1}} hand-written {rule_dict(dicts[i])}")
     finish(
         args.out,
         {"n": n, "seed": args.seed, "rounds": args.repeat, "mix": mix},

@@ -320,8 +320,15 @@ def s_deny_kras_negative(rng: random.Random, i: int) -> Request:
 def s_deny_no_prior_therapy(rng: random.Random, i: int) -> Request:
     req = _nsclc_initial(rng, i, _within(rng))
     # none at all, or only surgery, radiation and supportive care (known, never systemic)
-    local = ["hemicolectomy", "lobectomy", "radiation therapy", "SBRT", "ondansetron",
-             "dexamethasone", "filgrastim"]
+    local = [
+        "hemicolectomy",
+        "lobectomy",
+        "radiation therapy",
+        "SBRT",
+        "ondansetron",
+        "dexamethasone",
+        "filgrastim",
+    ]
     req["prior_therapies"] = [{"drug": d} for d in rng.sample(local, rng.randint(0, 2))]
     return req
 

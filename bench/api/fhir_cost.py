@@ -61,8 +61,10 @@ def main() -> None:
         rows = [
             ("check the request Bundle (fhir.resources)", cpu_ms(lambda: pas.parse_bundle(raw))),
             ("map it to a request", cpu_ms(mapping)),
-            ("build the response Bundle", cpu_ms(
-                lambda: pas.response_bundle(bundle, results, svc.clock()))),
+            (
+                "build the response Bundle",
+                cpu_ms(lambda: pas.response_bundle(bundle, results, svc.clock())),
+            ),
             ("workflow submission (what POST /cases does)", cpu_ms(workflow)),
             ("PAS submission, all of it, with JSON out", cpu_ms(pas_submit)),
         ]

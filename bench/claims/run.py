@@ -104,9 +104,17 @@ def main(argv: list[str] | None = None) -> int:
         for engine in engines:
             out = folder / f"findings-{engine}.parquet"
             cmd = [
-                str(BIN / "priorauth"), "claims", "review", str(folder / "claims.parquet"),
-                "--authorizations", str(folder / "authorizations.parquet"),
-                "--out", str(out), "--engine", engine, "--json",
+                str(BIN / "priorauth"),
+                "claims",
+                "review",
+                str(folder / "claims.parquet"),
+                "--authorizations",
+                str(folder / "authorizations.parquet"),
+                "--out",
+                str(out),
+                "--engine",
+                engine,
+                "--json",
             ]
             # The machine is shared: the best of a few runs is the engine's speed, the worst
             # peak is its memory.
