@@ -136,7 +136,13 @@ def submit(
 
 def denied_case(client: TestClient, reviewer: dict[str, str] = REVIEWER) -> dict[str, Any]:
     """The investigational example, its recommended denial confirmed by `reviewer`."""
-    case = submit(client, "investigational-deny")
+    return confirm_denial(client, submit(client, "investigational-deny"), reviewer)
+
+
+def confirm_denial(
+    client: TestClient, case: dict[str, Any], reviewer: dict[str, str] = REVIEWER
+) -> dict[str, Any]:
+    """A case's recommended denial (of melanoma, which no built-in policy lists) confirmed."""
     r = client.post(
         f"/cases/{case['id']}/review",
         json={"action": "confirm_denial", "reason": "melanoma is not a listed indication"},

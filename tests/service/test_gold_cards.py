@@ -13,6 +13,7 @@ from service_support import (
     SUBMITTER,
     FakeClock,
     assert_problem,
+    confirm_denial,
     example,
     submit,
 )
@@ -39,15 +40,7 @@ def approvals(client: TestClient, n: int, npi: str = NPI, start: int = 0) -> Non
 
 def denial(client: TestClient, member: str, npi: str = NPI) -> dict[str, Any]:
     """An investigational request from the prescriber, its recommended denial confirmed."""
-    case = submit(client, request("investigational-deny", member, npi))
-    r = client.post(
-        f"/cases/{case['id']}/review",
-        json={"action": "confirm_denial", "reason": "melanoma is not a listed indication"},
-        headers=REVIEWER,
-    )
-    assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
-    return out
+    return confirm_denial(client, submit(client, request("investigational-deny", member, npi)))
 
 
 def cards(client: TestClient, **params: str) -> list[dict[str, Any]]:
